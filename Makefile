@@ -1,0 +1,38 @@
+# speech2expression — the commands a new user runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.s2e-installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND ?= Agg
+
+.PHONY: install test demo lint bench notebooks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m s2e_lib.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check s2e_lib tests benchmarks
+	$(BIN)/ruff format --check s2e_lib tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+notebooks: $(STAMP)
+	$(BIN)/s2e notebooks run
+
+clean:
+	rm -rf outputs/notebooks .pytest_cache

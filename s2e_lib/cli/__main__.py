@@ -1,0 +1,3 @@
+from s2e_lib.cli import run_main
+
+run_main()

@@ -1,0 +1,137 @@
+"""Run the workbook's notebooks with papermill.
+
+Executed copies go to ``outputs/notebooks/<name>.ipynb``; the committed notebooks in
+``notebooks/`` stay output-free. ``smoke=True`` injects ``smoke = True`` into each
+notebook's ``parameters`` cell so it finishes in well under a minute on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s2e_lib.errors import S2EError
+from s2e_lib.paths import project_paths
+
+
+class NotebookFailed(S2EError):
+    """A notebook raised while executing; the message names the notebook and cell."""
+
+    exit_code = 1
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    output: Path
+    seconds: float
+    ok: bool
+    error: str = ""
+    parameters: dict = field(default_factory=dict)
+
+
+def list_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
+    """The workbook notebooks, in their numbered order."""
+    folder = Path(folder) if folder else project_paths().notebooks
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def resolve_notebooks(names: list[str] | tuple[str, ...], folder: Path | None = None) -> list[Path]:
+    """Match names like ``00``, ``00_quickstart`` or ``00_quickstart.ipynb`` to notebooks."""
+    available = list_notebooks(folder)
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        matches = [p for p in available if p.stem == stem or p.stem.startswith(stem + "_") or p.name == name]
+        if len(matches) != 1:
+            known = ", ".join(p.stem for p in available)
+            raise S2EError(f"{name}: no single notebook matches (known: {known})")
+        chosen.append(matches[0])
+    return chosen
+
+
+def parameter_names(notebook: Path) -> list[str]:
+    """Names assigned in the cell tagged ``parameters`` (empty if there is none)."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"])
+            names = []
+            for line in source.splitlines():
+                head = line.split("#")[0]
+                if "=" in head and not head.startswith((" ", "\t")):
+                    names.append(head.split("=")[0].split(":")[0].strip())
+            return names
+    return []
+
+
+def run_notebook(
+    notebook: Path,
+    parameters: dict | None = None,
+    smoke: bool = False,
+    output_dir: Path | None = None,
+    timeout: int = 1800,
+) -> NotebookRun:
+    """Execute one notebook with papermill; never raises for a failing cell (see ``ok``)."""
+    import papermill as pm
+
+    parameters = dict(parameters or {})
+    if smoke:
+        parameters["smoke"] = True
+    output_dir = Path(output_dir) if output_dir else project_paths().outputs / "notebooks"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / notebook.name
+    start = time.perf_counter()
+    env_backup = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+        ok, error = True, ""
+    except pm.PapermillExecutionError as exc:
+        ok = False
+        error = f"{notebook.name}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}"
+    finally:
+        if env_backup is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = env_backup
+    return NotebookRun(notebook.stem, output, time.perf_counter() - start, ok, error, parameters)
+
+
+def run_notebooks(
+    names: list[str] | tuple[str, ...] = (),
+    parameters: dict | None = None,
+    smoke: bool = False,
+    output_dir: Path | None = None,
+    progress: bool = True,
+) -> list[NotebookRun]:
+    """Execute several notebooks in order with a progress bar; raise if any failed."""
+    from tqdm.auto import tqdm
+
+    notebooks = resolve_notebooks(list(names))
+    runs = []
+    bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress)
+    for notebook in bar:
+        bar.set_postfix_str(notebook.stem)
+        # Only pass each notebook the parameters it declares; papermill would inject
+        # unknown ones too, which hides typos.
+        declared = set(parameter_names(notebook))
+        own = {k: v for k, v in (parameters or {}).items() if k in declared}
+        runs.append(run_notebook(notebook, own, smoke=smoke, output_dir=output_dir))
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        raise NotebookFailed("; ".join(r.error for r in failed))
+    return runs
