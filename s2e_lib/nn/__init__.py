@@ -1,0 +1,1 @@
+"""Small network building blocks with torchvision-compatible state-dict keys (no torchvision)."""
