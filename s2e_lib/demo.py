@@ -1,23 +1,123 @@
-"""``make demo``: the main job on embedded defaults, printing where its outputs are.
+"""``make demo``: the main job on embedded defaults, with nothing downloaded.
 
-Runs with nothing downloaded. Until the end-to-end stage lands it executes the
-quickstart notebook; see :mod:`s2e_lib.pipeline` for the full demo.
+1. builds the synthetic sample corpus if missing (``data/sample``);
+2. runs ``s2e run`` on one level-3 sample utterance of each mission emotion against
+   scikit-image's astronaut photo, with the shipped speech model and the warp editor;
+3. concatenates those utterances and runs ``s2e run --timeline`` on the result
+   (timeline plot, GIF, MP4 with the voice);
+4. executes notebook 00 into ``outputs/notebooks/``;
+5. prints the paths of what it made.
+
+Outputs go to ``outputs/demo/`` and are replaced on every run.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
-from s2e_lib.workbook import run_notebooks
+import numpy as np
+
+from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.paths import project_paths
+
+
+def astronaut_photo(folder: Path) -> Path:
+    """scikit-image's astronaut (public domain, NASA) as a PNG, the demo's face."""
+    from PIL import Image
+    from skimage import data
+
+    path = folder / "astronaut.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+def pick_utterances(corpus: Path, speaker: str | None = None, level: int = 3) -> dict[str, Path]:
+    """One sample utterance per mission emotion (same speaker, strongest level)."""
+    speakers = sorted(p.name for p in corpus.iterdir() if p.is_dir())
+    speaker = speaker or speakers[-1]
+    chosen = {}
+    for emotion in MISSION_EMOTIONS:
+        emotion_level = 1 if emotion == "neutral" else level
+        files = sorted((corpus / speaker / "audio" / emotion / f"level_{emotion_level}").glob("*.m4a"))
+        if not files:
+            raise FileNotFoundError(f"{corpus}: no {emotion} level_{emotion_level} audio for {speaker}")
+        chosen[emotion] = files[0]
+    return chosen
+
+
+def concatenate(files: list[Path], out: Path, gap_s: float = 0.4) -> Path:
+    from s2e_lib.audio import load_audio, write_wav
+
+    gap = np.zeros(int(gap_s * 16000), dtype=np.float32)
+    pieces = []
+    for path in files:
+        pieces += [load_audio(path), gap]
+    return write_wav(out, np.concatenate(pieces))
 
 
 def main() -> int:
+    from s2e_lib.cli import main as s2e
+    from s2e_lib.data.sample import ensure_sample_corpus
+    from s2e_lib.workbook import run_notebooks
+
     start = time.perf_counter()
-    runs = run_notebooks(["00_quickstart"], smoke=False)
-    print(f"demo finished in {time.perf_counter() - start:.1f} s")
-    for run in runs:
-        print(f"  executed notebook: {run.output}")
+    paths = project_paths()
+    out = paths.outputs / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = ensure_sample_corpus()
+    face = astronaut_photo(out)
+    made: list[tuple[str, Path]] = [("sample corpus", corpus)]
+
+    utterances = pick_utterances(corpus)
+    for emotion, audio in utterances.items():
+        target = out / f"voice_{emotion}"
+        code = s2e(
+            ["run", "--audio", str(audio), "--face", str(face), "--out-dir", str(target), "--overwrite"]
+        )
+        if code != 0:
+            print(f"demo: s2e run failed for {audio}", file=sys.stderr)
+            return code
+        made.append((f"{emotion} voice → face", target / "summary.png"))
+
+    long_audio = concatenate(list(utterances.values()), out / "voices_concatenated.wav")
+    timeline_dir = out / "timeline"
+    code = s2e(
+        [
+            "run",
+            "--timeline",
+            "--audio",
+            str(long_audio),
+            "--face",
+            str(face),
+            "--out-dir",
+            str(timeline_dir),
+            "--window",
+            "1.5",
+            "--hop",
+            "0.25",
+            "--smooth",
+            "0.5",
+            "--overwrite",
+        ]
+    )
+    if code != 0:
+        return code
+    made += [
+        ("timeline plot", timeline_dir / "timeline.png"),
+        ("animation (GIF)", timeline_dir / "animation.gif"),
+        ("animation (MP4 + voice)", timeline_dir / "animation.mp4"),
+    ]
+
+    for run in run_notebooks(["00_quickstart"], smoke=False, progress=False):
+        made.append(("quickstart notebook", run.output))
+
+    print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; made:")
+    for what, path in made:
+        print(f"  {what:26s} {path}")
     return 0
 
 

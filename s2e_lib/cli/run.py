@@ -1,0 +1,138 @@
+"""``s2e run``: voice → emotion → face, end to end (single pair, batch, or timeline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from s2e_lib.errors import InputError
+
+
+@click.command()
+@click.option(
+    "--audio",
+    "audio",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A recording, or a folder of them.",
+)
+@click.option(
+    "--face",
+    "face",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A face photo, or a folder of them.",
+)
+@click.option("--editor", type=click.Choice(["warp", "pix2pixhd", "ials"]), default="warp", show_default=True)
+@click.option(
+    "--strength",
+    default="auto",
+    show_default=True,
+    help="'auto' (from the classifier's confidence and the MEAD level) or a number in 0..1.5.",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Speech-emotion checkpoint (default: the shipped model).",
+)
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="pix2pixHD checkpoint.")
+@click.option("--pretrain", type=click.Path(path_type=Path), default=None, help="IALS pretrain/ folder.")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--timeline", is_flag=True, help="Emotion over time: plot + animated face (GIF and MP4).")
+@click.option("--window", "window_s", default=2.0, show_default=True, help="Timeline window (s).")
+@click.option("--hop", "hop_s", default=0.5, show_default=True, help="Timeline hop (s).")
+@click.option(
+    "--smooth", "smooth_s", default=1.0, show_default=True, help="Timeline smoothing (s, Gaussian std)."
+)
+@click.option("--fps", default=10.0, show_default=True, help="Timeline animation frame rate.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
+def run(
+    audio,
+    face,
+    editor,
+    strength,
+    model,
+    checkpoint,
+    pretrain,
+    out_dir,
+    timeline,
+    window_s,
+    hop_s,
+    smooth_s,
+    fps,
+    overwrite,
+    as_json,
+) -> int:
+    """Hear the emotion in AUDIO and change the face in FACE to match.
+
+    Writes OUT_DIR/result.json, edited.png and summary.png (for folders: one sub-folder
+    per pair and OUT_DIR/summary.csv). With --timeline: timeline.json, timeline.png,
+    animation.gif and animation.mp4 (the voice muxed in).
+    """
+    from s2e_lib.pipeline.run import Pipeline, RunConfig, run_batch
+    from s2e_lib.pipeline.strength import parse_strength
+
+    try:
+        parse_strength(strength)
+    except ValueError as exc:
+        raise InputError(f"--strength: {exc}") from None
+    for path, what in ((audio, "audio"), (face, "face image")):
+        if not path.exists():
+            raise InputError(f"{path}: {what} not found")
+    config = RunConfig(
+        editor=editor,
+        strength=strength,
+        model=str(model) if model else None,
+        checkpoint=str(checkpoint) if checkpoint else None,
+        pretrain=str(pretrain) if pretrain else None,
+        overwrite=overwrite,
+    )
+    if timeline:
+        from s2e_lib.pipeline.animate import run_timeline
+
+        if not audio.is_file() or not face.is_file():
+            raise InputError("--timeline takes one audio file and one face image")
+        result = run_timeline(
+            audio, face, out_dir, config, window_s=window_s, hop_s=hop_s, smooth_s=smooth_s, fps=fps
+        )
+        _report(result, as_json)
+        return 0
+    pipeline = Pipeline(config)
+    results = run_batch(audio, face, out_dir, pipeline=pipeline)
+    if len(results) == 1 and results[0].ok and audio.is_file() and face.is_file():
+        _report(results[0].result, as_json)
+        return 0
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        click.echo(f"error: {r.audio} + {r.face}: {r.error}", err=True)
+    summary = {
+        "pairs": len(results),
+        "ok": len(results) - len(failed),
+        "failed": len(failed),
+        "summary_csv": str(out_dir / "summary.csv"),
+    }
+    click.echo(
+        json.dumps(summary)
+        if as_json
+        else f"{summary['ok']}/{summary['pairs']} pairs done, {summary['failed']} failed -> {summary['summary_csv']}"
+    )
+    return 2 if failed else 0
+
+
+def _report(result: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    probs = ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
+    )
+    click.echo(f"emotion: {result['emotion']}  ({probs})")
+    click.echo(f"strength: {result['strength']} ({result['strength_mode']}), editor: {result['editor']}")
+    if result.get("identity_distance") is not None:
+        click.echo(f"identity distance: {result['identity_distance']:.3f}")
+    for name, path in result["outputs"].items():
+        click.echo(f"  {name:14s} {path}")

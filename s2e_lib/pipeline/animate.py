@@ -1,0 +1,149 @@
+"""``s2e run --timeline``: emotion per sliding window, a plot, and a face that follows the voice."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from s2e_lib.fileio import atomic_output, check_output, write_text_atomic
+from s2e_lib.pipeline.run import Pipeline, RunConfig, versions
+from s2e_lib.pipeline.timeline import emotion_timeline, expression_track, render_track
+
+#: Longest side of the animation frames (px); the full photo is scaled down to it.
+ANIMATION_SIDE = 384
+STRIP_HEIGHT = 34
+
+
+def compose_frame(
+    face: np.ndarray, probabilities: np.ndarray, labels: list[str], emotion: str, strength: float, t: float
+) -> np.ndarray:
+    """The face with a strip under it: one coloured bar per label, and the shown emotion."""
+    import cv2
+
+    from s2e_lib.viz.pipeline import EMOTION_COLORS
+
+    height, width = face.shape[:2]
+    strip = np.full((STRIP_HEIGHT, width, 3), 255, dtype=np.uint8)
+    slot = width / len(labels)
+    for j, label in enumerate(labels):
+        color = EMOTION_COLORS.get(label, "#2ca02c").lstrip("#")
+        rgb = tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))
+        x0 = int(j * slot + 2)
+        x1 = int(x0 + (slot - 4) * float(probabilities[j]))
+        cv2.rectangle(strip, (x0, 18), (max(x0 + 1, x1), STRIP_HEIGHT - 3), rgb, thickness=-1)
+        cv2.putText(strip, label[:7], (x0, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (40, 40, 40), 1, cv2.LINE_AA)
+    frame = np.vstack([face[..., :3], strip])
+    caption = f"{t:4.1f}s {emotion} x{strength:.2f}"
+    cv2.putText(frame, caption, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(frame, caption, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
+
+
+def _downscale(image: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    scale = side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    size = (int(round(image.shape[1] * scale)), int(round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def run_timeline(
+    audio_path: str | os.PathLike,
+    face_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: RunConfig | None = None,
+    window_s: float = 2.0,
+    hop_s: float = 0.5,
+    smooth_s: float = 1.0,
+    fps: float = 10.0,
+    pipeline: Pipeline | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write timeline.json, timeline.png, animation.gif, animation.mp4 and result.json to ``out_dir``."""
+    import matplotlib.pyplot as plt
+
+    from s2e_lib.face import load_image
+    from s2e_lib.media import write_gif, write_mp4
+    from s2e_lib.viz.pipeline import timeline_figure
+
+    pipeline = pipeline or Pipeline(config)
+    config = pipeline.config
+    out_dir = Path(out_dir)
+    names = ("result.json", "timeline.json", "timeline.png", "animation.gif", "animation.mp4")
+    outputs = {name: out_dir / name for name in names}
+    for path in outputs.values():
+        check_output(path, overwrite=config.overwrite)
+    seconds: dict[str, float] = {}
+
+    tick = time.perf_counter()
+    audio, probabilities = pipeline.classify(audio_path)
+    timeline = emotion_timeline(
+        audio, 16000, pipeline.model, window_s=window_s, hop_s=hop_s, smooth_s=smooth_s
+    )
+    seconds["speech_emotion"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    image = _downscale(load_image(face_path), ANIMATION_SIDE)
+    track = expression_track(timeline, fps)
+    if pipeline.fixed_strength is not None:  # a fixed strength scales the auto curve
+        track = [(t, e, round(s * pipeline.fixed_strength, 2)) for t, e, s in track]
+    faces = render_track(image, track, pipeline.editor, progress=progress)
+    frames = [
+        compose_frame(f, timeline.at(t), timeline.labels, e, s, t)
+        for f, (t, e, s) in zip(faces, track, strict=True)
+    ]
+    seconds["animate"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    figure = timeline_figure(
+        timeline.times, timeline.smoothed, timeline.labels, raw=timeline.raw, audio=audio
+    )
+    with atomic_output(outputs["timeline.png"], overwrite=config.overwrite) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
+    write_gif(frames, outputs["animation.gif"], fps=fps, overwrite=config.overwrite)
+    write_mp4(frames, outputs["animation.mp4"], fps=fps, audio=audio, sr=16000, overwrite=config.overwrite)
+    write_text_atomic(
+        outputs["timeline.json"],
+        json.dumps(
+            {
+                "window_s": window_s,
+                "hop_s": hop_s,
+                "smooth_s": smooth_s,
+                "fps": fps,
+                "labels": timeline.labels,
+                "windows": timeline.to_records(),
+                "frames": [{"time": round(t, 3), "emotion": e, "strength": s} for t, e, s in track],
+            },
+            indent=1,
+        ),
+        overwrite=config.overwrite,
+    )
+    seconds["write"] = time.perf_counter() - tick
+    seconds["total"] = sum(seconds.values())
+
+    emotion = max(probabilities, key=probabilities.get)
+    result = {
+        "audio": str(Path(audio_path).resolve()),
+        "face": str(Path(face_path).resolve()),
+        "emotion": emotion,
+        "probabilities": probabilities,
+        "timeline_emotions": sorted(set(timeline.top())),
+        "n_windows": int(len(timeline.times)),
+        "n_frames": len(frames),
+        "strength": pipeline.fixed_strength if pipeline.fixed_strength is not None else "auto",
+        "strength_mode": "fixed" if pipeline.fixed_strength is not None else "auto",
+        "editor": config.editor,
+        "identity_distance": None,
+        "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        "outputs": {k: str(v) for k, v in outputs.items()},
+        "versions": versions(),
+    }
+    write_text_atomic(outputs["result.json"], json.dumps(result, indent=2), overwrite=config.overwrite)
+    return result
