@@ -29,3 +29,24 @@ def s2e_home(tmp_path, monkeypatch) -> Path:
     for var in ("S2E_DATA", "S2E_MODELS", "S2E_OUTPUTS"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def sample_corpus(request, tmp_path_factory) -> Path:
+    """The default synthetic sample corpus (MEAD layout, m4a + front mp4), made once.
+
+    Kept in pytest's cache keyed by a hash of the generator (and warp editor) sources,
+    so later sessions reuse it until that code changes. Treat it as read-only.
+    """
+    import hashlib
+
+    from s2e_lib.data import sample as sample_module
+
+    sources = [Path(sample_module.__file__), REPO / "s2e_lib" / "edit" / "warp.py"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources if p.is_file())).hexdigest()[:16]
+    try:
+        folder = Path(request.config.cache.mkdir(f"s2e_sample_{digest}"))
+    except Exception:  # no cache provider (-p no:cacheprovider)
+        folder = tmp_path_factory.mktemp("s2e_sample")
+    corpus = folder / "sample"
+    return sample_module.ensure_sample_corpus(corpus)

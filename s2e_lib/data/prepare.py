@@ -1,0 +1,461 @@
+"""Turn a MEAD or RAVDESS tree into a prepared tree: 16 kHz wavs, face frames, manifests.
+
+Layout of ``<out>``::
+
+    manifest.csv                                   one row per prepared take
+    audio/<speaker>/<emotion>/level_<n>/<utt>.wav  16 kHz mono PCM
+    frames/<speaker>/<view>/<emotion>/level_<n>/<utt>/<frame:05d>.png
+    frames.csv                                     one row per saved frame
+    problems.csv                                   path, stage, error
+    .prepared/<speaker>/<emotion>/level_<n>/<utt>.json   per-take record (resume)
+
+Resuming: each take's record holds a fingerprint of the parameters that shape its
+outputs and the size and mtime of its sources; a later run with the same fingerprint
+and unchanged sources skips the take. Every file is written under a temporary name and
+renamed, so an interrupted run never leaves a partial file under a final name. The
+source tree is only read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from s2e_lib.data.manifest import MANIFEST_COLUMNS, manifest_table, problem, scan
+from s2e_lib.data.video import FRAME_SELECTIONS, read_frames, select_frames, write_image
+from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.errors import InputError
+
+FRAME_COLUMNS = (
+    "speaker",
+    "view",
+    "emotion",
+    "level",
+    "utterance",
+    "frame_index",
+    "position",
+    "path",
+    "aligned",
+)
+PROBLEM_COLUMNS = ("path", "stage", "error")
+RECORD_DIR = ".prepared"
+#: Bump when the prepared outputs change meaning, so old records are redone.
+PREPARE_VERSION = 1
+
+FrameTransform = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class PrepareResult:
+    """What :func:`prepare` did: counts, the tables it wrote, and where."""
+
+    out: Path
+    prepared: int = 0
+    skipped: int = 0
+    failed: int = 0
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+    manifest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    frames: pd.DataFrame = field(default_factory=pd.DataFrame)
+    problems: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def summary(self) -> str:
+        """One line: prepared, skipped as done, failed, problems, and where."""
+        return (
+            f"prepared {self.prepared}, skipped {self.skipped} (already done), failed {self.failed}; "
+            f"{len(self.frames)} frames, {len(self.problems)} problems -> {self.out}"
+        )
+
+
+class FaceAligner:
+    """A ``frame_transform`` that aligns the largest face of a frame to an FFHQ crop.
+
+    Picklable (dlib models load lazily in each worker). Raises the face stage's error
+    when a frame has no detectable face; :func:`prepare` records that as a problem.
+    """
+
+    def __init__(self, size: int = 256, method: str = "ffhq"):
+        self.size = int(size)
+        self.method = method
+        self.fingerprint = f"align_face:{method}:{self.size}"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        from s2e_lib.face import align_face
+
+        return align_face(image, size=self.size, method=self.method).image
+
+
+def prepare(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    format: str = "auto",
+    emotions: Iterable[str] | str | None = MISSION_EMOTIONS,
+    levels: Iterable[int] | str | None = None,
+    views: Iterable[str] | str | None = ("front",),
+    speakers: Iterable[str] | str | None = None,
+    frame_step: int = 5,
+    frames: str = "all",
+    max_frames: int | None = None,
+    image_format: str = "png",
+    frame_transform: FrameTransform | None = None,
+    audio: bool = True,
+    video: bool = True,
+    sr: int = 16_000,
+    jobs: int = 1,
+    progress: bool = True,
+) -> PrepareResult:
+    """Prepare a MEAD or RAVDESS tree into ``out`` (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    root, out : path-like
+        The corpus and the prepared tree (created; must not lie inside ``root``).
+    format, emotions, levels, views, speakers
+        As in :func:`s2e_lib.data.scan`. ``views`` defaults to the front camera.
+    frame_step : int
+        Keep every N-th video frame.
+    frames : {"all", "first", "middle", "last"}
+        Which stepped frames to keep (see :func:`s2e_lib.data.video.select_frames`).
+    max_frames : int, optional
+        At most K frames per video.
+    image_format : {"png", "jpg"}
+        Frame file format.
+    frame_transform : callable, optional
+        ``image -> image`` applied to every frame before saving (e.g.
+        :class:`FaceAligner`); its ``fingerprint`` attribute (or name) is part of the
+        resume fingerprint. A frame it fails on is skipped and listed in problems.
+    audio, video : bool
+        Prepare the audio and/or the frames.
+    sr : int
+        Sample rate of the prepared wavs.
+    jobs : int
+        Parallel worker processes (joblib); 1 runs in this process.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    PrepareResult
+        Counts and the manifest, frames and problems tables (also written to ``out``).
+
+    Raises
+    ------
+    InputError
+        Bad root, an ``out`` inside the source tree, or invalid parameters. Broken files
+        are not raised: they become rows of ``problems.csv``.
+    """
+    start = time.perf_counter()
+    root = Path(root).expanduser().absolute()
+    out = Path(out).expanduser().absolute()
+    _check_out(root, out)
+    if image_format.lower().lstrip(".") not in ("png", "jpg", "jpeg"):
+        raise InputError(f"unknown image format {image_format!r}; expected png or jpg")
+    image_format = "jpg" if image_format.lower().lstrip(".") in ("jpg", "jpeg") else "png"
+    if frames not in FRAME_SELECTIONS:
+        raise InputError(f"unknown frame selection {frames!r}; expected one of {', '.join(FRAME_SELECTIONS)}")
+    select_frames(1, frame_step, frames, max_frames)  # validates the numbers
+
+    df = scan(
+        root, format=format, emotions=emotions, levels=levels, views=views, speakers=speakers, durations=False
+    )
+    problems: list[dict] = list(df.attrs.get("problems", []))
+    if df.empty:
+        raise InputError(f"{root}: no takes match the filters (emotions/levels/speakers)")
+    params = {
+        "version": PREPARE_VERSION,
+        "sr": sr,
+        "audio": audio,
+        "video": video,
+        "frame_step": frame_step,
+        "frames": frames,
+        "max_frames": max_frames,
+        "image_format": image_format,
+        "transform": _transform_name(frame_transform),
+    }
+    fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    out.mkdir(parents=True, exist_ok=True)
+
+    rows = df.to_dict("records")
+    results = _run(rows, out, params, fingerprint, frame_transform, jobs, progress)
+
+    manifest_rows, frame_rows = [], []
+    result = PrepareResult(out=out)
+    for row, res in zip(rows, results, strict=True):
+        problems.extend(res["problems"])
+        if res["status"] == "skipped":
+            result.skipped += 1
+        elif res["status"] == "failed":
+            result.failed += 1
+            continue
+        else:
+            result.prepared += 1
+        frame_rows.extend(res["frames"])
+        entry = {k: row[k] for k in MANIFEST_COLUMNS}
+        entry["source_path"] = row["audio_path"]
+        if audio:
+            entry["audio_path"] = str(out / res["audio"])
+            entry["duration"] = res["duration"]
+            result.audio_seconds += res["duration"] if res["status"] == "prepared" else 0.0
+        entry["n_frames"] = len(res["frames"])
+        manifest_rows.append(entry)
+
+    result.manifest = pd.DataFrame(manifest_rows, columns=[*MANIFEST_COLUMNS, "source_path", "n_frames"])
+    result.frames = pd.DataFrame(frame_rows, columns=list(FRAME_COLUMNS))
+    result.problems = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
+    with replace_atomic(out / "manifest.csv") as tmp:
+        manifest_table(result.manifest, base=out).to_csv(tmp, index=False)
+    with replace_atomic(out / "frames.csv") as tmp:
+        result.frames.to_csv(tmp, index=False)
+    with replace_atomic(out / "problems.csv") as tmp:
+        result.problems.to_csv(tmp, index=False)
+    with replace_atomic(out / "prepare_params.json") as tmp:
+        tmp.write_text(json.dumps({**params, "fingerprint": fingerprint, "root": str(root)}, indent=2) + "\n")
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run(rows, out, params, fingerprint, frame_transform, jobs, progress) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(rows), desc="prepare", unit="take", disable=not progress)
+    try:
+        if jobs <= 1:
+            results = []
+            for row in rows:
+                results.append(prepare_take(row, out, params, fingerprint, frame_transform))
+                bar.update()
+            return results
+        from joblib import Parallel, delayed
+
+        results = []
+        for res in Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(prepare_take)(row, out, params, fingerprint, frame_transform) for row in rows
+        ):
+            results.append(res)
+            bar.update()
+        return results
+    finally:
+        bar.close()
+
+
+def take_key(row: dict) -> tuple[str, str, str, str]:
+    """(speaker, emotion, level_<n>, utterance) of a manifest row."""
+    return str(row["speaker"]), str(row["emotion"]), f"level_{int(row['level'])}", str(row["utterance"])
+
+
+def prepare_take(
+    row: dict,
+    out: Path,
+    params: dict,
+    fingerprint: str,
+    frame_transform: FrameTransform | None = None,
+) -> dict:
+    """Prepare one take (its audio and its videos' frames); never raises for bad files.
+
+    Returns a dict with ``status`` ("prepared", "skipped" or "failed"), ``audio``
+    (wav path relative to ``out``), ``duration``, ``frames`` (rows of frames.csv) and
+    ``problems``.
+    """
+    speaker, emotion, level_dir, utt = take_key(row)
+    record_path = out / RECORD_DIR / speaker / emotion / level_dir / f"{utt}.json"
+    audio_rel = Path("audio") / speaker / emotion / level_dir / f"{utt}.wav"
+    videos = dict(row.get("videos") or {}) if params["video"] else {}
+    sources = {"audio": row["audio_path"], **{f"video:{v}": p for v, p in videos.items()}}
+    stats = _source_stats(sources)
+
+    record = _read_record(record_path)
+    if record and record.get("fingerprint") == fingerprint and record.get("sources") == stats:
+        outputs = [out / p for p in record.get("outputs", [])]
+        if all(p.is_file() for p in outputs):
+            return {
+                "status": "skipped",
+                "audio": record.get("audio"),
+                "duration": record.get("duration", float("nan")),
+                "frames": record.get("frames", []),
+                "problems": [],
+            }
+
+    problems: list[dict] = []
+    outputs: list[str] = []
+    duration = float("nan")
+    if params["audio"]:
+        from s2e_lib.audio import load_audio
+
+        try:
+            wav = load_audio(row["audio_path"], sr=params["sr"])
+            _write_wav(out / audio_rel, wav, params["sr"])
+            duration = len(wav) / params["sr"]
+            outputs.append(audio_rel.as_posix())
+        except InputError as exc:
+            problems.append(problem(row["audio_path"], "audio", _strip(exc, row["audio_path"])))
+            return {
+                "status": "failed",
+                "audio": None,
+                "duration": duration,
+                "frames": [],
+                "problems": problems,
+            }
+
+    frame_rows: list[dict] = []
+    for view, vpath in sorted(videos.items()):
+        rel_dir = Path("frames") / speaker / view / emotion / level_dir / utt
+        target = out / rel_dir
+        if target.exists():  # stale frames of an earlier run with other parameters
+            shutil.rmtree(target)
+        try:
+            rows_v, probs_v = _extract_frames(vpath, out, rel_dir, params, frame_transform)
+        except InputError as exc:
+            problems.append(problem(vpath, "video", _strip(exc, vpath)))
+            continue
+        problems.extend(probs_v)
+        for r in rows_v:
+            r.update(speaker=speaker, view=view, emotion=emotion, level=int(row["level"]), utterance=utt)
+            outputs.append(r["path"])
+        frame_rows.extend(rows_v)
+
+    frame_rows = [{k: r[k] for k in FRAME_COLUMNS} for r in frame_rows]
+    if not problems:  # a take with a broken video is retried next time
+        record = {
+            "fingerprint": fingerprint,
+            "sources": stats,
+            "audio": audio_rel.as_posix() if params["audio"] else None,
+            "duration": duration,
+            "outputs": outputs,
+            "frames": frame_rows,
+        }
+        with replace_atomic(record_path) as tmp:
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+    return {
+        "status": "prepared",
+        "audio": audio_rel.as_posix() if params["audio"] else None,
+        "duration": duration,
+        "frames": frame_rows,
+        "problems": problems,
+    }
+
+
+def _extract_frames(
+    vpath, out: Path, rel_dir: Path, params: dict, frame_transform
+) -> tuple[list[dict], list[dict]]:
+    from s2e_lib.data.video import count_frames
+
+    n = count_frames(vpath)
+    indices = select_frames(n, params["frame_step"], params["frames"], params["max_frames"])
+    rows, problems = [], []
+    (out / rel_dir).mkdir(parents=True, exist_ok=True)
+    for index, image in read_frames(vpath, indices):
+        if frame_transform is not None:
+            try:
+                image = frame_transform(image)
+            except Exception as exc:  # the face stage's own error (no face, dlib failure...)
+                problems.append(
+                    problem(f"{vpath}#frame={index}", "align", f"{type(exc).__name__}: {_first(exc)}")
+                )
+                continue
+        rel = rel_dir / f"{index:05d}.{params['image_format']}"
+        with replace_atomic(out / rel) as tmp:
+            write_image(tmp, image)
+        rows.append(
+            {
+                "frame_index": index,
+                "position": round(index / max(n - 1, 1), 4),
+                "path": rel.as_posix(),
+                "aligned": frame_transform is not None,
+            }
+        )
+    return rows, problems
+
+
+# --- small helpers ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def replace_atomic(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix) and rename it onto ``path``.
+
+    Unlike :func:`s2e_lib.fileio.atomic_output` it replaces existing files even under
+    ``data/``: the prepared tree is this stage's own output, which re-runs update.
+    The temporary file is removed on any error.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
+    import soundfile as sf
+
+    with replace_atomic(path) as tmp:
+        sf.write(
+            str(tmp), np.clip(np.asarray(audio, np.float32), -1.0, 1.0), sr, subtype="PCM_16", format="WAV"
+        )
+
+
+def _check_out(root: Path, out: Path) -> None:
+    if not root.is_dir():
+        raise InputError(f"{root}: corpus folder not found")
+    r, o = root.resolve(), out.resolve()
+    if o == r or r in o.parents:
+        raise InputError(
+            f"{out}: the output must not be inside the source tree {root} (it is never written to)"
+        )
+    if o.exists() and not o.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+
+
+def _source_stats(sources: dict[str, str]) -> dict[str, list[int]]:
+    stats = {}
+    for key, p in sources.items():
+        try:
+            st = os.stat(p)
+            stats[key] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            stats[key] = [-1, -1]
+    return stats
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _transform_name(transform) -> str | None:
+    if transform is None:
+        return None
+    name = getattr(transform, "fingerprint", None)
+    if name:
+        return str(name)
+    return f"{getattr(transform, '__module__', '')}.{getattr(transform, '__qualname__', type(transform).__qualname__)}"
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _strip(exc: BaseException, path) -> str:
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else _first(exc)
