@@ -49,6 +49,20 @@ def write_gif(
     return Path(path)
 
 
+def write_m4a(
+    path: str | os.PathLike, audio: np.ndarray, sr: int = SAMPLE_RATE, overwrite: bool = True
+) -> Path:
+    """Encode mono float audio as AAC in an ``.m4a`` (MP4) container, atomically."""
+    import av
+
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream("aac", rate=sr)
+            stream.layout = "mono"
+            _encode_audio(container, stream, np.asarray(audio, dtype=np.float32), sr)
+    return Path(path)
+
+
 def write_mp4(
     frames: Sequence[np.ndarray],
     path: str | os.PathLike,
@@ -56,6 +70,7 @@ def write_mp4(
     audio: np.ndarray | None = None,
     sr: int = SAMPLE_RATE,
     overwrite: bool = True,
+    crf: int = 23,
 ) -> Path:
     """Write an H.264 MP4 of RGB frames, with mono ``audio`` (float in [-1, 1]) as AAC.
 
@@ -71,7 +86,7 @@ def write_mp4(
             video = container.add_stream("libx264", rate=rate)
             video.width, video.height = width + pad_w, height + pad_h
             video.pix_fmt = "yuv420p"
-            video.options = {"crf": "23", "preset": "veryfast"}
+            video.options = {"crf": str(crf), "preset": "veryfast"}
             audio_stream = None
             if audio is not None:
                 audio_stream = container.add_stream("aac", rate=sr)

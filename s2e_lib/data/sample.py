@@ -48,6 +48,7 @@ import numpy as np
 
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.errors import InputError
+from s2e_lib.media import write_m4a, write_mp4
 
 SR = 16_000
 
@@ -482,69 +483,6 @@ def face_frames(
 # --- encoding ------------------------------------------------------------------------
 
 
-def _video_codec() -> str:
-    import av
-
-    for name in ("mpeg4", "libx264", "h264"):
-        if name in av.codecs_available:
-            try:
-                av.codec.Codec(name, "w")
-                return name
-            except Exception:  # not an encoder in this build
-                continue
-    raise InputError("PyAV has no mp4 video encoder (mpeg4/libx264)")
-
-
-def write_m4a(path: str | os.PathLike, audio: np.ndarray, sr: int = SR) -> None:
-    """Encode mono float audio as AAC in an ``.m4a`` (MP4) container with PyAV."""
-    import av
-
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=sr, layout="mono", options={"aac_coder": "fast"})
-        _encode_audio(container, stream, audio, sr)
-
-
-def write_mp4(
-    path: str | os.PathLike, frames: list[np.ndarray], fps: int, audio: np.ndarray | None = None, sr: int = SR
-) -> None:
-    """Encode RGB frames (and optionally AAC audio) into an ``.mp4`` with PyAV."""
-    import av
-
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w", format="mp4") as container:
-        vstream = container.add_stream(_video_codec(), rate=fps)
-        vstream.width, vstream.height, vstream.pix_fmt = w, h, "yuv420p"
-        vstream.bit_rate = 900_000
-        astream = (
-            container.add_stream("aac", rate=sr, layout="mono", options={"aac_coder": "fast"})
-            if audio is not None
-            else None
-        )
-        for frame in frames:
-            for packet in vstream.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            ):
-                container.mux(packet)
-        for packet in vstream.encode():
-            container.mux(packet)
-        if astream is not None:
-            _encode_audio(container, astream, audio, sr)
-
-
-def _encode_audio(container, stream, audio: np.ndarray, sr: int) -> None:
-    import av
-
-    frame = av.AudioFrame.from_ndarray(
-        np.asarray(audio, np.float32).reshape(1, -1), format="flt", layout="mono"
-    )
-    frame.sample_rate = sr
-    frame.pts = 0
-    for packet in stream.encode(frame):
-        container.mux(packet)
-    for packet in stream.encode(None):
-        container.mux(packet)
-
-
 # --- the corpus ----------------------------------------------------------------------
 
 README = """\
@@ -746,13 +684,13 @@ def _write_take(root: Path, spk: Speaker, emo: str, level: int, utt: int, seed: 
     audio = synthesize(spk, emo, level, utt, seed=seed)
     adir = root / spk.speaker_id / "audio" / emo / f"level_{level}"
     adir.mkdir(parents=True, exist_ok=True)
-    write_m4a(adir / f"{utt:03d}.m4a", audio)
+    write_m4a(adir / f"{utt:03d}.m4a", audio, sr=SR)
     if face is not None:
         rng = np.random.default_rng([seed, 4, int(spk.speaker_id[1:]), ord(spk.speaker_id[0]), level, utt])
         n_frames = max(2, int(np.ceil(len(audio) / SR * fps)))
         vdir = root / spk.speaker_id / "video" / "front" / emo / f"level_{level}"
         vdir.mkdir(parents=True, exist_ok=True)
-        write_mp4(vdir / f"{utt:03d}.mp4", face_frames(face, n_frames, spk, rng), fps, audio)
+        write_mp4(face_frames(face, n_frames, spk, rng), vdir / f"{utt:03d}.mp4", fps=fps, audio=audio, sr=SR)
 
 
 def ensure_sample_corpus(path: str | os.PathLike | None = None, **options) -> Path:
