@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except OSError as exc:  # a path the user gave cannot be read or written
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        return 2
     except Exception as exc:  # a bug or an unexpected environment problem
         if debug:
             raise
