@@ -1,0 +1,184 @@
+"""``s2e align`` and ``s2e edit``: FFHQ crops and expression edits of a photo's face."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from s2e_lib.emotions import MISSION_EMOTIONS
+
+
+@click.command()
+@click.option("--face", "face_path", required=True, type=click.Path(), help="Photo with a face.")
+@click.option("--out", required=True, type=click.Path(), help="Aligned crop to write (PNG/JPEG).")
+@click.option("--size", default=1024, show_default=True, type=int, help="Side of the crop in pixels.")
+@click.option(
+    "--method",
+    default="ffhq",
+    show_default=True,
+    type=click.Choice(["ffhq", "five-point"]),
+    help="FFHQ 68-landmark recipe or the original project's 5-point template.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON object (with the matrix) as the last line."
+)
+def align(face_path: str, out: str, size: int, method: str, overwrite: bool, as_json: bool) -> None:
+    """Detect the largest face in FACE and write its aligned square crop to OUT."""
+    from s2e_lib.face import align_face, largest_face, load_image, save_image
+    from s2e_lib.fileio import check_output
+
+    start = time.perf_counter()
+    check_output(out, overwrite=overwrite)
+    image = load_image(face_path)
+    face = largest_face(image, where=face_path)
+    aligned = align_face(image, size=size, method=method, face=face)
+    save_image(aligned.image, out, overwrite=True)
+    if as_json:
+        record = {
+            "face": face_path,
+            "out": str(out),
+            "method": aligned.method,
+            "size": aligned.size,
+            "box": [round(v, 1) for v in face.box],
+            "matrix": [[round(float(v), 6) for v in row] for row in aligned.matrix],
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        click.echo(json.dumps(record))
+    else:
+        click.echo(str(out))
+
+
+def _save_like(image, out: str, source: str) -> None:
+    """Save ``image``; a CMYK source gives a CMYK output when the format can hold it (JPEG, TIFF)."""
+    from PIL import Image
+
+    from s2e_lib.face import save_image
+    from s2e_lib.fileio import atomic_output
+
+    with Image.open(source) as im:
+        cmyk = im.mode == "CMYK"
+    if cmyk and Path(out).suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff"):
+        with atomic_output(out, overwrite=True) as tmp:
+            Image.fromarray(image).convert("CMYK").save(tmp)
+        return
+    save_image(image, out, overwrite=True)
+
+
+def _strengths(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        from s2e_lib.errors import InputError
+
+        raise InputError(f"--strengths: expected comma-separated numbers, got {text!r}") from None
+
+
+@click.command()
+@click.option("--face", "face_path", required=True, type=click.Path(), help="Photo with a face.")
+@click.option(
+    "--emotion", default=None, help="Target emotion (any accepted name). With --grid: comma-separated rows."
+)
+@click.option(
+    "--strength",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="0 = unchanged, 1 = default, 1.5 = exaggerated.",
+)
+@click.option(
+    "--editor",
+    "editor_name",
+    default="warp",
+    show_default=True,
+    type=click.Choice(["warp", "pix2pixhd", "ials"]),
+)
+@click.option("--out", required=True, type=click.Path(), help="Edited photo (or grid) to write.")
+@click.option("--checkpoint", type=click.Path(), default=None, help="pix2pixHD generator checkpoint.")
+@click.option("--pretrain", type=click.Path(), default=None, help="IALS pretrain/ folder.")
+@click.option("--grid", is_flag=True, help="Write a labelled grid: rows emotions, columns strengths.")
+@click.option("--strengths", default="0,0.5,1,1.5", show_default=True, help="Grid columns.")
+@click.option("--all-faces", is_flag=True, help="Edit every face, not only the largest (warp editor).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object as the last stdout line.")
+def edit(
+    face_path: str,
+    emotion: str | None,
+    strength: float,
+    editor_name: str,
+    out: str,
+    checkpoint: str | None,
+    pretrain: str | None,
+    grid: bool,
+    strengths: str,
+    all_faces: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> int:
+    """Change the expression of the face in FACE to EMOTION and write the photo to OUT."""
+    from s2e_lib.edit import get_editor
+    from s2e_lib.emotions import parse_emotion, parse_emotions
+    from s2e_lib.errors import InputError
+    from s2e_lib.face import identity_distance, largest_face, read_image, restore_mode, save_image, to_rgb
+    from s2e_lib.fileio import check_output
+
+    start = time.perf_counter()
+    if not grid and not emotion:
+        raise InputError("--emotion is required (or use --grid)")
+    check_output(out, overwrite=overwrite)
+    options = {}
+    if checkpoint is not None:
+        options["checkpoint"] = checkpoint
+    if pretrain is not None:
+        options["pretrain"] = pretrain
+    native = read_image(face_path)
+    rgb = to_rgb(native, face_path)
+    face = largest_face(rgb, where=face_path)
+    editor = get_editor(editor_name, **options)
+    if grid:
+        from s2e_lib.viz.face import edit_grid
+
+        rows = parse_emotions(emotion) if emotion else list(MISSION_EMOTIONS)
+        image = edit_grid(rgb, editor, rows, _strengths(strengths), face=face)
+        save_image(image, out, overwrite=True)
+        record = {
+            "grid": str(out),
+            "emotions": rows,
+            "strengths": _strengths(strengths),
+            "editor": editor_name,
+        }
+    else:
+        emotion = parse_emotion(emotion)
+        if editor_name == "warp":
+            result = editor.edit(
+                native,
+                emotion,
+                strength,
+                faces=None if all_faces else [face],
+                all_faces=all_faces,
+                where=face_path,
+            )
+            edited = result.image
+        else:
+            result = editor.edit(rgb, emotion, strength)
+            edited = restore_mode(to_rgb(result.image, check_size=False), native)
+        _save_like(edited, out, face_path)
+        distance = identity_distance(rgb, to_rgb(edited), face_a=face)
+        record = {
+            "face": face_path,
+            "out": str(out),
+            "emotion": emotion,
+            "strength": strength,
+            "editor": editor_name,
+            "identity_distance": round(distance, 4),
+            "timings_ms": result.info.get("timings_ms"),
+        }
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    if as_json:
+        click.echo(json.dumps(record))
+    else:
+        click.echo(str(Path(out)))
+    return 0

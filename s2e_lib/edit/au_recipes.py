@@ -1,0 +1,276 @@
+"""Facial action units as landmark displacements, and emotions as recipes of action units.
+
+Each action unit (AU, Ekman & Friesen's Facial Action Coding System, 1978; Ekman,
+Friesen & Hager, FACS Manual 2002) is a displacement of some of dlib's 68 landmarks in a
+face-centred frame: x along the line from the image-left eye to the image-right eye,
+y perpendicular to it, pointing down the face, both in units of the inter-ocular
+distance (IOD, between the eye centres). Only the image-left half and the midline are
+written; :func:`au_field` mirrors the other half. Magnitudes are those of the apex of a
+marked ("D"-"E" intensity) action, read off FACS's descriptions of appearance changes
+and sized so a 48×48 expression classifier can see them.
+
+Emotion recipes follow the EMFACS prototypes (Friesen & Ekman 1983, as tabulated in
+the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
+
+========== ==================================== =========================================
+emotion    prototype AUs                        used here (intensity at strength 1)
+========== ==================================== =========================================
+happy      6 + 12 (+25)                         AU6 1.2, AU12 1.5, AU10 0.8, AU25 1.0, teeth
+sad        1 + 4 + 15 (+17)                     AU1 1.0, AU4 0.5, AU15 1.0, AU17 0.7, AU43 0.4
+angry      4 + 5 + 7 + 23/24                    AU4 1.8, AU5 0.3, AU7 1.0, AU23 1.0, AU24 1.2
+fear       1 + 2 + 4 + 5 + 7 + 20 + 26          AU1 0.9, AU2 0.7, AU4 0.6, AU5 1.0, AU20 1.3, AU26 1.0
+surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
+disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
+contempt   R12A + R14A (unilateral)             AU14R 1.0, AU12R 0.4
+neutral    (none)                               mouth relaxed (closed, corners level)
+========== ==================================== =========================================
+
+Appearance cues that landmarks cannot carry (wrinkles, folds, mouth interior, eye
+whites) are named per recipe in ``appearance``; FACS lists them as each AU's
+appearance changes (e.g. AU4: vertical glabellar furrows; AU6: crow's feet, raised
+infraorbital triangle; AU12: deepened nasolabial furrow; AU1: central forehead
+wrinkles; AU5: sclera shown above the iris).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Mirror partner of each of the 68 landmarks (iBUG 300-W markup).
+MIRROR = np.array(
+    [16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]  # jaw
+    + [26, 25, 24, 23, 22, 21, 20, 19, 18, 17]  # brows
+    + [27, 28, 29, 30, 35, 34, 33, 32, 31]  # nose
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]  # eyes
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]  # outer lip
+    + [64, 63, 62, 61, 60, 67, 66, 65]  # inner lip
+)
+
+#: Per AU: {landmark: (dx, dy)} for the image-left half and the midline, IOD units.
+#: dx < 0 is outward (away from the face's midline) for the image-left half.
+ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
+    # AU1 inner brow raiser (frontalis, pars medialis): inner brow ends go up.
+    "AU1": {21: (0.0, -0.15), 20: (0.0, -0.11), 19: (0.0, -0.05), 18: (0.0, -0.02)},
+    # AU2 outer brow raiser (frontalis, pars lateralis): the brow's outer part arches up.
+    "AU2": {17: (0.0, -0.10), 18: (0.0, -0.13), 19: (0.0, -0.11), 20: (0.0, -0.06), 21: (0.0, -0.02)},
+    # AU4 brow lowerer (corrugator, depressor supercilii): brows down and drawn together,
+    # most at the inner ends.
+    "AU4": {21: (0.07, 0.13), 20: (0.05, 0.11), 19: (0.03, 0.08), 18: (0.01, 0.05), 17: (0.0, 0.03)},
+    # AU5 upper lid raiser: the upper lid goes up, showing sclera above the iris.
+    "AU5": {37: (0.0, -0.07), 38: (0.0, -0.07), 36: (0.0, -0.01), 39: (0.0, -0.01)},
+    # AU6 cheek raiser (orbicularis oculi, pars orbitalis): cheeks up, lower lid pushed up.
+    "AU6": {40: (0.0, -0.035), 41: (0.0, -0.035), 36: (0.0, -0.01), 1: (0.0, -0.03), 2: (0.0, -0.03)},
+    # AU7 lid tightener: lower lid straightens and rises, upper lid drops slightly.
+    "AU7": {40: (0.0, -0.04), 41: (0.0, -0.04), 37: (0.0, 0.01), 38: (0.0, 0.01)},
+    # AU9 nose wrinkler: nose wings and upper lip up, brows pulled down medially.
+    "AU9": {
+        31: (0.0, -0.05),
+        32: (0.0, -0.05),
+        33: (0.0, -0.04),
+        50: (0.0, -0.04),
+        51: (0.0, -0.04),
+        21: (0.02, 0.05),
+    },
+    # AU10 upper lip raiser.
+    "AU10": {49: (0.0, -0.06), 50: (0.0, -0.07), 51: (0.0, -0.06), 61: (0.0, -0.05), 62: (0.0, -0.05)},
+    # AU12 lip corner puller (zygomaticus major): corners up and out along the cheekbone.
+    "AU12": {
+        48: (-0.12, -0.13),
+        60: (-0.11, -0.12),
+        49: (-0.04, -0.05),
+        59: (-0.08, -0.04),
+        61: (-0.03, -0.02),
+        62: (0.0, -0.02),
+        67: (-0.07, -0.02),
+        50: (-0.01, -0.02),
+        58: (-0.02, -0.02),
+        31: (-0.01, -0.01),
+        3: (-0.01, -0.02),
+        4: (-0.01, -0.02),
+    },
+    # AU14 dimpler (buccinator): corners tightened and pulled in (used unilaterally).
+    "AU14": {48: (0.02, -0.03), 60: (0.02, -0.03)},
+    # AU15 lip corner depressor (depressor anguli oris): corners pulled down.
+    "AU15": {
+        48: (0.0, 0.10),
+        60: (0.0, 0.09),
+        59: (0.0, 0.05),
+        49: (0.0, 0.04),
+        67: (0.0, 0.04),
+        61: (0.0, 0.03),
+    },
+    # AU16 lower lip depressor.
+    "AU16": {57: (0.0, 0.05), 58: (0.0, 0.05), 66: (0.0, 0.04), 67: (0.0, 0.04)},
+    # AU17 chin raiser (mentalis): chin boss and lower lip pushed up.
+    "AU17": {
+        57: (0.0, -0.04),
+        58: (0.0, -0.035),
+        59: (0.0, -0.02),
+        66: (0.0, -0.02),
+        8: (0.0, -0.03),
+        7: (0.0, -0.02),
+    },
+    # AU20 lip stretcher (risorius): corners pulled sideways, lips flattened.
+    "AU20": {
+        48: (-0.12, 0.03),
+        60: (-0.12, 0.03),
+        49: (-0.05, 0.0),
+        59: (-0.06, 0.01),
+        61: (-0.04, 0.0),
+        67: (-0.05, 0.0),
+    },
+    # AU23 lip tightener: lips narrowed; AU24 lip presser: lips pressed thin.
+    "AU23": {48: (0.04, 0.0), 60: (0.04, 0.0), 49: (0.02, 0.0), 59: (0.02, 0.0)},
+    "AU24": {
+        50: (0.0, 0.025),
+        51: (0.0, 0.03),
+        56: (0.0, -0.03),
+        57: (0.0, -0.035),
+        58: (0.0, -0.03),
+        49: (0.0, 0.015),
+        59: (0.0, -0.015),
+    },
+    # AU25 lips part (the lower lip drops a little, the upper lip rises a little).
+    "AU25": {
+        61: (0.0, -0.02),
+        62: (0.0, -0.02),
+        65: (0.0, 0.10),
+        66: (0.0, 0.12),
+        67: (0.0, 0.10),
+        56: (0.0, 0.06),
+        57: (0.0, 0.07),
+        58: (0.0, 0.06),
+        59: (0.0, 0.03),
+        8: (0.0, 0.03),
+        7: (0.0, 0.02),
+    },
+    # AU26 jaw drop: the mandible (lower lip, chin, lower jaw line) moves down.
+    "AU26": {
+        65: (0.0, 0.14),
+        66: (0.0, 0.15),
+        67: (0.0, 0.13),
+        55: (0.0, 0.13),
+        56: (0.0, 0.14),
+        57: (0.0, 0.15),
+        58: (0.0, 0.14),
+        59: (0.0, 0.10),
+        8: (0.0, 0.13),
+        7: (0.0, 0.12),
+        6: (0.0, 0.10),
+        5: (0.0, 0.07),
+        4: (0.0, 0.03),
+    },
+    # AU43 eyes closure (here a slight droop of the upper lid, as in sadness).
+    "AU43": {37: (0.0, 0.03), 38: (0.0, 0.03)},
+}
+
+#: Action units applied to the subject's right side only (image left), e.g. contempt.
+UNILATERAL = {"AU14R": "AU14", "AU12R": "AU12"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An emotion as action-unit intensities plus appearance cues (all scaled by strength).
+
+    Attributes
+    ----------
+    aus : dict
+        AU name → intensity (1 = the displacement in :data:`ACTION_UNITS`).
+    appearance : dict
+        Cue → weight: ``nasolabial``, ``cheek``, ``crows_feet``, ``smile_corners``,
+        ``glabella``, ``brow_shadow``, ``brows`` (darker, bunched brows), ``forehead``,
+        ``under_eye``, ``lip_line``, ``mentolabial``, ``nose_bridge``,
+        ``teeth`` (share of the mouth opening showing teeth), ``lower_teeth``.
+    relax_mouth : bool
+        First bring the mouth to rest (close it, level the corners) before adding the
+        AUs, so a smiling photo can become sad or angry. Off for happy.
+    source : str
+        The prototype this follows.
+    """
+
+    aus: dict[str, float]
+    appearance: dict[str, float] = field(default_factory=dict)
+    relax_mouth: bool = True
+    source: str = ""
+
+
+RECIPES: dict[str, Recipe] = {
+    "happy": Recipe(
+        aus={"AU6": 1.2, "AU12": 1.5, "AU10": 0.8, "AU25": 1.0},
+        appearance={
+            "nasolabial": 1.0,
+            "cheek": 0.8,
+            "crows_feet": 0.5,
+            "under_eye": 0.3,
+            "smile_corners": 1.0,
+            "teeth": 0.65,
+        },
+        relax_mouth=False,
+        source="EMFACS happiness 6+12 (Duchenne smile), 25 for the open smile",
+    ),
+    "sad": Recipe(
+        aus={"AU1": 1.0, "AU4": 0.5, "AU15": 1.0, "AU17": 0.7, "AU43": 0.4},
+        appearance={"forehead": 0.8, "glabella": 0.5, "under_eye": 0.5, "mentolabial": 0.8, "lip_line": 0.6},
+        source="EMFACS sadness 1+4+15 (+17); lids droop",
+    ),
+    "angry": Recipe(
+        aus={"AU4": 1.8, "AU5": 0.3, "AU7": 1.0, "AU23": 1.0, "AU24": 1.2},
+        appearance={
+            "glabella": 1.2,
+            "brow_shadow": 1.0,
+            "brows": 1.5,
+            "lip_line": 1.0,
+            "mentolabial": 0.5,
+            "nose_bridge": 0.6,
+        },
+        source="EMFACS anger 4+5+7+23/24",
+    ),
+    "fear": Recipe(
+        aus={"AU1": 0.9, "AU2": 0.7, "AU4": 0.6, "AU5": 1.0, "AU20": 1.3, "AU26": 1.0},
+        appearance={"forehead": 1.0, "glabella": 0.5, "teeth": 0.2, "lower_teeth": 0.15},
+        source="EMFACS fear 1+2+4+5+7+20+26",
+    ),
+    "surprised": Recipe(
+        aus={"AU1": 1.0, "AU2": 1.0, "AU5": 0.6, "AU26": 1.2},
+        appearance={"forehead": 1.0, "teeth": 0.15},
+        source="EMFACS surprise 1+2+5B+26",
+    ),
+    "disgusted": Recipe(
+        aus={"AU9": 1.0, "AU10": 0.8, "AU15": 0.6, "AU16": 0.5, "AU4": 0.4},
+        appearance={"nose_bridge": 1.0, "nasolabial": 0.6, "glabella": 0.5},
+        source="EMFACS disgust 9+15+16 (10)",
+    ),
+    "contempt": Recipe(
+        aus={"AU14R": 1.0, "AU12R": 0.4},
+        appearance={},
+        source="EMFACS contempt R12A+R14A",
+    ),
+    "neutral": Recipe(aus={}, appearance={}, source="no action units; mouth at rest"),
+    "calm": Recipe(aus={}, appearance={}, source="as neutral"),
+}
+
+
+def au_field(name: str) -> np.ndarray:
+    """The (68, 2) displacement (face frame, IOD units) of one action unit at intensity 1."""
+    base = UNILATERAL.get(name, name)
+    if base not in ACTION_UNITS:
+        raise KeyError(f"unknown action unit {name!r}")
+    out = np.zeros((68, 2))
+    for index, (dx, dy) in ACTION_UNITS[base].items():
+        out[index] = (dx, dy)
+        mirror = MIRROR[index]
+        if name in UNILATERAL or mirror == index:
+            continue
+        out[mirror] = (-dx, dy)
+    return out
+
+
+def recipe_field(emotion: str, strength: float = 1.0) -> np.ndarray:
+    """The (68, 2) displacement of a whole recipe (face frame, IOD units), scaled by strength."""
+    recipe = RECIPES[emotion]
+    total = np.zeros((68, 2))
+    for name, intensity in recipe.aus.items():
+        total += intensity * au_field(name)
+    return total * strength

@@ -1,0 +1,135 @@
+"""Face stage: image loading, dlib landmarks, FFHQ / 5-point alignment, paste-back, identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from s2e_lib.errors import InputError
+from s2e_lib.face import (
+    FFHQ_5POINT_TEMPLATE_1024,
+    align_face,
+    detect_faces,
+    identity_distance,
+    largest_face,
+    load_image,
+    paste_back,
+    read_image,
+    transform_points,
+)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    skimage_data = pytest.importorskip("skimage.data")
+    return skimage_data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def face(astronaut):
+    return largest_face(astronaut)
+
+
+def test_detects_the_astronaut_with_68_landmarks(astronaut, face):
+    faces = detect_faces(astronaut)
+    assert len(faces) == 1
+    assert face.landmarks.shape == (68, 2)
+    x0, y0, x1, y1 = face.box
+    inside = (face.landmarks[:, 0] >= x0 - 5) & (face.landmarks[:, 0] <= x1 + 5)
+    assert inside.mean() > 0.9
+    # anatomy: eyes above the nose tip above the mouth above the chin, image-left eye left
+    assert (
+        face.landmarks[36:42, 1].mean() < face.landmarks[30, 1] < face.landmarks[62, 1] < face.landmarks[8, 1]
+    )
+    assert face.landmarks[36:42, 0].mean() < face.landmarks[42:48, 0].mean()
+    assert 30 < face.interocular < 60  # the astronaut's face is ~90 px wide
+
+
+def test_no_face_is_an_empty_list_and_a_clear_error():
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    assert detect_faces(blank) == []
+    with pytest.raises(InputError, match="blank.png: no face found"):
+        largest_face(blank, where="blank.png")
+
+
+def test_load_image_handles_modes_and_exif(tmp_path, astronaut):
+    rgb = Image.fromarray(astronaut)
+    rgb.convert("L").save(tmp_path / "gray.png")
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(128)
+    rgba.save(tmp_path / "rgba.png")
+    rgb.convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257).save(tmp_path / "gray16.png")
+    exif = Image.Exif()
+    exif[274] = 6  # rotate 90° clockwise to display
+    rgb.crop((0, 0, 512, 300)).save(tmp_path / "rotated.jpg", exif=exif)
+    for name in ("gray.png", "rgba.png", "cmyk.jpg", "gray16.png"):
+        image = load_image(tmp_path / name)
+        assert image.shape == (512, 512, 3) and image.dtype == np.uint8, name
+    gray = load_image(tmp_path / "gray16.png")
+    assert np.abs(gray[..., 0].astype(int) - np.asarray(rgb.convert("L")).astype(int)).max() <= 1
+    assert load_image(tmp_path / "rotated.jpg").shape == (512, 300, 3)
+    assert np.abs(load_image(tmp_path / "cmyk.jpg").astype(int) - astronaut).mean() < 12
+    assert read_image(tmp_path / "gray16.png").dtype == np.uint16
+    assert read_image(tmp_path / "rgba.png").shape == (512, 512, 4)
+    assert read_image(tmp_path / "gray.png").ndim == 2
+
+
+def test_load_image_refuses_bad_files(tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(InputError, match=r"notes\.png: not an image"):
+        load_image(tmp_path / "notes.png")
+    with pytest.raises(InputError, match="missing.jpg: image not found"):
+        load_image(tmp_path / "missing.jpg")
+    Image.new("RGB", (10, 10)).save(tmp_path / "tiny.png")
+    with pytest.raises(InputError, match="too small"):
+        load_image(tmp_path / "tiny.png")
+
+
+@pytest.mark.parametrize("method", ["ffhq", "five-point"])
+def test_alignment_round_trip(astronaut, face, method):
+    aligned = align_face(astronaut, size=512, method=method, face=face)
+    assert aligned.image.shape == (512, 512, 3) and aligned.image.dtype == np.uint8
+    assert aligned.matrix.shape == (2, 3)
+    # eyes level and centred in the crop
+    lm = aligned.landmarks
+    eye_l, eye_r = lm[36:42].mean(0), lm[42:48].mean(0)
+    assert abs(eye_l[1] - eye_r[1]) < 0.03 * 512
+    assert abs((eye_l[0] + eye_r[0]) / 2 - 256) < 0.05 * 512
+    restored = paste_back(astronaut, aligned.image, aligned)
+    assert restored.shape == astronaut.shape and restored.dtype == np.uint8
+    diff = np.abs(restored.astype(int) - astronaut.astype(int))
+    assert diff.mean() < 1.0
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    assert diff[y0:y1, x0:x1].mean() < 2.0
+
+
+def test_five_point_alignment_hits_the_template(astronaut, face):
+    aligned = align_face(astronaut, size=1024, method="five-point", face=face)
+    points = transform_points(face.landmarks[[45, 42, 36, 39, 33]], aligned.matrix)
+    assert np.abs(points - FFHQ_5POINT_TEMPLATE_1024).mean() < 25
+
+
+def test_paste_back_blends_an_edit_and_keeps_mode(astronaut, face):
+    aligned = align_face(astronaut, size=256, face=face)
+    edited = aligned.image.copy()
+    edited[96:160, 96:160] = (255, 0, 0)  # a red square in the middle of the crop
+    out = paste_back(astronaut, edited, aligned)
+    centre = transform_points(
+        np.array([[128.0, 128.0]]), np.linalg.inv(np.vstack([aligned.matrix, [0, 0, 1]]))[:2]
+    )[0]
+    cx, cy = int(centre[0]), int(centre[1])
+    assert out[cy, cx, 0] > 240 and out[cy, cx, 1] < 20
+    assert np.array_equal(out[:20, :20], astronaut[:20, :20])  # far from the face: untouched
+    gray = astronaut.mean(2).astype(np.uint8)
+    assert paste_back(gray, edited, aligned).shape == gray.shape
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 77, np.uint8)])
+    out_rgba = paste_back(rgba, edited, aligned)
+    assert out_rgba.shape == rgba.shape and (out_rgba[..., 3] == 77).all()
+
+
+def test_identity_distance(astronaut, face, shared_data):
+    assert identity_distance(astronaut, astronaut, face_a=face, face_b=face) == pytest.approx(0.0, abs=1e-6)
+    other = load_image(shared_data / "faces" / "06.jpeg")
+    assert identity_distance(astronaut, other, face_a=face) > 0.6

@@ -1,0 +1,253 @@
+"""The action-unit warp editor: recipes move landmarks the documented way, edits keep the photo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from s2e_lib.edit import get_editor
+from s2e_lib.edit.au_recipes import MIRROR, RECIPES, au_field
+from s2e_lib.edit.warp import FaceFrame, WarpEditor, target_landmarks
+from s2e_lib.emotions import MISSION_EMOTIONS, UnknownEmotionError
+from s2e_lib.errors import InputError
+from s2e_lib.face import detect_faces, identity_distance, largest_face
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return pytest.importorskip("skimage.data").astronaut()
+
+
+@pytest.fixture(scope="module")
+def face(astronaut):
+    return largest_face(astronaut)
+
+
+@pytest.fixture(scope="module")
+def editor():
+    return WarpEditor()
+
+
+def _face_coords(landmarks, frame):
+    return frame.to_face(landmarks)
+
+
+def test_recipe_tables_are_symmetric_and_cover_the_mission():
+    assert (MIRROR[MIRROR] == np.arange(68)).all()
+    for emotion in MISSION_EMOTIONS:
+        assert emotion in RECIPES
+    field = au_field("AU12")
+    assert field[48, 0] < 0 < field[54, 0] and field[48, 1] == field[54, 1] < 0  # out and up, mirrored
+    assert au_field("AU14R")[54].tolist() == [0.0, 0.0]  # unilateral
+
+
+# Expected direction of each emotion in the face frame (y down, IOD units), per FACS.
+def _measures(p):
+    return {
+        "corner_y": p[[48, 54], 1].mean() - p[[51, 57], 1].mean(),  # corners relative to the lip centre
+        "inner_brow_y": p[[21, 22], 1].mean(),
+        "brow_gap": p[22, 0] - p[21, 0],
+        "eye_open": (p[[41, 40, 47, 46], 1] - p[[37, 38, 43, 44], 1]).mean(),
+        "lip_gap": p[66, 1] - p[62, 1],
+        "chin_y": p[8, 1],
+        "mouth_width": p[54, 0] - p[48, 0],
+    }
+
+
+@pytest.mark.parametrize(
+    "emotion, expectations",
+    [
+        ("happy", {"corner_y": -0.05, "mouth_width": +0.05}),
+        ("sad", {"corner_y": +0.05, "inner_brow_y": -0.08}),
+        ("angry", {"inner_brow_y": +0.1, "brow_gap": -0.1, "mouth_width": -0.05}),
+        ("fear", {"inner_brow_y": -0.03, "eye_open": +0.05, "lip_gap": +0.1, "mouth_width": +0.15}),
+        ("surprised", {"lip_gap": +0.15, "eye_open": +0.03, "inner_brow_y": -0.1}),
+    ],
+)
+def test_target_landmarks_move_in_the_documented_direction(face, emotion, expectations):
+    """Relative to the face at rest (the astronaut smiles; recipes other than happy relax the mouth first)."""
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    rest = face.landmarks if emotion == "happy" else target_landmarks(face.landmarks, "neutral", 1.0)
+    before = _measures(frame.to_face(rest))
+    after = _measures(frame.to_face(target_landmarks(face.landmarks, emotion, 1.0)))
+    for key, change in expectations.items():
+        moved = after[key] - before[key]
+        assert np.sign(moved) == np.sign(change) and abs(moved) >= abs(change) * 0.99, (emotion, key, moved)
+
+
+def test_neutral_relaxes_a_smile_and_strength_zero_is_identity(face):
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    before = _measures(frame.to_face(face.landmarks))
+    after = _measures(frame.to_face(target_landmarks(face.landmarks, "neutral", 1.0)))
+    assert after["corner_y"] > before["corner_y"]  # the astronaut smiles: corners come down
+    assert after["lip_gap"] < before["lip_gap"]  # and her open smile closes
+    np.testing.assert_allclose(target_landmarks(face.landmarks, "sad", 0.0), face.landmarks, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "emotion, check",
+    [
+        ("happy", lambda b, a: a["corner_y"] < b["corner_y"] - 0.01 and a["eye_open"] < b["eye_open"] - 0.01),
+        (
+            "sad",
+            lambda b, a: (
+                a["corner_y"] > b["corner_y"] + 0.03 and a["inner_brow_y"] < b["inner_brow_y"] - 0.02
+            ),
+        ),
+        (
+            "angry",
+            # dlib reads the astronaut's lowered brows poorly (hair shading), but sees them drawn
+            # together, the eyes narrowed and the lips pressed
+            lambda b, a: (
+                a["brow_gap"] < b["brow_gap"] - 0.03
+                and a["eye_open"] < b["eye_open"]
+                and a["lip_gap"] < b["lip_gap"] - 0.05
+            ),
+        ),
+        (
+            "fear",
+            lambda b, a: (
+                a["inner_brow_y"] < b["inner_brow_y"] - 0.03 and a["mouth_width"] > b["mouth_width"] + 0.02
+            ),
+        ),
+    ],
+)
+def test_edits_are_seen_by_the_landmark_detector(astronaut, face, editor, emotion, check):
+    """dlib, run afresh on the edited photo, sees the expression change."""
+    edited = editor.edit(astronaut, emotion, 1.0, faces=[face]).image
+    found = detect_faces(edited)
+    assert len(found) == 1
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    before, after = _measures(frame.to_face(face.landmarks)), _measures(frame.to_face(found[0].landmarks))
+    assert check(before, after), (before, after)
+
+
+def test_output_keeps_size_mode_and_background(astronaut, face, editor):
+    result = editor.edit(astronaut, "fear", 1.0, faces=[face])
+    out = result.image
+    assert out.shape == astronaut.shape and out.dtype == np.uint8
+    assert np.array_equal(out[:40], astronaut[:40])  # far above the face: untouched
+    assert np.array_equal(out[:, -100:], astronaut[:, -100:])
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    assert np.abs(out[y0:y1, x0:x1].astype(int) - astronaut[y0:y1, x0:x1]).mean() > 3
+    assert set(result.info) >= {"emotion", "strength", "editor", "timings_ms", "target_landmarks"}
+    assert result.info["emotion"] == "fear" and result.info["editor"] == "warp"
+    assert np.array_equal(editor.edit(astronaut, "happy", 0.0, faces=[face]).image, astronaut)
+
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 200, np.uint8)])
+    out_rgba = editor.edit(rgba, "sad", faces=[face]).image
+    assert out_rgba.shape == rgba.shape and (out_rgba[..., 3] == 200).all()
+    gray = (astronaut @ np.array([0.299, 0.587, 0.114])).round().astype(np.uint8)
+    out_gray = editor.edit(gray, "angry", faces=[face]).image
+    assert out_gray.shape == gray.shape and out_gray.dtype == np.uint8
+    assert np.abs(out_gray[:40].astype(int) - gray[:40]).max() <= 1
+    gray16 = gray.astype(np.uint16) * 257
+    assert editor.edit(gray16, "happy", faces=[face]).image.dtype == np.uint16
+
+
+def test_mild_edit_keeps_identity(astronaut, face, editor):
+    edited = editor.edit(astronaut, "happy", 0.5, faces=[face]).image
+    assert identity_distance(astronaut, edited, face_a=face) < 0.4
+
+
+def test_bad_inputs(astronaut, face, editor):
+    with pytest.raises(UnknownEmotionError):
+        editor.edit(astronaut, "bored", faces=[face])
+    with pytest.raises(InputError, match="strength"):
+        editor.edit(astronaut, "happy", 2.5, faces=[face])
+    with pytest.raises(InputError, match="empty.png: no face found"):
+        editor.edit(np.full((128, 128, 3), 200, np.uint8), "happy", where="empty.png")
+    assert isinstance(get_editor("warp"), WarpEditor)
+
+
+def _run(args, capsys):
+    from s2e_lib.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_edit_align_and_errors(tmp_path, astronaut, capsys):
+    from PIL import Image
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    out = tmp_path / "happy.png"
+    code, stdout, _ = _run(
+        ["edit", "--face", str(photo), "--emotion", "joy", "--strength", "0.8", "--out", str(out), "--json"],
+        capsys,
+    )
+    assert code == 0
+    record = json.loads(stdout.strip().splitlines()[-1])
+    assert record["emotion"] == "happy" and record["editor"] == "warp" and record["strength"] == 0.8
+    assert 0 < record["identity_distance"] < 0.6 and record["seconds"] > 0
+    assert Image.open(out).size == (512, 512)
+
+    code, _, stderr = _run(["edit", "--face", str(photo), "--emotion", "sad", "--out", str(out)], capsys)
+    assert code == 2 and "already exists" in stderr
+
+    grid = tmp_path / "grid.png"
+    code, _, _ = _run(
+        [
+            "edit",
+            "--face",
+            str(photo),
+            "--grid",
+            "--emotion",
+            "happy,sad",
+            "--strengths",
+            "0,1",
+            "--out",
+            str(grid),
+        ],
+        capsys,
+    )
+    assert code == 0 and Image.open(grid).size[1] > 2 * 150
+
+    crop = tmp_path / "crop.png"
+    code, _, _ = _run(
+        ["align", "--face", str(photo), "--out", str(crop), "--size", "256", "--method", "five-point"], capsys
+    )
+    assert code == 0 and Image.open(crop).size == (256, 256)
+
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (300, 300), (180, 180, 180)).save(blank)
+    code, _, stderr = _run(
+        ["edit", "--face", str(blank), "--emotion", "happy", "--out", str(tmp_path / "x.png")], capsys
+    )
+    assert code == 2 and "wall.png: no face found" in stderr and len(stderr.strip().splitlines()) == 1
+    text = tmp_path / "notes.jpg"
+    text.write_text("hello")
+    code, _, stderr = _run(["align", "--face", str(text), "--out", str(tmp_path / "y.png")], capsys)
+    assert code == 2 and "notes.jpg: not an image" in stderr
+
+
+def test_all_faces_edits_every_face(astronaut, editor):
+    pair = np.hstack([astronaut, astronaut[:, ::-1]])
+    faces = detect_faces(pair)
+    assert len(faces) == 2
+    only_largest = editor.edit(pair, "sad", faces=faces).image
+    both = editor.edit(pair, "sad", faces=faces, all_faces=True)
+    assert both.info["n_faces"] == 2
+    changed = [
+        np.abs(both.image[:, s].astype(int) - pair[:, s]).mean() for s in (slice(0, 512), slice(512, 1024))
+    ]
+    assert min(changed) > 0.5
+    changed_one = [
+        np.abs(only_largest[:, s].astype(int) - pair[:, s]).mean() for s in (slice(0, 512), slice(512, 1024))
+    ]
+    assert min(changed_one) == 0.0 and max(changed_one) > 0.5
+
+
+def test_neutral_leaves_a_neutral_face_neutral(shared_data, editor):
+    from s2e_lib.face import load_image
+
+    photo = load_image(shared_data / "faces" / "06.jpeg")  # a neutral portrait
+    face = largest_face(photo)
+    out = editor.edit(photo, "neutral", 1.0, faces=[face]).image
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    assert np.abs(out[y0:y1, x0:x1].astype(int) - photo[y0:y1, x0:x1]).mean() < 2.0
+    assert identity_distance(photo, out, face_a=face) < 0.15
