@@ -1,0 +1,12 @@
+"""pix2pixHD expression editing: a neutral face plus an emotion condition → that emotion.
+
+- :mod:`.model`: generators (global, local enhancer), multi-scale discriminator, losses.
+- :mod:`.signs`: the original project's five signs and the one-hot label condition.
+- :mod:`.dataset`: neutral/emotion pairs from a prepared tree, and a torch Dataset.
+- :mod:`.train`: config presets (``tiny``, ``paper``) and the resumable training loop.
+- :mod:`.editor`: :class:`Pix2PixHDEditor`, the trained generator behind ``s2e edit``.
+"""
+
+from s2e_lib.edit.pix2pixhd.editor import Pix2PixHDEditor, default_checkpoint
+
+__all__ = ["Pix2PixHDEditor", "default_checkpoint"]

@@ -1,0 +1,134 @@
+"""Inference: a trained pix2pixHD generator as an :class:`~s2e_lib.edit.base.Editor`.
+
+The face is aligned (``s2e_lib.face.align_face``, the recipe the training pairs used),
+the crop gets the target emotion's condition (sign or label channels) and goes through
+the generator, and the output is blended back into the photo with ``paste_back``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from s2e_lib.edit.base import EditResult
+from s2e_lib.edit.pix2pixhd.signs import condition_input, tensor_to_image
+from s2e_lib.edit.pix2pixhd.train import default_device, load_generator
+from s2e_lib.emotions import parse_emotion
+from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.paths import project_paths
+
+
+def default_checkpoint() -> Path:
+    """Where the editor looks without ``checkpoint=``: ``models/pix2pixhd/generator.pt``."""
+    return project_paths().models / "pix2pixhd" / "generator.pt"
+
+
+class Pix2PixHDEditor:
+    """Change a face's expression with a trained pix2pixHD generator.
+
+    Parameters
+    ----------
+    checkpoint : path, optional
+        ``generator.pt`` / ``checkpoint.pt`` of a run, or the run folder. Default
+        :func:`default_checkpoint`.
+    device : str, optional
+        Default: CUDA when available.
+    align_method : str, optional
+        Override the alignment recipe stored with the training data.
+
+    Raises
+    ------
+    MissingResourceError
+        When no checkpoint exists at the given (or default) path.
+    """
+
+    name = "pix2pixhd"
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        device: str | None = None,
+        align_method: str | None = None,
+    ):
+        path = Path(checkpoint) if checkpoint else default_checkpoint()
+        if not path.exists():
+            how = "" if checkpoint else " (no --checkpoint given; this is the default location)"
+            raise MissingResourceError(
+                f"{path}: pix2pixHD checkpoint not found{how}; train one with "
+                f"`s2e pix2pixhd train --data PAIRS --out RUN` and pass --checkpoint RUN/generator.pt"
+            )
+        self.checkpoint = path
+        self.device = torch.device(device) if device else default_device()
+        self.generator, self.meta = load_generator(path, self.device)
+        data = self.meta["data"]
+        self.condition = data["condition"]
+        self.emotions = tuple(data["emotions"])
+        self.position = data.get("position", "corner")
+        self.level_scale = bool(data.get("level_scale", False))
+        self.size = int(self.meta["config"]["size"])
+        self.align_method = align_method or data.get("align_method", "ffhq")
+
+    def _weights(self, strength: float) -> tuple[float, float]:
+        """(condition weight, pixel blend) for a strength: a level-scaled model takes the
+        strength as its condition; otherwise the output is blended with the input."""
+        if self.level_scale:
+            return float(np.clip(strength, 0.0, 1.0)), 1.0
+        return 1.0, float(strength)
+
+    @torch.no_grad()
+    def edit_crop(self, crop: np.ndarray, emotion: str, strength: float = 1.0) -> np.ndarray:
+        """Edit an already aligned RGB uint8 face crop (any square size); returns the same size."""
+        if crop.ndim != 3 or crop.shape[2] != 3:
+            raise InputError(f"expected an RGB image (H, W, 3), got shape {crop.shape}")
+        emotion = parse_emotion(emotion, allowed=self.emotions)
+        side = crop.shape[0]
+        small = (
+            crop
+            if side == self.size
+            else np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.Resampling.LANCZOS))
+        )
+        weight, blend = self._weights(strength)
+        x = condition_input(small, emotion, self.condition, self.position, weight, self.emotions)
+        out = tensor_to_image(self.generator(x[None].to(self.device))[0])
+        if blend != 1.0:
+            out = (
+                np.clip(small.astype(np.float32) + blend * (out.astype(np.float32) - small), 0, 255)
+                .round()
+                .astype(np.uint8)
+            )
+        if side != self.size:
+            out = np.asarray(Image.fromarray(out).resize((crop.shape[1], side), Image.Resampling.LANCZOS))
+        return out
+
+    def edit(self, image: np.ndarray, emotion: str, strength: float = 1.0, face=None) -> EditResult:
+        """Align the face of ``image`` (``face`` from ``s2e_lib.face.detect_faces``, else the
+        largest one), edit it to ``emotion`` and paste it back."""
+        from s2e_lib.face import align_face, paste_back
+
+        emotion = parse_emotion(emotion, allowed=self.emotions)
+        start = time.perf_counter()
+        if strength == 0:
+            return EditResult(
+                np.array(image, copy=True), {"editor": self.name, "emotion": emotion, "strength": 0.0}
+            )
+        aligned = align_face(image, size=max(self.size, 32), method=self.align_method, face=face)
+        edited = self.edit_crop(aligned.image, emotion, strength)
+        result = paste_back(image, edited, aligned)
+        return EditResult(
+            result,
+            {
+                "editor": self.name,
+                "emotion": emotion,
+                "strength": float(strength),
+                "checkpoint": str(self.checkpoint),
+                "step": int(self.meta["step"]),
+                "condition": self.condition,
+                "crop": edited,
+                "seconds": round(time.perf_counter() - start, 3),
+            },
+        )

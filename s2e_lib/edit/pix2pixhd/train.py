@@ -1,0 +1,643 @@
+"""Training pix2pixHD on a built pair folder: config presets, the loop, checkpoints.
+
+A run folder holds::
+
+    checkpoint.pt   G, D, both Adam states, the AMP scaler, step, config (for --resume)
+    generator.pt    G and what inference needs (condition, size, emotions), small
+    losses.csv      one row per logged step
+    run.json        config, data settings, timings, the latest losses
+    samples/        step_<n>.png grids: input | output | target rows
+
+Everything a step does depends only on the seed and the step number (batches come from
+:class:`~s2e_lib.edit.pix2pixhd.dataset.StepBatchSampler`), so on a CPU a resumed run
+reproduces the losses of an uninterrupted one. Checkpoints are written atomically
+every ``checkpoint_every`` steps, at the end, and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from s2e_lib.edit.pix2pixhd.dataset import PairDataset, StepBatchSampler
+from s2e_lib.edit.pix2pixhd.model import (
+    LocalEnhancer,
+    MultiscaleDiscriminator,
+    build_generator,
+    build_vgg_loss,
+    check_size,
+    downsample,
+    feature_matching_loss,
+    lsgan_loss,
+)
+from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.fileio import atomic_output, write_text_atomic
+
+CHECKPOINT_FORMAT = "s2e-pix2pixhd-checkpoint/1"
+GENERATOR_FORMAT = "s2e-pix2pixhd-generator/1"
+LOSS_COLUMNS = (
+    "step",
+    "phase",
+    "lr",
+    "G_GAN",
+    "G_feat",
+    "G_VGG",
+    "G_L1",
+    "D_real",
+    "D_fake",
+    "L1",
+    "seconds",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Model sizes, losses, schedule and bookkeeping of a training run.
+
+    Attributes
+    ----------
+    name : str
+        Preset it came from (``tiny`` or ``paper``).
+    size : int
+        Training resolution; pairs of another size are resized on the fly.
+    ngf, n_downsampling, n_blocks : int
+        Global generator G1 (paper: 64, 4, 9).
+    local_enhancer : bool
+        Add G2 (then ``ngf == 2 * ngf_local``; G1 works at ``size / 2``).
+    residual : bool
+        Not in the paper: G outputs input + correction (keeps the input's colours; see
+        :class:`~s2e_lib.edit.pix2pixhd.model.GlobalGenerator`).
+    ngf_local, n_blocks_local : int
+        G2 (paper: 32, 3).
+    ndf, n_layers_d, num_d : int
+        Multi-scale discriminator (paper: 64, 3, 3).
+    lambda_feat, lambda_vgg : float
+        Feature-matching and VGG weights (paper: 10, 10).
+    lambda_l1 : float
+        Pixel L1 weight: not in pix2pixHD (0 for ``paper``); the ``tiny`` preset uses it
+        as a cheap stand-in for the perceptual loss.
+    vgg_weights : str or None
+        torchvision ``vgg19`` state dict; without it the perceptual loss is skipped.
+    steps, decay_steps : int
+        Total steps; the learning rate is constant, then decays linearly to 0 over the
+        last ``decay_steps``.
+    global_steps, fix_global_steps : int
+        Local enhancer only: G1 alone at half resolution for ``global_steps``, then G2
+        with G1 frozen for ``fix_global_steps``, then both jointly.
+    lr, beta1, beta2 : float
+        Adam (paper: 2e-4, 0.5, 0.999).
+    batch_size : int
+    checkpoint_every, sample_every, log_every : int
+        Steps between checkpoints, sample grids and loss-log rows.
+    seed : int
+    hflip, vflip, rot90 : bool
+        Augmentation (horizontal flip by default; the original also used the others).
+    amp : bool
+        Mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler).
+    num_workers : int
+        DataLoader workers.
+    """
+
+    name: str = "tiny"
+    size: int = 64
+    ngf: int = 16
+    n_downsampling: int = 2
+    n_blocks: int = 2
+    local_enhancer: bool = False
+    residual: bool = False
+    ngf_local: int = 8
+    n_blocks_local: int = 1
+    ndf: int = 16
+    n_layers_d: int = 2
+    num_d: int = 2
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    lambda_l1: float = 10.0
+    vgg_weights: str | None = None
+    steps: int = 400
+    decay_steps: int = 200
+    global_steps: int = 0
+    fix_global_steps: int = 0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 1
+    checkpoint_every: int = 200
+    sample_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+    hflip: bool = True
+    vflip: bool = False
+    rot90: bool = False
+    amp: bool = True
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.local_enhancer and self.ngf != 2 * self.ngf_local:
+            raise InputError(
+                f"config: local enhancer needs ngf == 2 * ngf_local (got {self.ngf}, {self.ngf_local})"
+            )
+        if self.steps < 1 or self.batch_size < 1:
+            raise InputError(
+                f"config: steps ({self.steps}) and batch_size ({self.batch_size}) must be positive"
+            )
+        multiple = 2 ** (self.n_downsampling + (1 if self.local_enhancer else 0))
+        if self.size % multiple:
+            raise InputError(f"config: size {self.size} must be a multiple of {multiple}")
+
+
+#: Named presets. ``paper`` is pix2pixHD's 1024² face setting: G1 + local enhancer,
+#: 3 × 3-layer discriminators, batch 1, VGG loss when weights are given.
+PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(),
+    "paper": TrainConfig(
+        name="paper",
+        size=1024,
+        ngf=64,
+        n_downsampling=4,
+        n_blocks=9,
+        local_enhancer=True,
+        ngf_local=32,
+        n_blocks_local=3,
+        ndf=64,
+        n_layers_d=3,
+        num_d=3,
+        lambda_l1=0.0,
+        steps=300_000,
+        decay_steps=100_000,
+        global_steps=100_000,
+        fix_global_steps=20_000,
+        checkpoint_every=5_000,
+        sample_every=1_000,
+        log_every=100,
+        num_workers=4,
+    ),
+}
+
+
+def get_config(name: str = "tiny", **overrides) -> TrainConfig:
+    """A preset (``tiny`` or ``paper``) with some fields replaced."""
+    if name not in PRESETS:
+        raise InputError(f"unknown config {name!r}; expected one of: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = [k for k in overrides if k not in known]
+    if unknown:
+        raise InputError(f"unknown config field(s): {', '.join(unknown)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Constant ``lr``, then linear decay to 0 over the last ``decay_steps`` steps."""
+    decay_start = config.steps - config.decay_steps
+    if config.decay_steps <= 0 or step < decay_start:
+        return config.lr
+    return config.lr * max(0.0, 1.0 - (step - decay_start) / config.decay_steps)
+
+
+def phase(config: TrainConfig, step: int) -> str:
+    """``global`` (G1 alone at ½ size), ``local`` (G2, G1 frozen), ``joint``; or ``single``."""
+    if not config.local_enhancer:
+        return "single"
+    if step < config.global_steps:
+        return "global"
+    if step < config.global_steps + config.fix_global_steps:
+        return "local"
+    return "joint"
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_models(config: TrainConfig, in_channels: int) -> tuple[torch.nn.Module, MultiscaleDiscriminator]:
+    """G (G1, or G1 + G2) and the multi-scale D (which sees condition + image)."""
+    generator = build_generator(
+        in_channels,
+        config.ngf,
+        config.n_downsampling,
+        config.n_blocks,
+        config.local_enhancer,
+        config.ngf_local,
+        config.n_blocks_local,
+        n_labels=in_channels - 3,  # label condition: one-hot planes after the RGB
+        residual=config.residual,
+    )
+    discriminator = MultiscaleDiscriminator(in_channels + 3, config.ndf, config.n_layers_d, config.num_d)
+    return generator, discriminator
+
+
+# --- one step ----------------------------------------------------------------------------
+
+
+class Pix2PixHDTrainer:
+    """G, D, their optimisers and losses; :meth:`step` does one G update and one D update.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    in_channels : int
+        Generator input channels (3 for signs, 3 + n_emotions for labels).
+    device : torch.device, optional
+    """
+
+    def __init__(self, config: TrainConfig, in_channels: int, device: torch.device | None = None):
+        self.config = config
+        self.in_channels = in_channels
+        self.device = torch.device(device) if device is not None else default_device()
+        torch.manual_seed(config.seed)
+        self.generator, self.discriminator = build_models(config, in_channels)
+        self.generator.to(self.device)
+        self.discriminator.to(self.device)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        self.vgg, self.vgg_note = build_vgg_loss(config.vgg_weights, config.lambda_vgg)
+        if self.vgg is not None:
+            self.vgg.to(self.device)
+        use_amp = bool(config.amp) and self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.use_amp = use_amp
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=use_amp and self.amp_dtype == torch.float16
+        )
+        self.step_count = 0
+
+    def set_lr(self, lr: float) -> None:
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def _freeze_global(self, frozen: bool) -> None:
+        if isinstance(self.generator, LocalEnhancer):
+            self.generator.global_generator.requires_grad_(not frozen)
+
+    def generate(self, x: torch.Tensor, which: str = "single") -> torch.Tensor:
+        if which == "global":
+            return self.generator.forward_global(x)
+        return self.generator(x)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, step_phase: str = "single") -> dict[str, float]:
+        """One G update then one D update on a batch; returns the losses as floats."""
+        c = self.config
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if x.shape[-1] != c.size or x.shape[-2] != c.size:
+            x = F.interpolate(x, size=(c.size, c.size), mode="bilinear", align_corners=False, antialias=True)
+            y = F.interpolate(y, size=(c.size, c.size), mode="bilinear", align_corners=False, antialias=True)
+        if step_phase == "global":
+            x, y = downsample(x), downsample(y)
+        self._freeze_global(step_phase == "local")
+        self.generator.train()
+        self.discriminator.train()
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            fake = self.generate(x, step_phase)
+            pred_fake_pool = self.discriminator(torch.cat([x, fake.detach()], 1))
+            pred_real = self.discriminator(torch.cat([x, y], 1))
+            pred_fake = self.discriminator(torch.cat([x, fake], 1))
+            loss_d_fake = lsgan_loss(pred_fake_pool, False)
+            loss_d_real = lsgan_loss(pred_real, True)
+            loss_g_gan = lsgan_loss(pred_fake, True)
+            loss_g_feat = feature_matching_loss(pred_fake, pred_real, c.lambda_feat)
+            loss_g_vgg = self.vgg(fake, y) if self.vgg is not None else torch.zeros((), device=self.device)
+            loss_g_l1 = F.l1_loss(fake.float(), y.float()) * c.lambda_l1
+            loss_g = loss_g_gan + loss_g_feat + loss_g_vgg + loss_g_l1
+            loss_d = 0.5 * (loss_d_fake + loss_d_real)
+
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_g)
+        # loss_g also reached D's parameters; D's own update starts from clean gradients.
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_d)
+        self.scaler.update()
+        self.step_count += 1
+        return {
+            "G_GAN": float(loss_g_gan.detach()),
+            "G_feat": float(loss_g_feat.detach()),
+            "G_VGG": float(loss_g_vgg.detach()),
+            "G_L1": float(loss_g_l1.detach()),
+            "D_real": float(loss_d_real.detach()),
+            "D_fake": float(loss_d_fake.detach()),
+            "L1": float(F.l1_loss(fake.detach().float(), y.float())),
+        }
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, step_phase: str = "single") -> torch.Tensor:
+        """Generator outputs for a batch (at the phase's resolution), in [-1, 1], on CPU."""
+        c = self.config
+        x = x.to(self.device)
+        if x.shape[-1] != c.size:
+            x = F.interpolate(x, size=(c.size, c.size), mode="bilinear", align_corners=False, antialias=True)
+        if step_phase == "global":
+            x = downsample(x)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            return self.generate(x, step_phase).float().cpu()
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step_count,
+            "G": self.generator.state_dict(),
+            "D": self.discriminator.state_dict(),
+            "opt_G": self.opt_g.state_dict(),
+            "opt_D": self.opt_d.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["G"])
+        self.discriminator.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_G"])
+        self.opt_d.load_state_dict(state["opt_D"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step_count = int(state["step"])
+
+
+# --- checkpoints -------------------------------------------------------------------------
+
+
+def save_checkpoint(trainer: Pix2PixHDTrainer, run: Path, data_settings: dict) -> Path:
+    """Write ``checkpoint.pt`` (everything) and ``generator.pt`` (inference) atomically."""
+    meta = {
+        "config": asdict(trainer.config),
+        "data": data_settings,
+        "in_channels": trainer.in_channels,
+        "step": trainer.step_count,
+    }
+    with atomic_output(run / "checkpoint.pt") as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **meta, **trainer.state_dict()}, tmp)
+    with atomic_output(run / "generator.pt") as tmp:
+        torch.save({"format": GENERATOR_FORMAT, **meta, "G": trainer.generator.state_dict()}, tmp)
+    return run / "checkpoint.pt"
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a ``checkpoint.pt`` or ``generator.pt`` (or a run folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("generator.pt", "checkpoint.pt"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise MissingResourceError(f"{path}: no generator.pt or checkpoint.pt in this run folder")
+    if not path.is_file():
+        raise MissingResourceError(
+            f"{path}: pix2pixHD checkpoint not found (train one with `s2e pix2pixhd train --data PAIRS "
+            f"--out RUN`, then pass RUN/generator.pt)"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or foreign file
+        raise InputError(
+            f"{path}: not a readable pix2pixHD checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") not in (CHECKPOINT_FORMAT, GENERATOR_FORMAT):
+        raise InputError(f"{path}: not an s2e pix2pixHD checkpoint (no format tag)")
+    return state
+
+
+def load_generator(
+    path: str | os.PathLike, device: torch.device | str | None = None
+) -> tuple[torch.nn.Module, dict]:
+    """The trained generator (eval mode) and its metadata (``config``, ``data``, ``step``)."""
+    state = load_checkpoint(path)
+    config = TrainConfig(**state["config"])
+    generator, _ = build_models(config, int(state["in_channels"]))
+    generator.load_state_dict(state["G"])
+    generator.to(device if device is not None else default_device()).eval()
+    meta = {k: state[k] for k in ("config", "data", "in_channels", "step")}
+    return generator, meta
+
+
+@torch.no_grad()
+def predict_pairs(
+    checkpoint: str | os.PathLike,
+    dataset: PairDataset,
+    indices=None,
+    device: str | torch.device | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs, generator outputs and targets (each ``(N, C, H, W)`` in [-1, 1]) for some pairs.
+
+    ``indices`` default to the first eight pairs. Pairs are resized to the size the
+    generator was trained at.
+    """
+    generator, meta = load_generator(checkpoint, device)
+    size = int(meta["config"]["size"])
+    indices = list(range(min(8, len(dataset)))) if indices is None else list(indices)
+    batch = torch.utils.data.default_collate([dataset[int(i)] for i in indices])
+    x, y = batch["input"], batch["target"]
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        y = F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    device = next(generator.parameters()).device
+    outputs = torch.cat([generator(x[i : i + 1].to(device)).float().cpu() for i in range(len(x))])
+    return x, outputs, y
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """Where a run is and what it logged."""
+
+    run: Path
+    step: int
+    losses: pd.DataFrame
+    vgg_note: str
+    seconds_per_step: float
+
+
+def _read_log(path: Path, up_to: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    df = pd.read_csv(path, float_precision="round_trip")
+    return df[df["step"] <= up_to].to_dict("records")
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    with atomic_output(path) as tmp:
+        pd.DataFrame(rows, columns=list(LOSS_COLUMNS)).to_csv(tmp, index=False)
+
+
+def train(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    steps: int | None = None,
+    stop_after: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or continue training) pix2pixHD on a pair folder.
+
+    Parameters
+    ----------
+    data : path
+        Output of :func:`~s2e_lib.edit.pix2pixhd.dataset.build_dataset`.
+    out : path
+        Run folder. An existing ``checkpoint.pt`` there is refused unless ``resume``.
+    config : TrainConfig, optional
+        Default: the ``tiny`` preset. Ignored when resuming (the checkpoint's is used).
+    resume : bool
+        Continue from ``out/checkpoint.pt`` (starts fresh when there is none).
+    steps : int, optional
+        Override the total number of steps (also when resuming).
+    stop_after : int, optional
+        Stop (with a checkpoint) once this step is reached, as if interrupted.
+    device : str or torch.device, optional
+        Default: CUDA when available.
+    progress : bool
+        Show a tqdm bar.
+    """
+    out = Path(out)
+    dataset = PairDataset(data)
+    checkpoint_path = out / "checkpoint.pt"
+    state = None
+    if checkpoint_path.is_file():
+        if not resume:
+            raise InputError(
+                f"{out}: already holds a checkpoint; pass --resume to continue or use a new --out"
+            )
+        state = load_checkpoint(checkpoint_path)
+        config = TrainConfig(**state["config"])
+        for key in ("condition", "emotions"):
+            if state["data"].get(key) != dataset.settings.get(key):
+                raise InputError(
+                    f"{data}: {key} differs from the run being resumed ({state['data'].get(key)})"
+                )
+    config = config or get_config("tiny")
+    if steps is not None:
+        config = replace(config, steps=int(steps))
+    trainer = Pix2PixHDTrainer(config, dataset.input_channels, device)
+    if state is not None:
+        trainer.load_state_dict(state)
+        del state
+    start = trainer.step_count
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    log_path = out / "losses.csv"
+    log_rows = _read_log(log_path, start)
+    _write_log(log_path, log_rows)
+
+    end = config.steps if stop_after is None else min(config.steps, int(stop_after))
+    sampler = StepBatchSampler(
+        len(dataset), config.batch_size, start, end, config.seed, config.hflip, config.vflip, config.rot90
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=config.num_workers,
+        pin_memory=trainer.device.type == "cuda",
+        persistent_workers=False,
+    )
+    picks = sorted({round(i * (len(dataset) - 1) / 3) for i in range(4)})  # spread over emotions
+    sample_batch = torch.utils.data.default_collate([dataset[i] for i in picks])
+
+    def record(last: dict, seconds: float) -> None:
+        write_text_atomic(
+            out / "run.json",
+            json.dumps(
+                {
+                    "config": asdict(config),
+                    "data": dataset.settings,
+                    "data_path": str(data),
+                    "pairs": len(dataset),
+                    "step": trainer.step_count,
+                    "device": str(trainer.device),
+                    "amp": trainer.use_amp,
+                    "vgg": trainer.vgg_note,
+                    "seconds_per_step": seconds,
+                    "last": last,
+                },
+                indent=2,
+            ),
+        )
+
+    def write_samples(step_phase: str) -> None:
+        from s2e_lib.viz.pix2pixhd import save_sample_grid
+
+        outputs = trainer.sample(sample_batch["input"], step_phase)
+        save_sample_grid(
+            sample_batch["input"],
+            outputs,
+            sample_batch["target"],
+            out / "samples" / f"step_{trainer.step_count:07d}.png",
+        )
+
+    last: dict = {}
+    timed_steps, timed_seconds = 0, 0.0
+    bar = tqdm(total=end, initial=start, desc="pix2pixHD", disable=not progress, unit="step")
+    try:
+        with open(log_path, "a", newline="", encoding="utf-8") as log_file:
+            writer = csv.DictWriter(log_file, fieldnames=list(LOSS_COLUMNS))
+            for batch in loader:
+                step = trainer.step_count
+                step_phase = phase(config, step)
+                lr = learning_rate(config, step)
+                trainer.set_lr(lr)
+                t0 = time.perf_counter()
+                losses = trainer.step(batch["input"], batch["target"], step_phase)
+                seconds = time.perf_counter() - t0
+                if step > start:  # the first step includes one-off set-up costs
+                    timed_steps, timed_seconds = timed_steps + 1, timed_seconds + seconds
+                done = trainer.step_count
+                last = {"step": done, "phase": step_phase, "lr": lr, **losses, "seconds": round(seconds, 4)}
+                if done % config.log_every == 0 or done == end:
+                    writer.writerow(last)
+                    log_file.flush()
+                if done % config.sample_every == 0 or done == end:
+                    write_samples(step_phase)
+                if done % config.checkpoint_every == 0 or done == end:
+                    save_checkpoint(trainer, out, dataset.settings)
+                    record(last, timed_seconds / max(timed_steps, 1))
+                bar.update(1)
+                bar.set_postfix(
+                    L1=f"{losses['L1']:.3f}", D=f"{losses['D_real'] + losses['D_fake']:.3f}", phase=step_phase
+                )
+    except KeyboardInterrupt:
+        if trainer.step_count > start:
+            save_checkpoint(trainer, out, dataset.settings)
+            record(last, timed_seconds / max(timed_steps, 1))
+        raise
+    finally:
+        bar.close()
+    if trainer.step_count == start and not checkpoint_path.is_file():
+        save_checkpoint(trainer, out, dataset.settings)
+    losses_df = (
+        pd.read_csv(log_path, float_precision="round_trip")
+        if log_path.is_file()
+        else pd.DataFrame(columns=list(LOSS_COLUMNS))
+    )
+    return TrainResult(
+        out, trainer.step_count, losses_df, trainer.vgg_note, timed_seconds / max(timed_steps, 1)
+    )
+
+
+__all__ = [
+    "PRESETS",
+    "Pix2PixHDTrainer",
+    "TrainConfig",
+    "TrainResult",
+    "build_models",
+    "check_size",
+    "get_config",
+    "learning_rate",
+    "load_checkpoint",
+    "load_generator",
+    "phase",
+    "predict_pairs",
+    "save_checkpoint",
+    "train",
+]
