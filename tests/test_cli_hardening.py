@@ -62,48 +62,147 @@ CASES = {
     "ser predict silent": (lambda f: ["ser", "predict", f["silent_audio"]], "silent_audio"),
     "ser predict short": (lambda f: ["ser", "predict", f["short_audio"]], "short_audio"),
     "ser eval missing": (lambda f: ["ser", "eval", "--data", f["missing"]], "missing"),
-    "ser train missing": (lambda f: ["ser", "train", "--data", f["missing"], "--out", f["folder"] / "m.pt"], "missing"),
+    "ser train missing": (
+        lambda f: ["ser", "train", "--data", f["missing"], "--out", f["folder"] / "m.pt"],
+        "missing",
+    ),
     # face
     "align missing": (lambda f: ["align", "--face", f["missing"], "--out", f["folder"] / "a.png"], "missing"),
     "align no face": (lambda f: ["align", "--face", f["no_face"], "--out", f["folder"] / "a.png"], "no_face"),
-    "edit not image": (lambda f: ["edit", "--face", f["not_image"], "--emotion", "happy", "--out",
-                                  f["folder"] / "e.png"], "not_image"),
-    "edit folder": (lambda f: ["edit", "--face", f["folder"], "--emotion", "happy", "--out", f["folder"] / "e.png"],
-                    "folder"),
-    "edit no face": (lambda f: ["edit", "--face", f["no_face"], "--emotion", "sad", "--out", f["folder"] / "e.png"],
-                     "no_face"),
-    "edit unknown emotion": (lambda f: ["edit", "--face", f["face"], "--emotion", "bored", "--out",
-                                        f["folder"] / "e.png"], "bored"),
-    "edit unwritable": (lambda f: ["edit", "--face", f["face"], "--emotion", "happy", "--out",
-                                   f["unwritable"] / "e.png"], "blocker"),
+    "edit not image": (
+        lambda f: ["edit", "--face", f["not_image"], "--emotion", "happy", "--out", f["folder"] / "e.png"],
+        "not_image",
+    ),
+    "edit folder": (
+        lambda f: ["edit", "--face", f["folder"], "--emotion", "happy", "--out", f["folder"] / "e.png"],
+        "folder",
+    ),
+    "edit no face": (
+        lambda f: ["edit", "--face", f["no_face"], "--emotion", "sad", "--out", f["folder"] / "e.png"],
+        "no_face",
+    ),
+    "edit unknown emotion": (
+        lambda f: ["edit", "--face", f["face"], "--emotion", "bored", "--out", f["folder"] / "e.png"],
+        "bored",
+    ),
+    "edit unwritable": (
+        lambda f: ["edit", "--face", f["face"], "--emotion", "happy", "--out", f["unwritable"] / "e.png"],
+        "blocker",
+    ),
     # run
-    "run missing audio": (lambda f: ["run", "--audio", f["missing"], "--face", f["face"], "--out-dir",
-                                     f["folder"] / "r1"], "missing"),
-    "run corrupt audio": (lambda f: ["run", "--audio", f["corrupt_audio"], "--face", f["face"], "--out-dir",
-                                     f["folder"] / "r2"], "corrupt_audio"),
-    "run silent audio": (lambda f: ["run", "--audio", f["silent_audio"], "--face", f["face"], "--out-dir",
-                                    f["folder"] / "r3"], "silent_audio"),
-    "run no face": (lambda f: ["run", "--audio", f["short_audio"].with_name("voice.wav"), "--face", f["no_face"],
-                               "--out-dir", f["folder"] / "r4"], "no_face"),
-    "run not image": (lambda f: ["run", "--audio", f["short_audio"].with_name("voice.wav"), "--face",
-                                 f["not_image"], "--out-dir", f["folder"] / "r5"], "not_image"),
-    "run bad strength": (lambda f: ["run", "--audio", f["silent_audio"], "--face", f["face"], "--strength", "max",
-                                    "--out-dir", f["folder"] / "r6"], "strength"),
-    "run unwritable": (lambda f: ["run", "--audio", f["short_audio"].with_name("voice.wav"), "--face", f["face"],
-                                  "--out-dir", f["unwritable"]], "blocker"),
+    "run missing audio": (
+        lambda f: ["run", "--audio", f["missing"], "--face", f["face"], "--out-dir", f["folder"] / "r1"],
+        "missing",
+    ),
+    "run corrupt audio": (
+        lambda f: [
+            "run",
+            "--audio",
+            f["corrupt_audio"],
+            "--face",
+            f["face"],
+            "--out-dir",
+            f["folder"] / "r2",
+        ],
+        "corrupt_audio",
+    ),
+    "run silent audio": (
+        lambda f: ["run", "--audio", f["silent_audio"], "--face", f["face"], "--out-dir", f["folder"] / "r3"],
+        "silent_audio",
+    ),
+    "run no face": (
+        lambda f: [
+            "run",
+            "--audio",
+            f["short_audio"].with_name("voice.wav"),
+            "--face",
+            f["no_face"],
+            "--out-dir",
+            f["folder"] / "r4",
+        ],
+        "no_face",
+    ),
+    "run not image": (
+        lambda f: [
+            "run",
+            "--audio",
+            f["short_audio"].with_name("voice.wav"),
+            "--face",
+            f["not_image"],
+            "--out-dir",
+            f["folder"] / "r5",
+        ],
+        "not_image",
+    ),
+    "run bad strength": (
+        lambda f: [
+            "run",
+            "--audio",
+            f["silent_audio"],
+            "--face",
+            f["face"],
+            "--strength",
+            "max",
+            "--out-dir",
+            f["folder"] / "r6",
+        ],
+        "strength",
+    ),
+    "run unwritable": (
+        lambda f: [
+            "run",
+            "--audio",
+            f["short_audio"].with_name("voice.wav"),
+            "--face",
+            f["face"],
+            "--out-dir",
+            f["unwritable"],
+        ],
+        "blocker",
+    ),
     # data, editors, workbook
-    "prepare missing root": (lambda f: ["prepare", "mead", "--root", f["missing"], "--out", f["folder"] / "p"],
-                             "missing"),
+    "prepare missing root": (
+        lambda f: ["prepare", "mead", "--root", f["missing"], "--out", f["folder"] / "p"],
+        "missing",
+    ),
     "sample unwritable": (lambda f: ["sample", "--out", f["unwritable"]], "blocker"),
-    "pix2pixhd build missing": (lambda f: ["pix2pixhd", "build-dataset", "--prepared", f["missing"], "--out",
-                                           f["folder"] / "pd"], "missing"),
-    "pix2pixhd train missing": (lambda f: ["pix2pixhd", "train", "--data", f["missing"], "--out",
-                                           f["folder"] / "pt"], "missing"),
-    "edit pix2pixhd no checkpoint": (lambda f: ["edit", "--editor", "pix2pixhd", "--checkpoint", f["missing"],
-                                                "--face", f["face"], "--emotion", "happy", "--out",
-                                                f["folder"] / "p.png"], "missing"),
-    "ials invert no pretrain": (lambda f: ["ials", "invert", "--pretrain", f["missing"], "--face", f["face"],
-                                           "--out", f["folder"] / "c.npy"], "missing"),
+    "pix2pixhd build missing": (
+        lambda f: ["pix2pixhd", "build-dataset", "--prepared", f["missing"], "--out", f["folder"] / "pd"],
+        "missing",
+    ),
+    "pix2pixhd train missing": (
+        lambda f: ["pix2pixhd", "train", "--data", f["missing"], "--out", f["folder"] / "pt"],
+        "missing",
+    ),
+    "edit pix2pixhd no checkpoint": (
+        lambda f: [
+            "edit",
+            "--editor",
+            "pix2pixhd",
+            "--checkpoint",
+            f["missing"],
+            "--face",
+            f["face"],
+            "--emotion",
+            "happy",
+            "--out",
+            f["folder"] / "p.png",
+        ],
+        "missing",
+    ),
+    "ials invert no pretrain": (
+        lambda f: [
+            "ials",
+            "invert",
+            "--pretrain",
+            f["missing"],
+            "--face",
+            f["face"],
+            "--out",
+            f["folder"] / "c.npy",
+        ],
+        "missing",
+    ),
     "notebooks unknown": (lambda f: ["notebooks", "run", "99_nothing"], "99_nothing"),
 }
 
@@ -136,4 +235,15 @@ def test_existing_output_needs_overwrite(bad, capsys, tmp_path):
 
 def test_debug_flag_shows_traceback(bad):
     with pytest.raises(Exception):
-        main(["--debug", "ser", "predict", str(bad["corrupt_audio"])])
+        main(
+            [
+                "--debug",
+                "edit",
+                "--face",
+                str(bad["not_image"]),
+                "--emotion",
+                "happy",
+                "--out",
+                str(bad["folder"] / "debug.png"),
+            ]
+        )

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from s2e_lib.fileio import atomic_output, check_output, write_text_atomic
-from s2e_lib.pipeline.run import Pipeline, RunConfig, versions
+from s2e_lib.pipeline.run import Pipeline, RunConfig, face_box, versions
 from s2e_lib.pipeline.timeline import emotion_timeline, expression_track, render_track
 
 #: Longest side of the animation frames (px); the full photo is scaled down to it.
@@ -89,7 +89,11 @@ def run_timeline(
     seconds["speech_emotion"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    image = _downscale(load_image(face_path), ANIMATION_SIDE)
+    image = load_image(face_path)
+    box = face_box(image, margin=0.9)
+    if box is not None:  # animate the face region, not the whole photo
+        image = image[box[1] : box[3], box[0] : box[2]]
+    image = _downscale(image, ANIMATION_SIDE)
     track = expression_track(timeline, fps)
     if pipeline.fixed_strength is not None:  # a fixed strength scales the auto curve
         track = [(t, e, round(s * pipeline.fixed_strength, 2)) for t, e, s in track]
@@ -105,7 +109,7 @@ def run_timeline(
         timeline.times, timeline.smoothed, timeline.labels, raw=timeline.raw, audio=audio
     )
     with atomic_output(outputs["timeline.png"], overwrite=config.overwrite) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
+        figure.savefig(tmp, dpi=100, format="png", pil_kwargs={"compress_level": 1})
     plt.close(figure)
     write_gif(frames, outputs["animation.gif"], fps=fps, overwrite=config.overwrite)
     write_mp4(frames, outputs["animation.mp4"], fps=fps, audio=audio, sr=16000, overwrite=config.overwrite)

@@ -184,16 +184,26 @@ class Pipeline:
         seconds["load_face"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        edited = self.editor.edit(image, emotion, strength).image
+        try:
+            edited = self.editor.edit(image, emotion, strength).image
+        except S2EError as exc:  # e.g. "image: no face found": name the file
+            message = str(exc)
+            if str(face_path) not in message:
+                message = f"{face_path}: {message.removeprefix('image: ')}"
+            raise type(exc)(message) from None
         seconds["edit"] = time.perf_counter() - tick
 
+        from s2e_lib.face import detect_faces
+        from s2e_lib.face.detect import Face, landmarks_for_box
+
+        faces = detect_faces(image) if self.config.identity or self.config.summary_figure else []
         distance = None
-        if self.config.identity:
+        if self.config.identity and faces:
             tick = time.perf_counter()
-            try:
-                distance = float(identity_distance(image, edited))
-            except S2EError:
-                distance = None  # the edit hid the face from dlib: reported as null
+            # The edited face sits in the same box: re-predict its landmarks there instead of
+            # detecting again (a strong edit can also defeat the detector).
+            edited_face = Face(faces[0].box, landmarks_for_box(edited, faces[0].box))
+            distance = float(identity_distance(image, edited, face_a=faces[0], face_b=edited_face))
             seconds["identity"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
@@ -201,9 +211,14 @@ class Pipeline:
         if self.config.summary_figure:
             from s2e_lib.viz.pipeline import summary_figure
 
+            box = face_box(image, faces[0]) if faces else None
+            if box is not None:  # show the face, not the whole photo
+                left, top, right, bottom = box
+                shown = (image[top:bottom, left:right], edited[top:bottom, left:right])
+            else:
+                shown = (image, edited)
             figure = summary_figure(
-                image,
-                edited,
+                *shown,
                 probabilities,
                 emotion,
                 strength,
@@ -236,18 +251,35 @@ class Pipeline:
         return result
 
 
+def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, int, int, int] | None:
+    """A square box around ``face`` (default: the largest detected) with ``margin``·width each
+    side, or None when there is no face or the face already fills most of the photo."""
+    from s2e_lib.face import detect_faces
+    from s2e_lib.viz.face import face_crop_box
+
+    if face is None:
+        faces = detect_faces(image)
+        if not faces:
+            return None
+        face = faces[0]
+    left, top, right, bottom = face_crop_box(face, image.shape, margin=margin)
+    if (right - left) * (bottom - top) > 0.6 * image.shape[0] * image.shape[1]:
+        return None
+    return left, top, right, bottom
+
+
 def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
     from PIL import Image
 
     with atomic_output(path, overwrite=overwrite) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")
+        Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
 
 
 def _save_figure(figure, path: Path, overwrite: bool) -> None:
     import matplotlib.pyplot as plt
 
     with atomic_output(path, overwrite=overwrite) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
+        figure.savefig(tmp, dpi=100, format="png", pil_kwargs={"compress_level": 1})
     plt.close(figure)
 
 
