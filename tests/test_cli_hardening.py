@@ -234,7 +234,9 @@ def test_existing_output_needs_overwrite(bad, capsys, tmp_path):
 
 
 def test_debug_flag_shows_traceback(bad):
-    with pytest.raises(Exception):
+    from s2e_lib.errors import S2EError
+
+    with pytest.raises(S2EError, match="not_image"):
         main(
             [
                 "--debug",
