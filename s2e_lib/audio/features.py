@@ -1,0 +1,351 @@
+"""Speech features for emotion recognition: the original recipe, log-mel sequences, MFCC statistics.
+
+Everything starts from 16 kHz mono float32 audio (:func:`s2e_lib.audio.load_audio`).
+Three kinds, chosen by :class:`FeatureConfig.kind`:
+
+``original``
+    The original project's vector, reproduced exactly: 13 MFCCs at 44.1 kHz of the
+    2.5 s that start 0.5 s into the clip, averaged over the coefficients, giving one
+    number per frame: 216 frames, zero-padded when the clip is shorter.
+``logmel``
+    A log-mel spectrogram sequence ``(n_mels, n_frames)`` (25 ms windows, 10 ms hop) of
+    the clip with leading/trailing silence trimmed. Models add deltas and per-utterance
+    normalisation themselves, so augmentation can act on the raw spectrogram.
+``stats``
+    Pooled statistics (mean and standard deviation over time) of MFCCs, their deltas,
+    RMS energy, spectral contrast, spectral centroid/rolloff/flatness and zero-crossing
+    rate: one fixed-length vector per clip.
+
+:func:`extract_files` computes features for many files in parallel with a progress bar
+and caches each one on disk, keyed by the file's identity (path, size, mtime) and the
+feature parameters, so experiments re-run without decoding audio again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from s2e_lib.audio.io import SAMPLE_RATE, load_audio
+
+#: Bump when a feature computation changes, to invalidate caches.
+FEATURES_VERSION = 1
+
+#: Frames of the original recipe's vector (2.5 s at 44.1 kHz, hop 512, centred frames).
+ORIGINAL_FRAMES = 216
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Parameters of a feature extractor (stored in checkpoints; must match at load time).
+
+    Attributes
+    ----------
+    kind : {"logmel", "stats", "original"}
+        Which feature (see the module docstring).
+    sr : int
+        Working sample rate of the input audio.
+    n_mels : int
+        Mel bands of ``logmel``.
+    n_mfcc : int
+        MFCCs of ``stats``.
+    n_fft, win_length, hop_length : int
+        STFT parameters (samples at ``sr``) of ``logmel`` and ``stats``.
+    fmin, fmax : float
+        Mel filterbank range (Hz).
+    trim_db : float
+        Leading/trailing audio quieter than this many dB below the peak is trimmed
+        (``logmel``/``stats``); 0 disables trimming.
+    pitch : bool
+        ``stats`` also holds pitch (YIN f0) and loudness-dynamics statistics.
+    """
+
+    kind: str = "logmel"
+    sr: int = SAMPLE_RATE
+    n_mels: int = 64
+    n_mfcc: int = 40
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    fmin: float = 50.0
+    fmax: float = 8000.0
+    trim_db: float = 30.0
+    pitch: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ValueError(
+                f"unknown feature kind {self.kind!r}; expected one of {', '.join(FEATURE_KINDS)}"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sr / self.hop_length
+
+    def key(self) -> str:
+        """A short hash of the parameters (and :data:`FEATURES_VERSION`) for cache keys."""
+        text = json.dumps({**self.to_dict(), "version": FEATURES_VERSION}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+FEATURE_KINDS: tuple[str, ...] = ("logmel", "stats", "original")
+
+
+def original_recipe(audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The original project's feature: mean over 13 MFCCs per frame, 216 frames.
+
+    Equivalent to ``librosa.load(path, sr=44100, offset=0.5, duration=2.5)`` followed by
+    ``np.mean(librosa.feature.mfcc(y=y, sr=44100, n_mfcc=13), axis=0)``, zero-padded to
+    216 values.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        Mono audio.
+    sr : int
+        Its sample rate (resampled to 44.1 kHz here).
+
+    Returns
+    -------
+    np.ndarray, shape (216,), float32
+    """
+    import librosa
+
+    target = 44_100
+    y = np.asarray(audio, dtype=np.float32)
+    if sr != target:
+        y = librosa.resample(y, orig_sr=sr, target_sr=target)
+    y = y[int(0.5 * target) : int(3.0 * target)]
+    out = np.zeros(ORIGINAL_FRAMES, dtype=np.float32)
+    if y.size == 0:
+        return out
+    values = np.mean(librosa.feature.mfcc(y=y, sr=target, n_mfcc=13), axis=0)
+    out[: min(values.size, ORIGINAL_FRAMES)] = values[:ORIGINAL_FRAMES]
+    return out
+
+
+def trim_silence(audio: np.ndarray, top_db: float = 30.0, min_samples: int = 4800) -> np.ndarray:
+    """Trim leading/trailing audio quieter than ``top_db`` below the peak (keeps ≥ ``min_samples``)."""
+    import librosa
+
+    if top_db <= 0 or audio.size <= min_samples:
+        return audio
+    trimmed, (start, stop) = librosa.effects.trim(audio, top_db=top_db, frame_length=400, hop_length=160)
+    if trimmed.size < min_samples:
+        centre = (start + stop) // 2
+        start = max(0, min(centre - min_samples // 2, audio.size - min_samples))
+        return audio[start : start + min_samples]
+    return trimmed
+
+
+def log_mel(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None) -> np.ndarray:
+    """Log-mel spectrogram (dB-like natural log of power), shape ``(n_mels, n_frames)``, float32."""
+    import librosa
+
+    config = config or FeatureConfig()
+    y = _at_rate(audio, sr, config.sr)
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=config.sr,
+        n_fft=config.n_fft,
+        win_length=config.win_length,
+        hop_length=config.hop_length,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+        power=2.0,
+    )
+    return np.log(mel + 1e-6).astype(np.float32)
+
+
+def mfcc_stats(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None) -> np.ndarray:
+    """Pooled statistics vector (mean and std over time of MFCC, ΔMFCC, RMS, contrast, ...)."""
+    import librosa
+
+    config = config or FeatureConfig(kind="stats")
+    y = _at_rate(audio, sr, config.sr)
+    stft_kw = {"n_fft": config.n_fft, "hop_length": config.hop_length, "win_length": config.win_length}
+    spec = np.abs(librosa.stft(y, **stft_kw))
+    power = spec**2
+    mel = librosa.feature.melspectrogram(
+        S=power, sr=config.sr, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
+    )
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=config.n_mfcc)
+    width = min(9, mfcc.shape[1] - (1 - mfcc.shape[1] % 2)) if mfcc.shape[1] >= 3 else 0
+    delta = librosa.feature.delta(mfcc, width=width) if width >= 3 else np.zeros_like(mfcc)
+    rms = librosa.feature.rms(S=spec, frame_length=config.n_fft)
+    log_rms = np.log(rms + 1e-5)
+    contrast = librosa.feature.spectral_contrast(S=spec, sr=config.sr, fmin=100.0, n_bands=5)
+    centroid = librosa.feature.spectral_centroid(S=spec, sr=config.sr) / 1000.0
+    rolloff = librosa.feature.spectral_rolloff(S=spec, sr=config.sr) / 1000.0
+    flatness = librosa.feature.spectral_flatness(S=spec)
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=config.win_length, hop_length=config.hop_length)
+    n = min(m.shape[1] for m in (mfcc, rms, contrast, zcr))
+    frames = np.concatenate(
+        [m[:, :n] for m in (mfcc, delta, log_rms, contrast, centroid, rolloff, flatness, zcr)]
+    )
+    out = [frames.mean(axis=1), frames.std(axis=1)]
+    if config.pitch:
+        out.append(prosody_stats(y, config.sr, log_rms[0], config.hop_length))
+    return np.concatenate(out).astype(np.float32)
+
+
+def prosody_stats(y: np.ndarray, sr: int, log_rms: np.ndarray, hop_length: int = 160) -> np.ndarray:
+    """Pitch and loudness-dynamics statistics (12 values), largely independent of the speaker's register.
+
+    YIN f0 on frames within 25 dB of the loudest (voiced speech): spread of log f0
+    (std, 10-90 % range, mean absolute change), its mean relative to the median, slope;
+    voiced fraction; loudness range, peak-over-mean, rise rate; speaking-rate proxy.
+    """
+    import librosa
+
+    f0 = librosa.yin(y, fmin=60.0, fmax=500.0, sr=sr, frame_length=1024, hop_length=hop_length)
+    n = min(f0.size, log_rms.size)
+    f0, level = f0[:n], log_rms[:n] * (20 / np.log(10))  # dB
+    voiced = level > level.max() - 25.0
+    out = np.zeros(12, dtype=np.float32)
+    if voiced.sum() >= 3:
+        lf0 = np.log2(f0[voiced])
+        out[0] = lf0.std()
+        out[1] = np.percentile(lf0, 90) - np.percentile(lf0, 10)
+        out[2] = np.abs(np.diff(lf0)).mean()
+        out[3] = lf0.mean() - np.median(lf0)
+        out[4] = np.polyfit(np.arange(lf0.size) / 100.0, lf0, 1)[0]
+        out[5] = voiced.mean()
+    out[6] = np.percentile(level, 95) - np.percentile(level, 20)
+    out[7] = level.max() - level[voiced].mean() if voiced.any() else 0.0
+    out[8] = np.clip(np.diff(level), 0, None).mean() if n > 1 else 0.0
+    changes = np.abs(np.diff(voiced.astype(int))).sum() if n > 1 else 0
+    out[9] = changes / max(n / 100.0, 1e-3)
+    out[10] = np.percentile(level, 95)  # absolute level (recording dependent)
+    out[11] = np.std(np.diff(level)) if n > 1 else 0.0
+    return out
+
+
+def stats_dim(config: FeatureConfig) -> int:
+    """Length of the :func:`mfcc_stats` vector for ``config``."""
+    per_frame = 2 * config.n_mfcc + 1 + 6 + 1 + 1 + 1 + 1
+    return 2 * per_frame + (12 if config.pitch else 0)
+
+
+def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None) -> np.ndarray:
+    """Compute the feature ``config.kind`` of one clip (see the module docstring)."""
+    config = config or FeatureConfig()
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if config.kind == "original":
+        return original_recipe(audio, sr)
+    audio = _at_rate(audio, sr, config.sr)
+    audio = trim_silence(audio, config.trim_db)
+    if config.kind == "logmel":
+        return log_mel(audio, config.sr, config)
+    return mfcc_stats(audio, config.sr, config)
+
+
+def feature_cache_dir() -> Path:
+    """Default cache folder: ``<outputs>/cache/features``."""
+    from s2e_lib.paths import project_paths
+
+    return project_paths().outputs / "cache" / "features"
+
+
+def cache_key(path: str | os.PathLike, config: FeatureConfig, speed: float = 1.0) -> str:
+    """Key of one file's features: resolved path, size, mtime, the feature parameters (and speed)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    ident = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{config.key()}"
+    if speed != 1.0:
+        ident += f"|speed={speed:g}"
+    return hashlib.sha1(ident.encode()).hexdigest()
+
+
+def speed_perturb(audio: np.ndarray, speed: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Play ``audio`` ``speed`` times faster (tempo, pitch and formants scale together), as
+    Kaldi's speed perturbation: a cheap way to make new voices from existing ones."""
+    import librosa
+
+    if speed == 1.0:
+        return audio
+    return librosa.resample(audio, orig_sr=int(round(sr * speed)), target_sr=sr).astype(np.float32)
+
+
+def extract_file(
+    path: str | os.PathLike,
+    config: FeatureConfig | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    speed: float = 1.0,
+) -> np.ndarray:
+    """Load ``path`` (any format) and return its features, reading/writing the disk cache.
+
+    ``cache_dir=None`` uses :func:`feature_cache_dir`; pass ``False`` to disable caching.
+    ``speed`` != 1 computes the features of a speed-perturbed copy (training augmentation).
+    """
+    config = config or FeatureConfig()
+    cache = None
+    if cache_dir is not False:
+        folder = Path(cache_dir) if cache_dir else feature_cache_dir()
+        cache = folder / config.key() / f"{cache_key(path, config, speed)}.npy"
+        if cache.exists():
+            try:
+                return np.load(cache)
+            except (OSError, ValueError):
+                pass  # a damaged cache entry: recompute
+    audio = load_audio(path, sr=config.sr)
+    if speed != 1.0:
+        audio = speed_perturb(audio, speed, config.sr)
+    features = extract(audio, config.sr, config)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, features)
+        os.replace(tmp, cache)
+    return features
+
+
+def extract_files(
+    paths: Sequence[str | os.PathLike],
+    config: FeatureConfig | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+    speed: float = 1.0,
+) -> list[np.ndarray]:
+    """Features of many files, in order, in ``n_jobs`` processes, with a tqdm bar and disk cache.
+
+    Raises the first :class:`~s2e_lib.errors.InputError` (naming the file) of a bad file.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or FeatureConfig()
+    paths = [str(p) for p in paths]
+    bar = {"total": len(paths), "desc": f"features ({config.kind})", "disable": not progress, "unit": "clip"}
+    if n_jobs == 1 or len(paths) < 8:
+        return [extract_file(p, config, cache_dir, speed) for p in tqdm(paths, **bar)]
+    from joblib import Parallel, delayed
+
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(extract_file)(p, config, cache_dir, speed) for p in paths
+    )
+    return list(tqdm(jobs, **bar))
+
+
+def _at_rate(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
+    import librosa
+
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if sr == target:
+        return audio
+    return librosa.resample(audio, orig_sr=sr, target_sr=target).astype(np.float32)

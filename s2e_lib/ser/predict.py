@@ -1,0 +1,193 @@
+"""Using a trained SER model: check the audio, predict label probabilities, window long clips.
+
+>>> from s2e_lib.ser import load_model            # doctest: +SKIP
+>>> model = load_model()                           # the shipped default model
+>>> model.predict_proba(audio, sr=16000)           # {"angry": 0.71, "neutral": 0.05, ...}
+>>> times, probs = model.predict_windows(audio, 16000, window_s=3.0, hop_s=1.0)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2e_lib.audio.features import FeatureConfig, extract
+from s2e_lib.audio.io import SAMPLE_RATE, load_audio
+from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.paths import ASSETS_DIR
+from s2e_lib.ser.checkpoint import load_checkpoint
+from s2e_lib.ser.train import predict_logits
+
+#: Clips shorter than this are refused (seconds).
+MIN_SECONDS = 0.3
+#: A clip whose loudest 25 ms frame is below this level holds no speech (dBFS).
+SILENCE_DBFS = -50.0
+#: Clips longer than this are classified in windows whose probabilities are averaged.
+MAX_SINGLE_SECONDS = 6.0
+
+
+def default_model_path() -> Path:
+    """The shipped model: ``s2e_lib/assets/ser/default.pt`` (``$S2E_SER_MODEL`` overrides)."""
+    env = os.environ.get("S2E_SER_MODEL")
+    return Path(env).expanduser() if env else ASSETS_DIR / "ser" / "default.pt"
+
+
+def frame_levels(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, frame_s: float = 0.025, hop_s: float = 0.010
+) -> np.ndarray:
+    """RMS level (dBFS) of each ``frame_s`` frame every ``hop_s`` seconds."""
+    frame = max(1, int(frame_s * sr))
+    hop = max(1, int(hop_s * sr))
+    audio = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if audio.size < frame:
+        audio = np.pad(audio, (0, frame - audio.size))
+    n = 1 + (audio.size - frame) // hop
+    idx = np.arange(frame)[None, :] + hop * np.arange(n)[:, None]
+    rms = np.sqrt(np.mean(audio[idx] ** 2, axis=1))
+    return 20 * np.log10(rms + 1e-10)
+
+
+def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None) -> None:
+    """Raise :class:`InputError` naming ``path`` for audio that cannot hold classifiable speech.
+
+    Refused: non-finite samples, clips under :data:`MIN_SECONDS`, silence or near-silence
+    (loudest 25 ms frame under :data:`SILENCE_DBFS`, or under 0.1 s of sound above it).
+    """
+    name = str(path) if path is not None else "audio"
+    audio = np.asarray(audio).reshape(-1)
+    if audio.size == 0:
+        raise InputError(f"{name}: no audio samples")
+    if not np.all(np.isfinite(audio)):
+        raise InputError(f"{name}: audio contains NaN or infinite samples")
+    seconds = audio.size / sr
+    if seconds < MIN_SECONDS:
+        raise InputError(f"{name}: too short ({seconds:.2f} s; at least {MIN_SECONDS} s of speech needed)")
+    levels = frame_levels(audio, sr)
+    peak = float(levels.max())
+    if peak < SILENCE_DBFS:
+        raise InputError(f"{name}: no speech found (silent: loudest frame {peak:.0f} dBFS)")
+    active = float(np.sum(levels > max(SILENCE_DBFS, peak - 40.0))) * 0.010
+    if active < 0.1:
+        raise InputError(
+            f"{name}: no speech found (only {active:.2f} s of sound above {SILENCE_DBFS:.0f} dBFS)"
+        )
+
+
+def window_starts(n_samples: int, sr: int, window_s: float, hop_s: float) -> np.ndarray:
+    """Start samples of windows covering the whole clip (the last one ends at the clip's end)."""
+    window = int(round(window_s * sr))
+    hop = max(1, int(round(hop_s * sr)))
+    if n_samples <= window:
+        return np.array([0])
+    n = int(math.ceil((n_samples - window) / hop)) + 1
+    return np.minimum(np.arange(n) * hop, n_samples - window)
+
+
+class EmotionModel:
+    """A loaded SER checkpoint with its feature extractor.
+
+    Attributes
+    ----------
+    labels : list of str
+        Output labels, in order.
+    feature_config : FeatureConfig
+    metadata : dict
+        The checkpoint's metadata (data summary, metrics, configs, version).
+    """
+
+    def __init__(self, model: torch.nn.Module, payload: dict, path: Path | None = None, device: str = "cpu"):
+        self.model = model.eval()
+        self.path = path
+        self.device = device
+        self.labels = list(payload["labels"])
+        self.feature_config = FeatureConfig.from_dict(payload["feature_config"])
+        self.metadata = {k: v for k, v in payload.items() if k != "state_dicts"}
+
+    def __repr__(self) -> str:
+        name = self.metadata.get("model_config", {}).get("name")
+        return f"EmotionModel({name}, labels={self.labels}, path={self.path})"
+
+    def features(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+        """This model's input features of one clip."""
+        return extract(audio, sr, self.feature_config)
+
+    def _proba(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
+        feats = [self.features(c, sr) for c in clips]
+        return torch.softmax(predict_logits(self.model, feats), dim=1).numpy()
+
+    def predict_windows(
+        self, audio: np.ndarray, sr: int = SAMPLE_RATE, window_s: float = 3.0, hop_s: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Label probabilities of overlapping windows, for an emotion timeline.
+
+        Returns
+        -------
+        times : np.ndarray, shape (n_windows,)
+            Centre of each window, seconds from the start.
+        probs : np.ndarray, shape (n_windows, n_labels)
+            Probabilities in :attr:`labels` order (a clip shorter than ``window_s`` is one window).
+        """
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        starts = window_starts(audio.size, sr, window_s, hop_s)
+        window = min(audio.size, int(round(window_s * sr)))
+        clips = [audio[s : s + window] for s in starts]
+        times = (starts + window / 2) / sr
+        return times.astype(np.float64), self._proba(clips, sr)
+
+    def predict_proba(
+        self, audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None
+    ) -> dict[str, float]:
+        """Probability of every label for one recording (checked with :func:`check_speech`).
+
+        Recordings longer than :data:`MAX_SINGLE_SECONDS` are cut into 4 s windows (2 s hop);
+        the probabilities of windows holding speech are averaged.
+        """
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        check_speech(audio, sr, path)
+        if audio.size / sr <= MAX_SINGLE_SECONDS:
+            probs = self._proba([audio], sr)[0]
+        else:
+            starts = window_starts(audio.size, sr, 4.0, 2.0)
+            clips = [audio[s : s + int(4.0 * sr)] for s in starts]
+            voiced = [c for c in clips if _has_speech(c, sr)] or clips
+            probs = self._proba(voiced, sr).mean(axis=0)
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=False)}
+
+    def predict_file(self, path: str | os.PathLike) -> dict:
+        """``{"file", "emotion", "probabilities"}`` for one audio file (InputError when bad)."""
+        audio = load_audio(path, sr=SAMPLE_RATE)
+        probs = self.predict_proba(audio, SAMPLE_RATE, path=path)
+        return {"file": str(path), "emotion": max(probs, key=probs.get), "probabilities": probs}
+
+
+def _has_speech(audio: np.ndarray, sr: int) -> bool:
+    try:
+        check_speech(audio, sr)
+    except InputError:
+        return False
+    return True
+
+
+def load_model(path: str | os.PathLike | None = None, device: str | None = None, labels=None) -> EmotionModel:
+    """Load an SER checkpoint (default: :func:`default_model_path`) as an :class:`EmotionModel`.
+
+    Raises
+    ------
+    MissingResourceError
+        No path given and the default model is absent.
+    CheckpointError
+        The file is not a fitting SER checkpoint (e.g. other ``labels`` than requested).
+    """
+    if path is None:
+        path = default_model_path()
+        if not path.exists():
+            raise MissingResourceError(
+                f"{path}: no speech emotion model; train one with `s2e ser train --data DATA --out {path}`"
+            )
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, payload = load_checkpoint(path, labels=labels, device=device)
+    return EmotionModel(model, payload, Path(path), device)

@@ -1,0 +1,151 @@
+"""``s2e ser train / eval / predict``: the JSON contracts and the bad-input behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _ser_data import SR, make_corpus, synth_clip
+
+from s2e_lib.audio import write_wav
+from s2e_lib.cli import main
+from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.ser import load_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small models train fastest on one thread; restore the setting for other test modules."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small MLP checkpoint trained through the CLI on a synthetic 4-speaker corpus."""
+    root = tmp_path_factory.mktemp("cli")
+    corpus = make_corpus(root / "corpus", takes=4)
+    out = root / "model.pt"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(
+            [
+                "ser",
+                "train",
+                "--data",
+                str(corpus),
+                "--model",
+                "mlp",
+                "--epochs",
+                "40",
+                "--test-speakers",
+                "W002",
+                "--out",
+                str(out),
+            ]
+        )
+    assert code == 0
+    return corpus, out, buf.getvalue()
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_writes_a_checkpoint_and_reports_held_out_scores(trained):
+    corpus, out, stdout = trained
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["path"] == str(out) and out.exists()
+    assert summary["n"] == 20 and 0.0 <= summary["accuracy"] <= 1.0
+    model = load_model(out)
+    assert model.labels == list(MISSION_EMOTIONS)
+    assert model.metadata["data"]["test_speakers"] == ["W002"]
+    assert "W002" not in model.metadata["data"]["train_speakers"]
+    assert not list(out.parent.glob(".model.pt.train*")), "training work folder left behind"
+
+
+def test_train_refuses_to_overwrite(trained, capsys):
+    corpus, out, _ = trained
+    code, _, err = run(capsys, "ser", "train", "--data", str(corpus), "--model", "mlp", "--out", str(out))
+    assert code == 2 and "already exists" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_last_line_is_the_json_contract(trained, capsys):
+    corpus, out, _ = trained
+    code, stdout, _ = run(capsys, "ser", "eval", "--data", str(corpus), "--model", str(out))
+    assert code == 0
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["labels"] == list(MISSION_EMOTIONS)
+    assert result["n"] == 4 * 5 * 4
+    confusion = np.array(result["confusion"])
+    assert confusion.shape == (5, 5) and confusion.sum() == result["n"]
+    assert confusion.sum(axis=1).tolist() == [16] * 5  # rows are the true labels
+    assert result["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
+    assert 0 <= result["balanced_accuracy"] <= 1
+    assert set(result["per_speaker"]) == {"M001", "M002", "W001", "W002"}
+    assert result["accuracy"] > 0.4  # chance is 0.2
+
+
+def test_predict_json_lines(trained, capsys, tmp_path):
+    _, out, _ = trained
+    a = write_wav(tmp_path / "a.wav", synth_clip("angry", 120.0, np.random.default_rng(1)))
+    b = write_wav(tmp_path / "b.wav", synth_clip("sad", 210.0, np.random.default_rng(2)))
+    code, stdout, _ = run(capsys, "ser", "predict", str(a), str(b), "--model", str(out), "--json")
+    assert code == 0
+    lines = [json.loads(line) for line in stdout.strip().splitlines()]
+    assert [line["file"] for line in lines] == [str(a), str(b)]
+    for line in lines:
+        assert set(line["probabilities"]) == set(MISSION_EMOTIONS)
+        assert sum(line["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert line["emotion"] == max(line["probabilities"], key=line["probabilities"].get)
+    code, stdout, _ = run(capsys, "ser", "predict", str(a), "--model", str(out))
+    assert code == 0 and stdout.startswith(str(a))
+
+
+def test_bad_inputs_exit_2_one_line_each_and_others_still_processed(trained, capsys, tmp_path):
+    _, out, _ = trained
+    good = write_wav(tmp_path / "good.wav", synth_clip("happy", 150.0, np.random.default_rng(3)))
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(2 * SR, dtype=np.float32))
+    hiss = write_wav(
+        tmp_path / "hiss.wav", 1e-4 * np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32)
+    )
+    short = write_wav(
+        tmp_path / "short.wav",
+        synth_clip("angry", 120.0, np.random.default_rng(4), seconds=0.05)[: int(0.2 * SR)],
+    )
+    missing = tmp_path / "missing.wav"
+    files = [corrupt, good, silent, hiss, short, missing]
+    code, stdout, err = run(capsys, "ser", "predict", *map(str, files), "--model", str(out), "--json")
+    assert code == 2
+    assert [json.loads(line)["file"] for line in stdout.strip().splitlines()] == [str(good)]
+    errors = err.strip().splitlines()
+    assert len(errors) == 5
+    for path, line in zip([corrupt, silent, hiss, short, missing], errors, strict=False):
+        assert line.startswith("error: ") and str(path) in line
+    assert "too short" in errors[3] and "no speech" in errors[1] and "no speech" in errors[2]
+
+
+def test_long_recordings_are_windowed(trained):
+    _, out, _ = trained
+    model = load_model(out)
+    rng = np.random.default_rng(5)
+    long = np.concatenate([synth_clip("angry", 120.0, rng) for _ in range(8)])  # ~12 s
+    probs = model.predict_proba(long, SR)
+    assert set(probs) == set(MISSION_EMOTIONS) and sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    times, window_probs = model.predict_windows(long, SR, window_s=3.0, hop_s=1.0)
+    assert window_probs.shape == (len(times), 5)
+    assert times[0] == pytest.approx(1.5) and times[-1] == pytest.approx(long.size / SR - 1.5)
+    assert np.all(np.diff(times) > 0)
+    np.testing.assert_allclose(window_probs.sum(axis=1), 1.0, atol=1e-4)

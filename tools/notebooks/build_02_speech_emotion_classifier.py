@@ -1,0 +1,279 @@
+"""Build notebooks/02_speech_emotion_classifier.ipynb (run from the repository root)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tools.nbtools import write_notebook  # noqa: E402
+
+CELLS = [
+    (
+        "md",
+        """
+# 02 · Speech emotion classifier
+
+Hear the emotion in a voice: MFCC-style features into PyTorch classifiers, judged only on
+**speakers the model never heard** (the product meets new voices, so that is the only
+figure that matters). Five mission emotions: angry, neutral, fear, happy, sad.
+
+We compare, on the same held-out speakers:
+
+- the **original recipe** — 13 MFCCs at 44.1 kHz of 2.5 s from 0.5 s, averaged over the
+  coefficients (216 numbers per clip), one linear layer;
+- **mlp** — pooled MFCC / energy / spectral / pitch statistics into a small MLP, trained
+  with speed-perturbed copies of each clip (the shipped default is 5 of these);
+- **crnn** — log-mel sequences, per-utterance normalisation, a small CNN + GRU with attention pooling.
+
+**Parameters**: `data` (a MEAD root, a RAVDESS root or a manifest CSV; default: RAVDESS in
+`../shared` when present, the generated sample corpus in smoke mode or otherwise), `model`
+(the model studied in detail), `models` (those compared), `epochs`, `seed`,
+`test_speakers` (comma-separated; default: a gender-balanced quarter of the speakers),
+`smoke` (tiny and fast).
+""",
+    ),
+    (
+        "params",
+        """
+smoke = False
+data = None
+model = "mlp"
+models = "linear,mlp,crnn"
+epochs = None
+seed = 0
+test_speakers = None
+""",
+    ),
+    (
+        "code",
+        """
+%matplotlib inline
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Audio, display
+
+from s2e_lib.audio import load_audio
+from s2e_lib.paths import project_paths
+from s2e_lib.ser import load_model, default_model_path
+from s2e_lib.ser.dataset import scan_speech
+from s2e_lib.ser.evaluate import feature_table, speaker_folds, summarize
+from s2e_lib.ser.recipes import recipe
+from s2e_lib.ser.train import train
+from s2e_lib.viz import ser as viz
+
+torch.set_num_threads(1)  # small models: one thread is fastest
+paths = project_paths()
+ravdess = paths.shared / "data" / "ravdess16k"
+if data is None:
+    if not smoke and ravdess.is_dir():
+        data = ravdess
+    else:
+        from s2e_lib.data.sample import ensure_sample_corpus
+
+        data = ensure_sample_corpus()
+data = Path(data)
+work = paths.outputs / "notebooks" / "02_ser"
+work.mkdir(parents=True, exist_ok=True)
+df = scan_speech(data)
+if smoke:  # one utterance per emotion/level/speaker keeps the smoke run to seconds
+    df = df[df["utterance"] == sorted(df["utterance"].unique())[0]].reset_index(drop=True)
+print(f"{data}: {len(df)} clips, {df['speaker'].nunique()} speakers")
+""",
+    ),
+    (
+        "md",
+        """
+## The data
+
+How many clips per emotion, and from whom. RAVDESS has half as many neutral clips as the
+others (neutral has no "strong" intensity), so training weights the classes.
+""",
+    ),
+    (
+        "code",
+        "viz.plot_class_balance(df); plt.show()\ndf.groupby(['emotion', 'level']).size().unstack(fill_value=0)",
+    ),
+    (
+        "md",
+        """
+## What the features look like
+
+Top: 13 MFCCs of one clip per emotion. Bottom: the original recipe's vector — the mean
+over the 13 coefficients per frame. Averaging over coefficients throws away the
+spectral shape (which vowel, how bright, how tense the voice is) and keeps mostly
+loudness over time, which is why it does so poorly on new speakers.
+""",
+    ),
+    (
+        "code",
+        """
+examples = {e: load_audio(df[df.emotion == e].audio_path.iloc[0]) for e in sorted(df.emotion.unique())}
+viz.plot_mfcc_examples(examples); plt.show()
+""",
+    ),
+    (
+        "md",
+        """
+## Held-out speakers
+
+Test speakers never appear in training; early stopping uses other held-out *training*
+speakers (validation), never the test ones.
+""",
+    ),
+    (
+        "code",
+        """
+genders = dict(zip(df.speaker, df.gender))
+if test_speakers:
+    test = [s.strip() for s in str(test_speakers).split(",")]
+else:
+    test = speaker_folds(df.speaker, genders, n_folds=4 if df.speaker.nunique() >= 8 else 3)[0]
+print("test speakers:", ", ".join(test))
+print("training speakers:", ", ".join(sorted(set(df.speaker) - set(test))))
+""",
+    ),
+    (
+        "md",
+        """
+## Train each model
+
+Every model goes through the same `s2e_lib.ser.train.train` as `s2e ser train`
+(features cached on disk, so re-runs skip audio decoding).
+""",
+    ),
+    (
+        "code",
+        """
+results, checkpoints = {}, {}
+for name in [m.strip() for m in models.split(",") if m.strip()]:
+    config, feature_config = recipe(name)
+    config.seed = seed
+    if epochs is not None:
+        config.epochs = int(epochs)
+    if smoke:
+        config.epochs, config.n_models, config.speeds = min(config.epochs, 8), 1, []
+        if name == "crnn":
+            config.model_options = {"channels": [4, 8, 8, 8], "rnn_hidden": 8}
+    start = time.perf_counter()
+    out = work / f"{name}.pt"
+    res = train(df, out, config, feature_config, test_speakers=test, overwrite=True, progress=False, log=lambda s: None)
+    checkpoints[name] = out
+    results[name] = {**res["metrics"]["test"], "train_seconds": time.perf_counter() - start}
+    print(f"{name:8s} accuracy {results[name]['accuracy']:.3f}  balanced {results[name]['balanced_accuracy']:.3f}")
+""",
+    ),
+    (
+        "md",
+        """
+## The comparison
+
+Accuracy and balanced accuracy (mean recall over the emotions) on the same held-out
+speakers. `linear` is the original recipe. Chance is 0.20.
+""",
+    ),
+    (
+        "code",
+        """
+rows = []
+for name, r in results.items():
+    label = "original recipe (linear)" if name == "linear" else name
+    rows.append({"model": label, "accuracy": r["accuracy"], "balanced_accuracy": r["balanced_accuracy"], "n": r["n"], "train s": r["train_seconds"]})
+default = default_model_path()
+if default.exists():
+    shipped = load_model(default)
+    table = feature_table(shipped, df[df.speaker.isin(test)], progress=False)
+    s = summarize(table, shipped.labels)
+    trained_on = set(shipped.metadata["data"].get("train_speakers", []))
+    note = " (heard these speakers)" if trained_on & set(test) else ""
+    rows.append({"model": f"shipped default{note}", "accuracy": s["accuracy"], "balanced_accuracy": s["balanced_accuracy"], "n": s["n"], "train s": np.nan})
+comparison = pd.DataFrame(rows).set_index("model")
+comparison.round(3)
+""",
+    ),
+    (
+        "md",
+        """
+## A closer look at one model
+
+Training curves (validation = held-out training speakers), then the confusion matrix on
+the test speakers: counts, and row-normalised so each row shows where that emotion's
+clips went.
+""",
+    ),
+    (
+        "code",
+        """
+chosen = model if model in checkpoints else next(iter(checkpoints))
+emotion_model = load_model(checkpoints[chosen])
+viz.plot_history(emotion_model.metadata["history"], title=f"{chosen}: training curves"); plt.show()
+test_table = feature_table(emotion_model, df[df.speaker.isin(test)], progress=False)
+summary = summarize(test_table, emotion_model.labels)
+viz.plot_confusion(summary["confusion"], emotion_model.labels, title=f"{chosen} on held-out speakers"); plt.show()
+""",
+    ),
+    (
+        "md",
+        """
+Per speaker and, for MEAD, per intensity level (RAVDESS: 1 normal, 2 strong). Speakers
+differ a lot: a model can be excellent on one voice and poor on the next, which is why
+one held-out speaker is never enough.
+""",
+    ),
+    (
+        "code",
+        """
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+viz.plot_group_accuracy(test_table, "speaker", ax=axes[0])
+viz.plot_group_accuracy(test_table, "level", ax=axes[1], title="accuracy per intensity level")
+plt.tight_layout(); plt.show()
+""",
+    ),
+    (
+        "md",
+        """
+## Listen and see
+
+A few clips the model got wrong: hear them, look at the spectrogram and at what the model
+believed (red bar = the true emotion).
+""",
+    ),
+    (
+        "code",
+        """
+errors = test_table[test_table.emotion != test_table.predicted].head(2 if smoke else 4)
+for row in errors.itertuples():
+    audio = load_audio(row.audio_path)
+    probs = {k: getattr(row, f"p_{k}") for k in emotion_model.labels}
+    print(f"{Path(row.audio_path).name}: true {row.emotion}, predicted {row.predicted}")
+    viz.plot_error(audio, 16000, row.emotion, probs); plt.show()
+    display(Audio(audio, rate=16000))
+""",
+    ),
+    (
+        "md",
+        """
+## Takeaways
+
+- The original recipe averages away the spectral shape; on unseen speakers it sits
+  well below every other model.
+- Pooled statistics with speaker-robust prosody (pitch spread, loudness dynamics) are a
+  strong, fast model on a dataset this small, and speed-perturbed copies of the training
+  clips (new "voices" for free) add another 3-4 points on unseen speakers; see
+  `docs/ser.md` for the cross-validated figures behind the shipped default model.
+- On 16 RAVDESS voices the small CRNN trails the pooled statistics; sequence models need
+  more speakers (MEAD) or more compute than this workbook's CPU budget.
+""",
+    ),
+]
+
+if __name__ == "__main__":
+    out = Path(__file__).resolve().parents[2] / "notebooks" / "02_speech_emotion_classifier.ipynb"
+    write_notebook(out, CELLS)
+    print(out)
