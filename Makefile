@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(BIN)/python -m s2e_lib.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check s2e_lib tests benchmarks
-	$(BIN)/ruff format --check s2e_lib tests benchmarks
+	$(BIN)/ruff check s2e_lib tests benchmarks tools
+	$(BIN)/ruff format --check s2e_lib tests benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -55,12 +55,18 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike, overwrite: bool = True, own_output: bool = False
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     The temporary name keeps the final suffix (so writers that infer the format from
     it work). On any exception, KeyboardInterrupt included, the temporary file is
     removed and ``path`` is left as it was.
+
+    ``own_output=True`` is for a stage updating files it generated itself (e.g. a
+    resumable ``s2e prepare`` tree, which may live under ``data/``): the user-data and
+    overwrite checks are skipped.
 
     Examples
     --------
@@ -68,7 +74,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[P
     ...     fig.savefig(tmp)
     """
     path = Path(path)
-    if not overwrite or is_user_data(path):
+    if not own_output and (not overwrite or is_user_data(path)):
         check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)

@@ -50,3 +50,15 @@ def sample_corpus(request, tmp_path_factory) -> Path:
         folder = tmp_path_factory.mktemp("s2e_sample")
     corpus = folder / "sample"
     return sample_module.ensure_sample_corpus(corpus)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests train and run small models: one torch thread is fastest on a shared 2-core
+    machine (two threads were measured up to 30× slower under contention)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

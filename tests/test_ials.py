@@ -19,15 +19,6 @@ from s2e_lib.errors import InputError
 from s2e_lib.fileio import OutputExistsError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models on a shared 2-core machine: one thread avoids heavy contention
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ffhq_generator() -> Generator:
     return Generator(StyleGANConfig.ffhq1024())

@@ -23,14 +23,6 @@ CONFIG = StyleGANConfig.small(resolution=16, channels=16, fused_min_resolution=1
 ATTRS = ("smiling", "young", "male")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def fake_pretrain(tmp_path_factory):
     """A folder laid out like IALS's ``pretrain/`` with files in IALS's formats."""

@@ -21,14 +21,6 @@ from s2e_lib.errors import InputError
 from s2e_lib.nn.vgg import make_features
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_global_generator_shapes():
     torch.manual_seed(0)
     g = GlobalGenerator(in_channels=8, ngf=4, n_downsampling=3, n_blocks=2)

@@ -18,14 +18,6 @@ from s2e_lib.edit.pix2pixhd.train import get_config, load_checkpoint, load_gener
 from s2e_lib.errors import InputError, MissingResourceError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     return make_prepared_tree(tmp_path_factory.mktemp("prepared"))

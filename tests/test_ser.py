@@ -25,17 +25,6 @@ from s2e_lib.ser.models import CRNN
 from s2e_lib.ser.train import labels_of, predict_logits, scores
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models train fastest on one thread; restore the setting for other test modules."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("ser_corpus"), takes=4)

@@ -14,17 +14,6 @@ from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.ser import load_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models train fastest on one thread; restore the setting for other test modules."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small MLP checkpoint trained through the CLI on a synthetic 4-speaker corpus."""

@@ -77,13 +77,17 @@ def load_audio(
 
 
 def write_wav(
-    path: str | os.PathLike, audio: np.ndarray, sr: int = SAMPLE_RATE, overwrite: bool = True
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    overwrite: bool = True,
+    own_output: bool = False,
 ) -> Path:
-    """Write mono float audio as 16-bit PCM wav, atomically."""
+    """Write mono float audio as 16-bit PCM wav, atomically (see ``fileio.atomic_output``)."""
     import soundfile as sf
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    with atomic_output(path, overwrite=overwrite, own_output=own_output) as tmp:
         sf.write(str(tmp), np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     return Path(path)
 

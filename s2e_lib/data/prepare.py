@@ -18,24 +18,24 @@ source tree is only read.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from s2e_lib.audio.io import write_wav
 from s2e_lib.data.manifest import MANIFEST_COLUMNS, manifest_table, problem, scan
 from s2e_lib.data.video import FRAME_SELECTIONS, read_frames, select_frames, write_image
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.errors import InputError
+from s2e_lib.fileio import atomic_output
 
 FRAME_COLUMNS = (
     "speaker",
@@ -294,7 +294,7 @@ def prepare_take(
 
         try:
             wav = load_audio(row["audio_path"], sr=params["sr"])
-            _write_wav(out / audio_rel, wav, params["sr"])
+            write_wav(out / audio_rel, wav, params["sr"], own_output=True)
             duration = len(wav) / params["sr"]
             outputs.append(audio_rel.as_posix())
         except InputError as exc:
@@ -380,35 +380,10 @@ def _extract_frames(
 # --- small helpers ------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def replace_atomic(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix) and rename it onto ``path``.
-
-    Unlike :func:`s2e_lib.fileio.atomic_output` it replaces existing files even under
-    ``data/``: the prepared tree is this stage's own output, which re-runs update.
-    The temporary file is removed on any error.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def _write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
-    import soundfile as sf
-
-    with replace_atomic(path) as tmp:
-        sf.write(
-            str(tmp), np.clip(np.asarray(audio, np.float32), -1.0, 1.0), sr, subtype="PCM_16", format="WAV"
-        )
+def replace_atomic(path: str | os.PathLike):
+    """Atomic writer for this stage's own outputs: the prepared tree (possibly under
+    ``data/``) is updated by re-runs, so existing files are replaced."""
+    return atomic_output(path, own_output=True)
 
 
 def _check_out(root: Path, out: Path) -> None:

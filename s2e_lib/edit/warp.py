@@ -343,6 +343,13 @@ def _eye_override(map_x, map_y, src, dst, roi, iod):
     return map_x, map_y
 
 
+def _shading_gain(skin: np.ndarray) -> float:
+    """Folds and furrows deepen more on dark skin: a multiplicative shadow there changes few
+    grey levels, while on a real face the fold's shadow contrasts with its lit rim."""
+    luma = float(np.asarray(skin, np.float64) @ np.array([0.299, 0.587, 0.114]))
+    return float(np.clip(150.0 / max(luma, 1.0), 1.0, 1.6))
+
+
 def _skin_tone(rgb: np.ndarray, src: np.ndarray) -> np.ndarray:
     """Median colour of the cheeks (a patch under each eye)."""
     samples = []
@@ -469,7 +476,9 @@ def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
     return strokes
 
 
-def _shade(out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int]) -> np.ndarray:
+def _shade(
+    out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int], gain: float = 1.0
+) -> np.ndarray:
     import cv2
 
     full_shape = out.shape[:2]
@@ -511,7 +520,7 @@ def _shade(out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int]) 
         light = cv2.resize(light, size, interpolation=cv2.INTER_LINEAR)
     img = out.astype(np.float32)
     # shadows on skin are warm: red is absorbed least (expression-ratio images show the same)
-    img *= 1.0 - np.clip(dark, 0, 0.7)[..., None] * np.array([0.8, 1.0, 1.05], np.float32)
+    img *= 1.0 - np.clip(gain * dark, 0, 0.7)[..., None] * np.array([0.8, 1.0, 1.05], np.float32)
     img += (255.0 - img) * np.clip(light, 0, 0.5)[..., None]
     return img
 
@@ -522,69 +531,108 @@ def _shade(out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int]) 
 _TOOTH_EDGES = np.array([0.0, 0.125, 0.215, 0.29, 0.35, 0.40])
 
 
-def _tooth_gaps(dx: np.ndarray, iod: float) -> np.ndarray:
-    """A multiplicative row of soft, faint gaps between teeth at horizontal offsets ``dx`` (px)."""
+def _tooth_gaps(dx: np.ndarray, iod: float, depth=0.08) -> np.ndarray:
+    """A multiplicative row of soft gaps between teeth at horizontal offsets ``dx`` (px)."""
     d = np.abs(dx) / iod
     dist = np.min(np.abs(d[..., None] - _TOOTH_EDGES), axis=-1)
     width = max(0.006, 0.8 / iod)  # at least ~1 px
-    return 1.0 - 0.08 * np.exp(-0.5 * (dist / width) ** 2)
+    return 1.0 - depth * np.exp(-0.5 * (dist / width) ** 2)
+
+
+def _smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _lip_curves(inner: np.ndarray, frame: FaceFrame):
+    """The inner upper and lower lip lines (corner to corner) as y(x) in the face frame, sorted by x."""
+    contour = frame.to_face(smooth_closed(inner))  # 6 points a segment: 0 = corner 60, 24 = corner 64
+    upper = contour[:25]
+    lower = np.vstack([contour[24:], contour[:1]])
+    return upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
 
 
 def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin):
-    """Paint a mouth cavity (and teeth) where the target lips opened beyond the source's."""
+    """Paint a mouth cavity (and teeth) where the target lips opened beyond the source's.
+
+    Everything is laid out in lip coordinates: across the mouth ``u`` (-1 … 1 corner to
+    corner) and down the opening ``v`` (0 at the upper lip's inner edge, 1 at the lower
+    lip's), both in the face frame, so the teeth follow the lips' curvature and tilt. The
+    upper teeth end in a soft, slightly scalloped smile arc, are shaded by the upper lip
+    and recede into the dark corridors at the mouth corners; lower teeth (when the recipe
+    shows them) sit low, mostly behind the lower lip, in shadow.
+    """
     import cv2
 
     inner = dst[60:68] - origin
-    contour = smooth_closed(inner)
     gap = float(np.linalg.norm(inner[6] - inner[2]))  # 66 - 62
     if gap < 0.03 * iod:
         return img
     shape = img.shape[:2]
-    poly = _poly_mask(shape, contour, blur=0.012 * iod)
+    frame = FaceFrame.from_landmarks(dst - origin)
+    poly = _poly_mask(shape, smooth_closed(inner), blur=0.015 * iod)
     cavity = poly * (1.0 - src_mask_warped)
     if src_mask_warped.max() > 0.05:  # the mouth was open: ignore slivers along its old edge
         k = max(3, int(0.05 * iod) | 1)
         cavity = cv2.morphologyEx(
             cavity, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         )
+        cavity = cv2.GaussianBlur(cavity, (0, 0), max(0.5, 0.01 * iod))
     if cavity.max() < 0.05:
         return img
+    upper, lower = _lip_curves(inner, frame)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    fp = frame.to_face(np.stack([xs, ys], -1).reshape(-1, 2)).reshape(*shape, 2).astype(np.float32)
+    fx, fy = fp[..., 0], fp[..., 1]
+    left, right = upper[0, 0], upper[-1, 0]
+    cx, half = (left + right) / 2, max(1e-3, (right - left) / 2)
+    u = np.clip((fx - cx) / half, -1, 1)
+    au = np.abs(u)
+    y_top = np.interp(fx, upper[:, 0], upper[:, 1]).astype(np.float32)
+    y_bot = np.interp(fx, lower[:, 0], lower[:, 1]).astype(np.float32)
+    height = np.maximum(y_bot - y_top, 1e-3)
+    v = (fy - y_top) / height
+    px = 1.0 / iod  # one pixel in face units
+
+    skin_luma = float(np.asarray(skin, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
     lum = float(np.clip(skin.mean() / 170.0, 0.35, 1.2))
-    ys = np.arange(shape[0], dtype=np.float32)[:, None]
-    top, bottom = inner[2, 1], inner[6, 1]
-    t = np.clip((ys - top) / max(1.0, bottom - top), 0, 1)
-    depth = 0.55 + 0.45 * np.abs(2 * t - 1)  # darkest in the middle of the opening
-    cavity_rgb = np.array([70.0, 28.0, 32.0], np.float32) * lum
-    colour = np.broadcast_to(cavity_rgb * depth[..., None] * 0.8, img.shape).copy()
+    # the cavity: dark and warm, darkest deep in the middle and in the corridors at the corners
+    cavity_rgb = np.array([62.0, 24.0, 28.0], np.float32) * lum
+    depth = (0.75 + 0.25 * np.abs(2 * np.clip(v, 0, 1) - 1)) * (1.0 - 0.45 * au**2)
+    colour = cavity_rgb * depth[..., None]
+
     teeth = recipe.appearance.get("teeth", 0.0) * min(1.0, strength)
-    lower = recipe.appearance.get("lower_teeth", 0.0) * min(1.0, strength)
-    teeth_rgb = np.array([236.0, 226.0, 206.0], np.float32) * float(np.clip(skin.mean() / 140.0, 0.9, 1.0))
-    band = np.zeros(shape, np.float32)
+    lower_share = recipe.appearance.get("lower_teeth", 0.0) * min(1.0, strength)
+    # teeth are bright but not brighter than the photo allows: scaled to its exposure
+    teeth_luma = float(np.clip(0.5 * skin_luma + 115.0, 150.0, 218.0))
+    teeth_rgb = np.array([1.0, 0.965, 0.9], np.float32) * teeth_luma / 0.97
+    # bared, clenched teeth show their interdental gaps more than a smile's
+    gaps = _tooth_gaps((fx - cx) * iod, iod, depth=(0.05 + 0.2 * au) * (1.0 + 2.0 * lower_share))
+    across = 1.0 - 0.4 * au**2  # the dental arch turns away from the light towards the corners
+    # teeth in shade take the mouth's warm reflected light, not grey
+    shadow_rgb = np.array([120.0, 72.0, 66.0], np.float32) * lum
+    soft = max(1.2 * px, 0.012) / np.maximum(height, 1e-3)  # edge width in v units
+    if lower_share > 0:  # drawn first: the upper teeth overlap them
+        top_lower = 1.0 - lower_share
+        a_lo = _smoothstep((v - top_lower) / soft + 0.5) * (1.0 - _smoothstep((au - 0.6) / 0.25))
+        low = (0.72 * across * gaps)[..., None]  # behind and under the upper teeth: in shadow
+        tooth = teeth_rgb * low + shadow_rgb * (1 - low)
+        colour = colour * (1 - a_lo[..., None]) + tooth * a_lo[..., None]
     if teeth > 0:
-        upper = contour[: 4 * 6 + 1]  # corner 60 → 61 → 62 → 63 → corner 64
-        w = np.sin(np.linspace(0, np.pi, len(upper)))[:, None] ** 0.5
-        lowered = upper + np.hstack([np.zeros_like(w), teeth * gap * (0.3 + 0.7 * w)])
-        band = np.maximum(
-            band, _poly_mask(shape, np.vstack([upper - (0.0, 2.0), lowered[::-1]]), blur=0.01 * iod)
-        )
-    if lower > 0:
-        low = np.vstack([contour[4 * 6 :], contour[:1]])  # corner 64 → 65 → 66 → 67 → corner 60
-        w = np.sin(np.linspace(0, np.pi, len(low)))[:, None] ** 0.5
-        raised = low - np.hstack([np.zeros_like(w), lower * gap * (0.3 + 0.7 * w)])
-        band = np.maximum(
-            band, _poly_mask(shape, np.vstack([low + (0.0, 2.0), raised[::-1]]), blur=0.01 * iod)
-        )
-    if band.any():
-        xs = np.arange(shape[1], dtype=np.float32)[None, :]
-        cx, half = (inner[0, 0] + inner[4, 0]) / 2, max(1.0, abs(inner[4, 0] - inner[0, 0]) / 2)
-        # towards the corners the teeth recede into the mouth's (warm) shadow, not into grey
-        recede = (0.35 * np.clip(np.abs(xs - cx) / half, 0, 1) ** 2)[..., None]
-        shade = 0.82 + 0.18 * np.clip(
-            (ys - top) / max(1.0, 0.5 * (bottom - top)), 0, 1
-        )  # lip shadow at the top
-        tooth = teeth_rgb * shade[..., None] * _tooth_gaps(xs - cx, iod)[..., None]
-        tooth = tooth * (1 - recede) + cavity_rgb * 0.8 * recede
-        colour = colour * (1 - band[..., None]) + tooth * band[..., None]
+        # incisal edge: a smile arc between the lips, a little higher at each tooth's corners
+        scallop = (1.0 - gaps) / ((0.05 + 0.2 * au) * (1.0 + 2.0 * lower_share))  # 0 inside a tooth, 1 at a gap
+        edge = teeth * (0.92 + 0.08 * (1 - au**2)) - 0.04 * scallop
+        a_up = (1.0 - _smoothstep((v - edge) / soft + 0.5)) * (1.0 - _smoothstep((au - 0.72) / 0.25))
+        # the upper lip shades the top of the teeth; the lip's edge casts a darker line
+        lip_shadow = 0.62 + 0.38 * _smoothstep(v / max(0.05, 0.45 * teeth))
+        lip_shadow *= 1.0 - 0.25 * np.exp(-0.5 * (v / np.maximum(0.02, 2 * soft)) ** 2)
+        light = (lip_shadow * across * gaps)[..., None]
+        tooth = teeth_rgb * light + shadow_rgb * (1 - light)
+        if lower_share > 0:  # clenched: a dark seam where the upper teeth meet the lower
+            seam = np.exp(-0.5 * ((v - edge) / np.maximum(soft, 0.04)) ** 2) * (1 - au)
+            a_up = np.maximum(a_up, seam)
+            tooth = tooth * (1.0 - 0.6 * seam)[..., None]
+        colour = colour * (1 - a_up[..., None]) + tooth * a_up[..., None]
     a = np.clip(cavity, 0, 1)[..., None]
     return img * (1 - a) + colour * a
 
@@ -683,7 +731,7 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
                 shift=2,
             )
         line = cv2.GaussianBlur(line, (0, 0), max(0.5, 0.01 * iod))
-        img = img * (1.0 - 0.6 * np.clip(line, 0, 1))[..., None]
+        img = img * (1.0 - 0.45 * np.clip(line, 0, 1))[..., None]
     return img
 
 
@@ -757,7 +805,7 @@ def warp_face(
         img[sy, sx] = _paint_sclera(img[sy, sx], dst, eyes_w[sy, sx], rgb, src, frame.iod, o)
         strokes = _strokes(recipe.appearance, tframe.to_face(dst), min(strength, MAX_STRENGTH))
         if strokes:
-            img = _shade(img, strokes, tframe, (x0, y0))
+            img = _shade(img, strokes, tframe, (x0, y0), gain=_shading_gain(skin))
     t2 = time.perf_counter()
     out = rgb.copy()
     out[y0:y1, x0:x1] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
