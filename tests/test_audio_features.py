@@ -107,3 +107,18 @@ def test_speed_perturbation_scales_duration_and_pitch(tmp_path):
     plain = extract_file(wav, config, cache_dir=tmp_path / "c")
     fast = extract_file(wav, config, cache_dir=tmp_path / "c", speed=1.25)
     assert fast.shape[1] < plain.shape[1] and len(list((tmp_path / "c").rglob("*.npy"))) == 2
+
+
+def test_nonsilent_span_matches_librosa_trim():
+    import librosa
+
+    from s2e_lib.audio.features import nonsilent_span
+
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        n = int(rng.integers(3000, 30000))
+        y = (rng.standard_normal(n) * 0.3).astype(np.float32)
+        y[: int(rng.integers(0, n // 3))] *= 0.002  # quiet lead-in
+        y[n - int(rng.integers(1, n // 3)) :] *= 0.01  # quiet tail
+        _, (start, stop) = librosa.effects.trim(y, top_db=30, frame_length=400, hop_length=160)
+        assert nonsilent_span(y, 30) == (start, stop)
