@@ -117,3 +117,34 @@ def test_summary_counts_top1_rates_identity_and_neutral():
     assert s["goal_met"] is True
     rows[2]["identity_distance"] = 2.0
     assert summarize(rows, baseline)["goal_met"] is False
+
+
+def test_variants_are_flipped_scaled_rotated_relit_and_gray():
+    from tools.judge_warp import VARIANTS, make_variant, summarize_variants, with_variants
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    assert (make_variant(image, "flip") == image[:, ::-1]).all()
+    assert make_variant(image, "scale", 0.5).shape == (30, 40, 3)
+    rotated = make_variant(image, "rotate", 8.0)
+    assert rotated.shape == image.shape and not (rotated == image).all()
+    gray = make_variant(image, "gray")
+    assert gray.shape == image.shape and (gray[..., 0] == gray[..., 2]).all()
+    assert make_variant(image, "affine", (0.75, -10.0)).mean() < image.mean()
+    faces = with_variants({"a": image})
+    assert set(faces) == {"a"} | {f"a|{v}" for v in VARIANTS}
+    rows = [
+        {"face": "a", "emotion": "happy", "top1": "happy", "p_requested": 0.9, "identity_distance": 0.2},
+        {
+            "face": "a|flip",
+            "emotion": "happy",
+            "top1": "neutral",
+            "p_requested": 0.3,
+            "identity_distance": 0.3,
+        },
+        {"face": "a|gray", "emotion": "happy", "top1": "happy", "p_requested": 0.8, "identity_distance": 0.4},
+    ]
+    by = summarize_variants(rows, [{"face": "a", "top1": "neutral"}])
+    assert by["originals"]["top1_rate"] == 1.0
+    assert by["variants"]["top1_rate"] == 0.5
+    assert by["variant flip"]["top1_rate"] == 0.0

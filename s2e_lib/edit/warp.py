@@ -12,8 +12,8 @@ Works offline on any photo with only dlib's landmark model. Per face:
    map evaluated on a coarse grid and upsampled; only that region is resampled, so
    hair, background and image size stay as they were. Inside the eyes the map is a
    rigid shift, so a raised lid uncovers new sclera instead of stretching the iris.
-4. Appearance: newly opened mouth → dark cavity with a band of teeth; newly opened eye
-   → sclera; shading strokes (multiplicative, as in expression ratio images, Liu, Shan
+4. Appearance: newly opened mouth → dark cavity with teeth laid out along the lips'
+   curves; a wide-open mouth closed → closed lips; newly opened eye → sclera; shading strokes (multiplicative, as in expression ratio images, Liu, Shan
    & Zhang 2001) for nasolabial folds, cheek raise, crow's feet, glabellar furrows,
    forehead wrinkles, the lip line and the chin.
 
@@ -441,15 +441,11 @@ def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
             strokes.append((band, 0.18 * look["brow_shadow"], 0.0, "fill"))
     mid_brow = (tf[21] + tf[22]) / 2
     if look.get("glabella"):
-        for dx in (-0.055, 0.055):
-            strokes.append(
-                (
-                    np.array([mid_brow + (dx, 0.05), mid_brow + (dx * 1.2, -0.17)]),
-                    0.32 * look["glabella"],
-                    0.03,
-                    "dark",
-                )
-            )
+        # short, slightly bowed furrows between the brows (not ruled lines up the forehead)
+        for dx in (-0.05, 0.05):
+            a, c = mid_brow + (dx, 0.05), mid_brow + (dx * 1.25, -0.15)
+            m = (a + c) / 2 + (dx * 0.25, 0.0)
+            strokes.append((_curve(np.array([a, m, c]), 8), 0.32 * look["glabella"], 0.03, "dark"))
     if look.get("nose_bridge"):
         top = tf[27] + (0.0, 0.02)
         strokes.append(
@@ -620,7 +616,9 @@ def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin)
         colour = colour * (1 - a_lo[..., None]) + tooth * a_lo[..., None]
     if teeth > 0:
         # incisal edge: a smile arc between the lips, a little higher at each tooth's corners
-        scallop = (1.0 - gaps) / ((0.05 + 0.2 * au) * (1.0 + 2.0 * lower_share))  # 0 inside a tooth, 1 at a gap
+        scallop = (1.0 - gaps) / (
+            (0.05 + 0.2 * au) * (1.0 + 2.0 * lower_share)
+        )  # 0 inside a tooth, 1 at a gap
         edge = teeth * (0.92 + 0.08 * (1 - au**2)) - 0.04 * scallop
         a_up = (1.0 - _smoothstep((v - edge) / soft + 0.5)) * (1.0 - _smoothstep((au - 0.72) / 0.25))
         # the upper lip shades the top of the teeth; the lip's edge casts a darker line
@@ -635,6 +633,57 @@ def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin)
         colour = colour * (1 - a_up[..., None]) + tooth * a_up[..., None]
     a = np.clip(cavity, 0, 1)[..., None]
     return img * (1 - a) + colour * a
+
+
+def _lip_colour(rgb_src: np.ndarray, src: np.ndarray) -> np.ndarray | None:
+    """Median colour of the source's lips (the reddest half of the ring between outer and inner lip)."""
+    bx0, by0 = np.maximum(np.floor(src[48:60].min(0)).astype(int), 0)
+    bx1, by1 = np.ceil(src[48:60].max(0)).astype(int) + 1
+    box = (by1 - by0, bx1 - bx0)
+    ring = np.maximum(_poly_mask(box, src[48:60] - (bx0, by0)) - _poly_mask(box, src[60:68] - (bx0, by0)), 0)
+    patch = rgb_src[by0:by1, bx0:bx1].astype(np.float32)
+    ring = ring[: patch.shape[0], : patch.shape[1]] > 0.5
+    if ring.sum() < 4:
+        return None
+    px = patch[ring]
+    red = px[:, 0] - px[:, 1]
+    return np.median(px[red >= np.median(red)], axis=0)
+
+
+def _close_lips(img, dst, src, rgb_src, iod, origin):
+    """Closing a wide-open mouth leaves a thin, stretched lip band (and squeezed teeth): paint
+    closed lips over it, in the photo's lip colour, shaded (upper lip darker, a soft highlight
+    on the lower lip), with a dark line where the lips meet that deepens towards the corners."""
+    colour = _lip_colour(rgb_src, src)
+    if colour is None:
+        return img
+    shape = img.shape[:2]
+    frame = FaceFrame.from_landmarks(dst - origin)
+    lips = frame.to_face(dst[48:68] - origin)
+    # the smile stretched the lips thin: give them a resting thickness around the lip line
+    inner = lips[12:20]
+    line_y = inner[[1, 2, 3, 5, 6, 7], 1].mean()
+    outer = lips[:12].copy()
+    upper_ix, lower_ix = [1, 2, 3, 4, 5], [7, 8, 9, 10, 11]
+    outer[upper_ix, 1] = np.minimum(outer[upper_ix, 1], line_y - np.array([0.07, 0.09, 0.08, 0.09, 0.07]))
+    outer[lower_ix, 1] = np.maximum(outer[lower_ix, 1], line_y + np.array([0.07, 0.10, 0.11, 0.10, 0.07]))
+    contour = smooth_closed(frame.to_image(outer))
+    mask = _poly_mask(shape, contour, blur=0.025 * iod)
+    if mask.max() < 0.05:
+        return img
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    fp = frame.to_face(np.stack([xs, ys], -1).reshape(-1, 2)).reshape(*shape, 2)
+    fx, fy = fp[..., 0], fp[..., 1]
+    left, right = outer[0, 0], outer[6, 0]
+    au = np.clip(np.abs(fx - (left + right) / 2) / max(1e-3, (right - left) / 2), 0, 1)
+    line = np.interp(fx, np.sort(inner[[0, 1, 2, 3, 4], 0]), inner[np.argsort(inner[[0, 1, 2, 3, 4], 0]), 1])
+    d = (fy - line) / 0.1  # -1 at the top of the upper lip, +1 at the bottom of the lower lip
+    shade = np.where(d < 0, 0.86 + 0.06 * np.clip(-d, 0, 1), 1.0 + 0.08 * np.exp(-(((d - 0.45) / 0.3) ** 2)))
+    seam = np.exp(-0.5 * (d / 0.12) ** 2) * (0.25 + 0.2 * au) * (1.0 - _smoothstep((au - 0.8) / 0.2))
+    shade = shade * (1.0 - seam) * (1.0 - 0.15 * au**2)
+    lip = colour[None, None, :] * shade[..., None]
+    a = (0.85 * mask)[..., None]  # a little of the photo's texture shows through
+    return img * (1 - a) + lip * a
 
 
 def _cover_teeth(img, dst, src_mouth_warped, rgb_src, src, iod, origin):
@@ -800,6 +849,8 @@ def warp_face(
     if strength > 0:
         sy, sx, o = _window(dst[48:68], origin, frame.iod, img.shape)
         img[sy, sx] = _cover_teeth(img[sy, sx], dst, mouth_w[sy, sx], rgb, src, frame.iod, o)
+        if mouth_w.max() > 0.05 and np.linalg.norm(dst[66] - dst[62]) < 0.03 * frame.iod:
+            img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o)
         img[sy, sx] = _paint_mouth(img[sy, sx], dst, mouth_w[sy, sx], recipe, strength, skin, frame.iod, o)
         sy, sx, o = _window(dst[36:48], origin, frame.iod, img.shape)
         img[sy, sx] = _paint_sclera(img[sy, sx], dst, eyes_w[sy, sx], rgb, src, frame.iod, o)
