@@ -106,6 +106,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+@dataclass
+class Photo:
+    """A face photo with its detected faces (largest first) and, on demand, the identity
+    descriptor of the largest face."""
+
+    image: np.ndarray
+    faces: list
+    _descriptor: np.ndarray | None = None
+
+    def descriptor(self) -> np.ndarray:
+        if self._descriptor is None:
+            from s2e_lib.face.identity import face_descriptor
+
+            self._descriptor = face_descriptor(self.image, self.faces[0])
+        return self._descriptor
+
+
 class Pipeline:
     """Loads the speech model and the editor once; processes (audio, face) pairs."""
 
@@ -114,6 +131,7 @@ class Pipeline:
         self.fixed_strength = parse_strength(self.config.strength)
         self._model = None
         self._editor = None
+        self._photos: dict[tuple, Photo] = {}
 
     @property
     def model(self):
@@ -154,6 +172,25 @@ class Pipeline:
         probabilities = self.model.predict_proba(audio, sr=16000)
         return audio, {k: float(v) for k, v in probabilities.items()}
 
+    def photo(self, face_path: str | os.PathLike) -> Photo:
+        """The loaded photo and its detected faces, cached per file (a batch reuses a face)."""
+        from s2e_lib.face import detect_faces, load_image
+
+        path = Path(face_path)
+        stat = path.stat() if path.exists() else None
+        key = (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+        if key not in self._photos:
+            image = load_image(path)
+            if len(self._photos) >= 8:
+                self._photos.pop(next(iter(self._photos)))
+            self._photos[key] = Photo(image, detect_faces(image))
+        return self._photos[key]
+
+    def _editor_takes_faces(self) -> bool:
+        import inspect
+
+        return "faces" in inspect.signature(self.editor.edit).parameters
+
     def strength_for(
         self, probabilities: dict[str, float], audio_path: str | os.PathLike | None
     ) -> tuple[float, str]:
@@ -165,8 +202,6 @@ class Pipeline:
         self, audio_path: str | os.PathLike, face_path: str | os.PathLike, out_dir: str | os.PathLike
     ) -> dict[str, Any]:
         """Process one pair into ``out_dir``; returns the result dict (also in result.json)."""
-        from s2e_lib.face import identity_distance, load_image
-
         out_dir = Path(out_dir)
         outputs = {name: out_dir / name for name in ("result.json", "edited.png", "summary.png")}
         for path in outputs.values():
@@ -180,12 +215,16 @@ class Pipeline:
         strength, mode = self.strength_for(probabilities, audio_path)
 
         tick = time.perf_counter()
-        image = load_image(face_path)
+        photo = self.photo(face_path)
+        image, faces = photo.image, photo.faces
         seconds["load_face"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         try:
-            edited = self.editor.edit(image, emotion, strength).image
+            if faces and self._editor_takes_faces():
+                edited = self.editor.edit(image, emotion, strength, faces=faces[:1]).image
+            else:
+                edited = self.editor.edit(image, emotion, strength).image
         except S2EError as exc:  # e.g. "image: no face found": name the file
             message = str(exc)
             if str(face_path) not in message:
@@ -193,23 +232,22 @@ class Pipeline:
             raise type(exc)(message) from None
         seconds["edit"] = time.perf_counter() - tick
 
-        from s2e_lib.face import detect_faces
-        from s2e_lib.face.detect import Face, landmarks_for_box
-
-        faces = detect_faces(image) if self.config.identity or self.config.summary_figure else []
         distance = None
         if self.config.identity and faces:
+            from s2e_lib.face.detect import Face, landmarks_for_box
+            from s2e_lib.face.identity import face_descriptor
+
             tick = time.perf_counter()
             # The edited face sits in the same box: re-predict its landmarks there instead of
             # detecting again (a strong edit can also defeat the detector).
             edited_face = Face(faces[0].box, landmarks_for_box(edited, faces[0].box))
-            distance = float(identity_distance(image, edited, face_a=faces[0], face_b=edited_face))
+            distance = float(np.linalg.norm(face_descriptor(edited, edited_face) - photo.descriptor()))
             seconds["identity"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         _save_image(edited, outputs["edited.png"], self.config.overwrite)
         if self.config.summary_figure:
-            from s2e_lib.viz.pipeline import summary_figure
+            from s2e_lib.viz.pipeline import summary_image
 
             box = face_box(image, faces[0]) if faces else None
             if box is not None:  # show the face, not the whole photo
@@ -217,14 +255,14 @@ class Pipeline:
                 shown = (image[top:bottom, left:right], edited[top:bottom, left:right])
             else:
                 shown = (image, edited)
-            figure = summary_figure(
+            summary = summary_image(
                 *shown,
                 probabilities,
                 emotion,
                 strength,
-                title=f"{Path(audio_path).name} → {Path(face_path).name}",
+                title=f"{Path(audio_path).name} -> {Path(face_path).name}",
             )
-            _save_figure(figure, outputs["summary.png"], self.config.overwrite)
+            _save_image(summary, outputs["summary.png"], self.config.overwrite)
         else:
             outputs.pop("summary.png")
         seconds["write"] = time.perf_counter() - tick
@@ -273,14 +311,6 @@ def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
 
     with atomic_output(path, overwrite=overwrite) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
-
-
-def _save_figure(figure, path: Path, overwrite: bool) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        figure.savefig(tmp, dpi=100, format="png", pil_kwargs={"compress_level": 1})
-    plt.close(figure)
 
 
 def collect_files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> list[Path]:

@@ -20,41 +20,57 @@ def _color(label: str) -> str:
     return EMOTION_COLORS.get(label, "#2ca02c")
 
 
-def summary_figure(
+def summary_image(
     original: np.ndarray,
     edited: np.ndarray,
     probabilities: Mapping[str, float],
     emotion: str,
     strength: float,
     title: str = "",
-):
-    """Input | edited | probability bars, as one matplotlib Figure."""
-    import matplotlib
+    height: int = 360,
+) -> np.ndarray:
+    """Input | edited | probability bars, as one RGB uint8 image.
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    Drawn with Pillow rather than matplotlib: ``s2e run`` then never imports matplotlib,
+    which saves ~0.7 s of every cold start and ~0.3 s per pair.
+    """
+    from PIL import Image, ImageDraw, ImageFont
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1, 1.1]})
-    for ax, image, name in (
-        (axes[0], original, "input"),
-        (axes[1], edited, f"edited: {emotion} ×{strength:.2f}"),
-    ):
-        ax.imshow(image if image.ndim == 3 else image, cmap=None if image.ndim == 3 else "gray")
-        ax.set_title(name)
-        ax.axis("off")
-    labels = list(probabilities)
-    values = [probabilities[k] for k in labels]
-    bars = axes[2].barh(labels, values, color=[_color(k) for k in labels])
-    for bar, value in zip(bars, values, strict=True):
-        axes[2].text(min(value + 0.02, 0.9), bar.get_y() + bar.get_height() / 2, f"{value:.2f}", va="center")
-    axes[2].set_xlim(0, 1)
-    axes[2].invert_yaxis()
-    axes[2].set_xlabel("probability")
-    axes[2].set_title("voice emotion")
+    def panel(image: np.ndarray) -> Image.Image:
+        im = Image.fromarray(np.ascontiguousarray(image[..., :3]) if image.ndim == 3 else image).convert(
+            "RGB"
+        )
+        return im.resize((max(1, round(im.width * height / im.height)), height), Image.LANCZOS)
+
+    left, right = panel(original), panel(edited)
+    bars_width, pad, head = 420, 16, 56
+    width = left.width + right.width + bars_width + 4 * pad
+    canvas = Image.new("RGB", (width, height + head + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    big, small = ImageFont.load_default(size=20), ImageFont.load_default(size=16)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+        draw.text((width // 2, 4), title, fill=(30, 30, 30), font=small, anchor="mt")
+    x = pad
+    for im, caption in ((left, "input"), (right, f"edited: {emotion} x{strength:.2f}")):
+        canvas.paste(im, (x, head))
+        draw.text((x + im.width // 2, head - 6), caption, fill=(30, 30, 30), font=big, anchor="mb")
+        x += im.width + pad
+    x += pad
+    draw.text((x + bars_width // 2, head - 6), "voice emotion", fill=(30, 30, 30), font=big, anchor="mb")
+    labels = list(probabilities)
+    row = height / max(1, len(labels))
+    label_width, bar_room = 80, bars_width - 80 - 50
+    for i, label in enumerate(labels):
+        y = head + i * row + row / 2
+        value = float(probabilities[label])
+        draw.text((x + label_width - 8, y), label, fill=(30, 30, 30), font=small, anchor="rm")
+        x0 = x + label_width
+        draw.rectangle(
+            [x0, y - row * 0.3, x0 + max(1.0, bar_room * value), y + row * 0.3], fill=_color(label)
+        )
+        draw.text((x0 + bar_room * value + 6, y), f"{value:.2f}", fill=(30, 30, 30), font=small, anchor="lm")
+    draw.line([x + label_width, head, x + label_width, head + height], fill=(120, 120, 120), width=1)
+    return np.asarray(canvas)
 
 
 def timeline_figure(
