@@ -52,23 +52,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     InputError
         The file is missing, not an image, truncated, or too large / too small.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    path = require_file(path, "image")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                _check_size(im.width, im.height, str(path))
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                return pil_to_rgb(im, str(path))
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image (Pillow cannot identify it)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{path}: image is too large to decode safely") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read image ({exc})") from None
+    return _decode(path, pil_to_rgb)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -78,6 +62,27 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     becomes RGB, 32-bit integer and float images are scaled to 8 bits. Use this when the
     output must match the input's mode (``s2e edit``); :func:`load_image` for RGB.
     """
+    return _decode(path, _keep_layout)
+
+
+def _keep_layout(im, where: str) -> np.ndarray:
+    mode = im.mode
+    if mode in ("L", "RGB", "RGBA"):
+        return np.asarray(im).copy()
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)
+    if mode in ("LA", "PA") or (mode == "P" and "transparency" in im.info):
+        return np.asarray(im.convert("RGBA")).copy()
+    if mode in ("I", "F"):
+        return _to_uint8(np.asarray(im))
+    if mode == "1":
+        return np.asarray(im.convert("L")).copy()
+    return np.asarray(im.convert("RGB")).copy()
+
+
+def _decode(path: str | os.PathLike, convert) -> np.ndarray:
+    """Open ``path`` with Pillow (size checks, EXIF rotation) and ``convert(im, where)`` it;
+    every decoding problem becomes one InputError naming the file."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = require_file(path, "image")
@@ -87,19 +92,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             with Image.open(path) as im:
                 _check_size(im.width, im.height, str(path))
                 im.load()
-                im = ImageOps.exif_transpose(im)
-                mode = im.mode
-                if mode in ("L", "RGB", "RGBA"):
-                    return np.asarray(im).copy()
-                if mode.startswith("I;16"):
-                    return np.asarray(im).astype(np.uint16)
-                if mode in ("LA", "PA") or (mode == "P" and "transparency" in im.info):
-                    return np.asarray(im.convert("RGBA")).copy()
-                if mode in ("I", "F"):
-                    return _to_uint8(np.asarray(im))
-                if mode == "1":
-                    return np.asarray(im.convert("L")).copy()
-                return np.asarray(im.convert("RGB")).copy()
+                return convert(ImageOps.exif_transpose(im), str(path))
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (Pillow cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
