@@ -27,7 +27,7 @@ from s2e_lib.ser.train import labels_of, predict_logits, scores
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return make_corpus(tmp_path_factory.mktemp("ser_corpus"), takes=4)
+    return make_corpus(tmp_path_factory.mktemp("ser_corpus"), takes=8)
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_mismatched_checkpoints_are_refused(tmp_path):
     payload["model_config"]["options"] = {"hidden": [8]}
     payload["feature_config"]["pitch"] = False  # e.g. made by an older feature version
     torch.save(payload, tmp_path / "old_features.pt")
-    with pytest.raises(CheckpointError, match="expects 194 inputs but its feature configuration gives 182"):
+    with pytest.raises(CheckpointError, match="expects 192 inputs but its feature configuration gives 180"):
         load_checkpoint(tmp_path / "old_features.pt")
     payload["feature_config"]["pitch"] = True
     payload["feature_config"]["kind"] = "logmel"

@@ -35,7 +35,7 @@ import numpy as np
 from s2e_lib.audio.io import SAMPLE_RATE, load_audio
 
 #: Bump when a feature computation changes, to invalidate caches.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 #: Frames of the original recipe's vector (2.5 s at 44.1 kHz, hop 512, centred frames).
 ORIGINAL_FRAMES = 216
@@ -64,6 +64,19 @@ class FeatureConfig:
         (``logmel``/``stats``); 0 disables trimming.
     pitch : bool
         ``stats`` also holds pitch (YIN f0) and loudness-dynamics statistics.
+    version : int
+        The feature pipeline. ``2`` (the default): the clip is brought to ``level_dbfs``
+        active-speech level (:mod:`s2e_lib.audio.speech`), only what Silero VAD marks as speech
+        is kept (``vad``), every value is relative to the utterance (no MFCC c0 mean, no
+        absolute log-RMS or level), and everything is computed with numpy
+        (:mod:`s2e_lib.audio.dsp`, equal to librosa within 1e-4) so inference never imports
+        librosa. ``1``: the first release's features (librosa, absolute levels, energy
+        trimming); kept so that older checkpoints load and compute what they were trained on.
+    level_dbfs : float
+        Active-speech level every clip is scaled to (version 2).
+    vad : bool
+        Keep only the speech found by the voice-activity detector (version 2; falls back to
+        energy trimming when the detector finds under 0.3 s, e.g. in heavily noised training copies).
     """
 
     kind: str = "logmel"
@@ -77,20 +90,28 @@ class FeatureConfig:
     fmax: float = 8000.0
     trim_db: float = 30.0
     pitch: bool = True
+    version: int = 2
+    level_dbfs: float = -26.0
+    vad: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in FEATURE_KINDS:
             raise ValueError(
                 f"unknown feature kind {self.kind!r}; expected one of {', '.join(FEATURE_KINDS)}"
             )
+        if self.version not in (1, 2):
+            raise ValueError(f"unknown feature version {self.version!r}; expected 1 or 2")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureConfig:
+        """Rebuild a stored configuration; one stored without ``version`` is version 1."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("version", 1)
+        return cls(**values)
 
     @property
     def frames_per_second(self) -> float:
@@ -98,7 +119,7 @@ class FeatureConfig:
 
     def key(self) -> str:
         """A short hash of the parameters (and :data:`FEATURES_VERSION`) for cache keys."""
-        text = json.dumps({**self.to_dict(), "version": FEATURES_VERSION}, sort_keys=True)
+        text = json.dumps({**self.to_dict(), "cache_version": FEATURES_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -257,9 +278,113 @@ def prosody_stats(y: np.ndarray, sr: int, log_rms: np.ndarray, hop_length: int =
 
 
 def stats_dim(config: FeatureConfig) -> int:
-    """Length of the :func:`mfcc_stats` vector for ``config``."""
+    """Length of the ``stats`` vector for ``config``."""
     per_frame = 2 * config.n_mfcc + 1 + 6 + 1 + 1 + 1 + 1
-    return 2 * per_frame + (12 if config.pitch else 0)
+    means = per_frame if config.version == 1 else per_frame - 2  # v2: no c0 or log-RMS mean
+    return means + per_frame + (12 if config.pitch else 0)
+
+
+def relative_stats(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None
+) -> np.ndarray:
+    """The version-2 ``stats`` vector: utterance-relative MFCC/spectral/prosody statistics (numpy only).
+
+    Per frame: 40 MFCC and their deltas, log RMS, spectral contrast (6), centroid,
+    roll-off, flatness and zero-crossing rate. Pooled: the mean of every row except MFCC c0
+    and log RMS (absolute energy), and the standard deviation of every row; then 12 prosody
+    values (:func:`relative_prosody`). Input: a clip already at the working rate,
+    level-normalised and reduced to speech (:func:`prepare_speech`).
+    """
+    from s2e_lib.audio import dsp
+
+    config = config or FeatureConfig(kind="stats")
+    y = np.asarray(audio, dtype=np.float32).reshape(-1)
+    spec = dsp.stft_magnitude(
+        y, n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length
+    )
+    mel = dsp.mel_filterbank(config.sr, config.n_fft, config.n_mels, config.fmin, config.fmax) @ (spec**2)
+    mfcc = dsp.mfcc(dsp.power_to_db(mel), n_mfcc=config.n_mfcc)
+    width = min(9, mfcc.shape[1] - (1 - mfcc.shape[1] % 2)) if mfcc.shape[1] >= 3 else 0
+    delta = dsp.delta(mfcc, width=width) if width >= 3 else np.zeros_like(mfcc)
+    log_rms = np.log(dsp.rms_from_spectrogram(spec, frame_length=config.n_fft) + 1e-5)
+    contrast = dsp.spectral_contrast(spec, config.sr, config.n_fft, fmin=100.0, n_bands=5)
+    centroid = dsp.spectral_centroid(spec, config.sr, config.n_fft) / 1000.0
+    rolloff = dsp.spectral_rolloff(spec, config.sr, config.n_fft) / 1000.0
+    flatness = dsp.spectral_flatness(spec)
+    zcr = dsp.zero_crossing_rate(y, frame_length=config.win_length, hop_length=config.hop_length)
+    rows = (mfcc, delta, log_rms, contrast, centroid, rolloff, flatness, zcr)
+    n = min(m.shape[-1] for m in rows)
+    frames = np.concatenate([np.atleast_2d(m)[:, :n] for m in rows]).astype(np.float64)
+    means = frames.mean(axis=1)
+    absolute = [0, 2 * config.n_mfcc]  # MFCC c0 and log RMS
+    out = [np.delete(means, absolute), frames.std(axis=1)]
+    if config.pitch:
+        f0 = dsp.yin(y, fmin=60.0, fmax=500.0, sr=config.sr, frame_length=1024, hop_length=config.hop_length)
+        out.append(relative_prosody(f0, log_rms[0]))
+    return np.concatenate(out).astype(np.float32)
+
+
+def relative_prosody(f0: np.ndarray, log_rms: np.ndarray) -> np.ndarray:
+    """Pitch and loudness-dynamics statistics (12 values), all relative to the utterance.
+
+    Frames within 25 dB of the loudest are voiced: spread of log2 f0 (std, 10-90 %
+    range, mean absolute change), its mean relative to the median, slope; voiced
+    fraction; loudness range, peak over the voiced mean, rise rate; voicing changes per
+    second; loudness of the top 5 % over the median; loudness-change spread.
+    """
+    n = min(f0.size, log_rms.size)
+    f0, level = f0[:n], log_rms[:n] * (20 / np.log(10))  # dB
+    out = np.zeros(12, dtype=np.float32)
+    if n == 0:
+        return out
+    voiced = level > level.max() - 25.0
+    if voiced.sum() >= 3:
+        lf0 = np.log2(f0[voiced])
+        out[0] = lf0.std()
+        out[1] = np.percentile(lf0, 90) - np.percentile(lf0, 10)
+        out[2] = np.abs(np.diff(lf0)).mean()
+        out[3] = lf0.mean() - np.median(lf0)
+        t = np.arange(lf0.size) / 100.0
+        t = t - t.mean()
+        out[4] = float(t @ (lf0 - lf0.mean()) / max(float(t @ t), 1e-12))  # least-squares slope
+        out[5] = voiced.mean()
+    out[6] = np.percentile(level, 95) - np.percentile(level, 20)
+    out[7] = level.max() - level[voiced].mean() if voiced.any() else 0.0
+    out[8] = np.clip(np.diff(level), 0, None).mean() if n > 1 else 0.0
+    changes = np.abs(np.diff(voiced.astype(int))).sum() if n > 1 else 0
+    out[9] = changes / max(n / 100.0, 1e-3)
+    out[10] = np.percentile(level, 95) - np.median(level)
+    out[11] = np.std(np.diff(level)) if n > 1 else 0.0
+    return out
+
+
+#: Under this much detected speech (seconds) a clip falls back to energy trimming.
+MIN_VAD_SECONDS = 0.3
+
+
+def prepare_speech(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None
+) -> np.ndarray:
+    """Version-2 front end: resample, normalise the active-speech level, keep the speech.
+
+    Returns the clip at ``config.sr``, scaled to ``config.level_dbfs``, reduced to the spans
+    Silero VAD marks as speech (``config.vad``); when the detector finds under
+    :data:`MIN_VAD_SECONDS` (training copies drowned in noise), leading and trailing
+    silence is trimmed by energy instead.
+    """
+    from s2e_lib.audio import dsp
+    from s2e_lib.audio.speech import normalize_level, speech_only, speech_spans
+
+    config = config or FeatureConfig()
+    y = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if sr != config.sr:
+        y = dsp.resample(y, sr, config.sr)
+    y, _ = normalize_level(y, config.sr, config.level_dbfs)
+    if config.vad:
+        speech = speech_only(y, speech_spans(y, config.sr, normalize=False))
+        if speech.size >= MIN_VAD_SECONDS * config.sr:
+            return speech
+    return trim_silence(y, config.trim_db)
 
 
 def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None) -> np.ndarray:
@@ -268,6 +393,22 @@ def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | No
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if config.kind == "original":
         return original_recipe(audio, sr)
+    if config.version >= 2:
+        from s2e_lib.audio import dsp
+
+        y = prepare_speech(audio, sr, config)
+        if config.kind == "logmel":
+            return dsp.log_mel_spectrogram(
+                y,
+                sr=config.sr,
+                n_fft=config.n_fft,
+                hop_length=config.hop_length,
+                win_length=config.win_length,
+                n_mels=config.n_mels,
+                fmin=config.fmin,
+                fmax=config.fmax,
+            )
+        return relative_stats(y, config.sr, config)
     audio = _at_rate(audio, sr, config.sr)
     audio = trim_silence(audio, config.trim_db)
     if config.kind == "logmel":
@@ -282,24 +423,70 @@ def feature_cache_dir() -> Path:
     return project_paths().outputs / "cache" / "features"
 
 
-def cache_key(path: str | os.PathLike, config: FeatureConfig, speed: float = 1.0) -> str:
-    """Key of one file's features: resolved path, size, mtime, the feature parameters (and speed)."""
+@dataclass(frozen=True)
+class Transform:
+    """A seeded waveform change applied before the features: an augmentation draw or a named condition.
+
+    Attributes
+    ----------
+    kind : {"augment", "condition"}
+        ``augment``: one random draw of :func:`s2e_lib.audio.augment.augment` with the
+        :class:`~s2e_lib.audio.augment.AugmentConfig` whose JSON is ``spec``;
+        ``condition``: the single change ``spec`` of
+        :data:`s2e_lib.audio.augment.ROBUSTNESS_CONDITIONS` (``"gain -20 dB"``, ``"mp3 32k"``, ...).
+    spec : str
+    seed : tuple of int
+        Seed of the draw (:func:`clip_seed` gives one per clip and copy).
+    """
+
+    kind: str
+    spec: str
+    seed: tuple = (0,)
+
+    def key(self) -> str:
+        return f"{self.kind}:{self.spec}:{'-'.join(str(int(s)) for s in self.seed)}"
+
+    def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        from s2e_lib.audio import augment as aug
+
+        if self.kind == "augment":
+            config = aug.AugmentConfig.from_dict(json.loads(self.spec)) if self.spec else aug.AugmentConfig()
+            return aug.augment(audio, sr, config, list(self.seed))[0]
+        if self.kind == "condition":
+            return aug.apply_condition(self.spec, audio, sr, list(self.seed))
+        raise ValueError(f"unknown transform kind {self.kind!r}")
+
+
+def clip_seed(path: str | os.PathLike, copy: int, seed: int = 0) -> tuple[int, int, int]:
+    """A seed for copy ``copy`` of one clip: the same on every machine (it hashes the file name,
+    not the folder it lives in)."""
+    import zlib
+
+    return (int(seed), zlib.crc32(Path(path).name.encode()), int(copy))
+
+
+def cache_key(
+    path: str | os.PathLike, config: FeatureConfig, speed: float = 1.0, transform: Transform | None = None
+) -> str:
+    """Key of one file's features: resolved path, size, mtime, the feature parameters (speed, transform)."""
     path = Path(path).resolve()
     stat = path.stat()
     ident = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{config.key()}"
     if speed != 1.0:
         ident += f"|speed={speed:g}"
+    if transform is not None:
+        ident += f"|{transform.key()}"
     return hashlib.sha1(ident.encode()).hexdigest()
 
 
 def speed_perturb(audio: np.ndarray, speed: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Play ``audio`` ``speed`` times faster (tempo, pitch and formants scale together), as
     Kaldi's speed perturbation: a cheap way to make new voices from existing ones."""
-    import librosa
+    from s2e_lib.audio import dsp
 
     if speed == 1.0:
         return audio
-    return librosa.resample(audio, orig_sr=int(round(sr * speed)), target_sr=sr).astype(np.float32)
+    return dsp.resample(np.asarray(audio, dtype=np.float32), int(round(sr * speed)), sr)
 
 
 def extract_file(
@@ -307,25 +494,29 @@ def extract_file(
     config: FeatureConfig | None = None,
     cache_dir: str | os.PathLike | None = None,
     speed: float = 1.0,
+    transform: Transform | None = None,
 ) -> np.ndarray:
     """Load ``path`` (any format) and return its features, reading/writing the disk cache.
 
     ``cache_dir=None`` uses :func:`feature_cache_dir`; pass ``False`` to disable caching.
-    ``speed`` != 1 computes the features of a speed-perturbed copy (training augmentation).
+    ``speed`` != 1 computes the features of a speed-perturbed copy, ``transform`` those of an
+    augmented or otherwise changed copy (training augmentation, robustness tests).
     """
     config = config or FeatureConfig()
     cache = None
     if cache_dir is not False:
         folder = Path(cache_dir) if cache_dir else feature_cache_dir()
-        cache = folder / config.key() / f"{cache_key(path, config, speed)}.npy"
+        cache = folder / config.key() / f"{cache_key(path, config, speed, transform)}.npy"
         if cache.exists():
             try:
-                return np.load(cache)
+                return np.load(cache, allow_pickle=False)
             except (OSError, ValueError):
                 pass  # a damaged cache entry: recompute
     audio = load_audio(path, sr=config.sr)
     if speed != 1.0:
         audio = speed_perturb(audio, speed, config.sr)
+    if transform is not None:
+        audio = transform(audio, config.sr)
     features = extract(audio, config.sr, config)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -342,22 +533,34 @@ def extract_files(
     n_jobs: int = 1,
     progress: bool = True,
     speed: float = 1.0,
+    transforms: Sequence[Transform | None] | None = None,
+    desc: str | None = None,
 ) -> list[np.ndarray]:
     """Features of many files, in order, in ``n_jobs`` processes, with a tqdm bar and disk cache.
 
-    Raises the first :class:`~s2e_lib.errors.InputError` (naming the file) of a bad file.
+    ``transforms`` gives each file's :class:`Transform` (or None). Raises the first
+    :class:`~s2e_lib.errors.InputError` (naming the file) of a bad file.
     """
     from tqdm.auto import tqdm
 
     config = config or FeatureConfig()
     paths = [str(p) for p in paths]
-    bar = {"total": len(paths), "desc": f"features ({config.kind})", "disable": not progress, "unit": "clip"}
+    transforms = list(transforms) if transforms is not None else [None] * len(paths)
+    bar = {
+        "total": len(paths),
+        "desc": desc or f"features ({config.kind})",
+        "disable": not progress,
+        "unit": "clip",
+    }
     if n_jobs == 1 or len(paths) < 8:
-        return [extract_file(p, config, cache_dir, speed) for p in tqdm(paths, **bar)]
+        return [
+            extract_file(p, config, cache_dir, speed, t)
+            for p, t in tqdm(zip(paths, transforms, strict=True), **bar)
+        ]
     from joblib import Parallel, delayed
 
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(extract_file)(p, config, cache_dir, speed) for p in paths
+        delayed(extract_file)(p, config, cache_dir, speed, t) for p, t in zip(paths, transforms, strict=True)
     )
     return list(tqdm(jobs, **bar))
 

@@ -28,7 +28,11 @@ def load_audio(
     offset: float = 0.0,
     duration: float | None = None,
 ) -> np.ndarray:
-    """Load ``path`` as mono float32 in [-1, 1] at ``sr`` Hz.
+    """Load ``path`` as mono float32 at ``sr`` Hz.
+
+    Integer formats give samples in [-1, 1]; float formats (32-bit float WAV) keep their
+    values, including peaks beyond ±1, so that a gain change is exactly a gain change (the
+    speech-emotion features normalise the level; nothing is silently clipped).
 
     Parameters
     ----------
@@ -73,7 +77,7 @@ def load_audio(
     audio = audio[start:stop]
     if audio.size == 0:
         raise AudioDecodeError(f"{path}: no audio samples in the requested range")
-    return np.clip(audio, -1.0, 1.0)
+    return audio
 
 
 def write_wav(

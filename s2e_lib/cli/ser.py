@@ -14,7 +14,12 @@ def ser() -> None:
 
 @ser.command()
 @click.option(
-    "--data", "data", required=True, type=click.Path(), help="MEAD root, RAVDESS root or manifest CSV."
+    "--data",
+    "data",
+    required=True,
+    multiple=True,
+    type=click.Path(),
+    help="MEAD root, RAVDESS root or manifest CSV; repeat for a multi-corpus model (speakers become CORPUS/SPEAKER).",
 )
 @click.option(
     "--model",
@@ -41,10 +46,18 @@ def ser() -> None:
     show_default=True,
     help="Torch CPU threads (small models: 1 is fastest).",
 )
+@click.option(
+    "--augment-copies",
+    type=int,
+    default=None,
+    help="Random waveform augmentations per training clip (gain, noise, band, codec, room, speed; default: the recipe's).",
+)
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint file to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
-def train(data, model, test_speakers, epochs, seed, n_models, jobs, threads, out, overwrite) -> None:
-    """Train a classifier on a corpus and write one checkpoint file."""
+def train(
+    data, model, test_speakers, epochs, seed, n_models, jobs, threads, augment_copies, out, overwrite
+) -> None:
+    """Train a classifier on one or several corpora and write one checkpoint file."""
     import torch
 
     from s2e_lib.ser.recipes import recipe
@@ -57,9 +70,16 @@ def train(data, model, test_speakers, epochs, seed, n_models, jobs, threads, out
         config.epochs = epochs
     if n_models is not None:
         config.n_models = n_models
+    if augment_copies is not None:
+        config.augment_copies = augment_copies
+    _check_positive(epochs=epochs, ensemble=n_models, jobs=jobs, threads=threads)
+    if augment_copies is not None and augment_copies < 0:
+        from s2e_lib.errors import InputError
+
+        raise InputError(f"--augment-copies: must be 0 or more (got {augment_copies})")
     speakers = [s.strip() for s in test_speakers.split(",") if s.strip()]
     result = run_train(
-        data,
+        list(data),
         out,
         config,
         feature_config,
@@ -77,26 +97,142 @@ def train(data, model, test_speakers, epochs, seed, n_models, jobs, threads, out
 
 @ser.command(name="eval")
 @click.option(
-    "--data", "data", required=True, type=click.Path(), help="MEAD root, RAVDESS root or manifest CSV."
+    "--data",
+    "data",
+    required=True,
+    multiple=True,
+    type=click.Path(),
+    help="MEAD root, RAVDESS root or manifest CSV (repeat: one score per corpus, or the corpora of --loco).",
 )
 @click.option(
     "--model", "model_path", default=None, type=click.Path(), help="Checkpoint (default: the shipped model)."
 )
 @click.option("--speakers", default="", help="Comma-separated speakers to score (default: all).")
-def evaluate(data, model_path, speakers) -> int:
-    """Score a model on the mission emotions of a corpus; the last stdout line is one JSON object."""
+@click.option(
+    "--loco",
+    is_flag=True,
+    help="Leave-one-corpus-out evaluation of a training recipe (trains one model per held-out corpus).",
+)
+@click.option("--recipe", default="mlp", show_default=True, help="With --loco: the recipe to evaluate.")
+@click.option(
+    "--test-only", default="", help="With --loco: comma-separated corpora never trained on, only scored."
+)
+@click.option("--within", is_flag=True, help="With --loco: add speaker-held-out CV inside each corpus.")
+@click.option(
+    "--robustness", is_flag=True, help="With --loco: add the gain/noise/band/codec/room/speed table."
+)
+@click.option("--ensemble", "n_models", type=int, default=None, help="With --loco: members per model.")
+@click.option("--augment-copies", type=int, default=None, help="With --loco: augmented copies per clip.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Feature extraction processes.")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(),
+    help="With --loco: folder for report.json/.md/confusion.png.",
+)
+def evaluate(
+    data,
+    model_path,
+    speakers,
+    loco,
+    recipe,
+    test_only,
+    within,
+    robustness,
+    n_models,
+    augment_copies,
+    jobs,
+    out_dir,
+) -> int:
+    """Score a model on labelled corpora, or (--loco) a recipe across corpora; the last stdout line is one JSON object."""
+    _single_thread()
+    _check_positive(ensemble=n_models, jobs=jobs)
+    if loco:
+        return _evaluate_loco(
+            data, recipe, test_only, within, robustness, n_models, augment_copies, jobs, out_dir
+        )
     from s2e_lib.ser.evaluate import evaluate_files
     from s2e_lib.ser.predict import load_model
 
-    _single_thread()
-
     emotion_model = load_model(model_path)
     chosen = [s.strip() for s in speakers.split(",") if s.strip()] or None
-    result = evaluate_files(
-        emotion_model, data, speakers=chosen, log=lambda line: click.echo(f"error: {line}", err=True)
-    )
+    results = []
+    for source in data:
+        results.append(
+            evaluate_files(
+                emotion_model,
+                source,
+                speakers=chosen,
+                log=lambda line: click.echo(f"error: {line}", err=True),
+            )
+        )
+    if len(results) == 1:
+        result = results[0]
+    else:
+        bal = [r["balanced_accuracy"] for r in results]
+        result = {
+            "per_corpus": {str(src): r for src, r in zip(data, results, strict=True)},
+            "mean_balanced_accuracy": float(sum(bal) / len(bal)),
+            "worst_balanced_accuracy": float(min(bal)),
+            "n_skipped": sum(r["n_skipped"] for r in results),
+            "model": str(emotion_model.path),
+        }
     click.echo(json.dumps(result))
     return 2 if result["n_skipped"] else 0
+
+
+def _evaluate_loco(
+    data, recipe_name, test_only, within, robustness, n_models, augment_copies, jobs, out_dir
+) -> int:
+    from s2e_lib.errors import InputError
+    from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown, write_report
+    from s2e_lib.ser.dataset import scan_corpora
+    from s2e_lib.ser.recipes import recipe
+
+    if len(data) < 2:
+        raise InputError("--loco needs at least two corpora (repeat --data)")
+    if out_dir:
+        from s2e_lib.fileio import check_output
+
+        for name in ("report.json", "report.md", "confusion.png"):
+            check_output(f"{out_dir}/{name}")
+    config, feature_config = recipe(recipe_name)
+    if n_models is not None:
+        config.n_models = n_models
+    if augment_copies is not None:
+        config.augment_copies = augment_copies
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    table = scan_corpora(list(data))
+    names = sorted(set(table["corpus"]))
+    only = [c.strip() for c in test_only.split(",") if c.strip()]
+    unknown = [c for c in only if c not in names]
+    if unknown:
+        raise InputError(f"--test-only: unknown corpora {', '.join(unknown)} (corpora: {', '.join(names)})")
+    if len(names) - len(only) < 2:
+        raise InputError("--loco needs at least two training corpora besides --test-only")
+    corpus_data = load_corpora(table, feature_config, config, n_jobs=jobs)
+    report = cross_corpus_report(
+        corpus_data,
+        config,
+        feature_config,
+        test_only=only,
+        within=within,
+        robustness=robustness,
+        n_jobs=jobs,
+        log=log,
+    )
+    click.echo(loco_markdown(report), err=True)
+    if out_dir:
+        paths = write_report(report, out_dir)
+        log("wrote " + ", ".join(str(p) for p in paths.values()))
+    click.echo(
+        json.dumps(
+            {k: report[k] for k in ("selection", "loco", "corpora")}
+            | {"test_only": report.get("test_only", {})}
+        )
+    )
+    return 0
 
 
 @ser.command()
@@ -127,6 +263,14 @@ def predict(files, model_path, as_json) -> int:
             probs = "  ".join(f"{k} {v:.2f}" for k, v in result["probabilities"].items())
             click.echo(f"{path}\t{result['emotion']}\t{probs}")
     return status
+
+
+def _check_positive(**options) -> None:
+    from s2e_lib.errors import InputError
+
+    for name, value in options.items():
+        if value is not None and value < 1:
+            raise InputError(f"--{name.replace('_', '-')}: must be 1 or more (got {value})")
 
 
 def _single_thread() -> None:

@@ -195,3 +195,269 @@ def feature_table(model, df, cache_dir=None, progress: bool = True):
         table[f"p_{label}"] = probs[:, i]
     table.attrs["n_skipped"] = 0
     return table
+
+
+def _fit_members(
+    features, views, y, masks, corpora, speakers, genders, train_mask, config, feature_config, salt
+):
+    """Train ``config.n_models`` members on the rows of ``train_mask`` (validation speakers from every corpus)."""
+    from s2e_lib.ser.train import corpus_val_speakers, fit_split
+
+    members, seconds = [], []
+    for m in range(config.n_models):
+        val = corpus_val_speakers(
+            speakers[train_mask],
+            corpora[train_mask],
+            genders,
+            config.val_speakers,
+            seed=config.seed + salt + m,
+        )
+        val_mask = np.isin(speakers, val)
+        member = TrainConfig(**{**config.to_dict(), "seed": config.seed + m, "n_models": 1})
+        result = fit_split(
+            features,
+            views,
+            y,
+            masks,
+            corpora,
+            np.flatnonzero(train_mask & ~val_mask),
+            np.flatnonzero(val_mask),
+            masks.shape[1],
+            member,
+            feature_config,
+        )
+        members.append(result.model.cpu().eval())
+        seconds.append(result.seconds)
+    return members, float(np.sum(seconds))
+
+
+def ensemble_proba(members, features) -> np.ndarray:
+    """Mean class probabilities of ``members`` on a list of features, shape (n, n_classes)."""
+    probs = [torch.softmax(predict_logits(m, features), dim=1).numpy() for m in members]
+    return np.mean(probs, axis=0)
+
+
+def corpus_scores(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
+    """:func:`~s2e_lib.ser.train.scores` of one corpus (balanced accuracy over the labels it has)."""
+    return scores(np.asarray(y), np.asarray(predicted), n_classes)
+
+
+def leave_one_corpus_out(
+    features,
+    y,
+    corpora,
+    speakers,
+    genders: dict[str, str],
+    masks: np.ndarray,
+    config: TrainConfig,
+    feature_config: FeatureConfig | None = None,
+    views=(),
+    held_out: Sequence[str] | None = None,
+    log=None,
+    keep_models: bool = False,
+) -> dict:
+    """Train on every corpus but one, test on the whole held-out corpus; for each of ``held_out``.
+
+    Parameters
+    ----------
+    features : list of np.ndarray
+        Clean features of every clip of every corpus.
+    y, corpora, speakers : np.ndarray
+        Label index, corpus and speaker of each clip.
+    masks : np.ndarray of bool, (n, n_classes)
+        Labels of each clip's corpus (:func:`~s2e_lib.ser.dataset.corpus_label_masks`).
+    views : list of lists of np.ndarray
+        Augmented copies of every clip (training only).
+    held_out : list of str, optional
+        Corpora to hold out in turn (default: every corpus). A corpus that is never held
+        out (e.g. one whose licence allows experiments only as training data) still trains.
+
+    Returns
+    -------
+    dict
+        ``corpora``: held-out corpus -> scores (accuracy, balanced_accuracy, n, confusion);
+        ``mean_balanced_accuracy`` and ``worst_balanced_accuracy`` over them;
+        ``probabilities`` (n, n_classes; NaN for clips never held out); ``train_seconds``;
+        ``models`` (held-out corpus -> members) when ``keep_models``.
+    """
+    y, corpora, speakers = np.asarray(y), np.asarray(corpora), np.asarray(speakers)
+    n_classes = masks.shape[1]
+    held_out = list(held_out or sorted(set(corpora.tolist())))
+    probs = np.full((len(y), n_classes), np.nan, dtype=np.float32)
+    out: dict = {"corpora": {}, "train_seconds": 0.0}
+    models = {}
+    for k, corpus in enumerate(held_out):
+        test = corpora == corpus
+        members, seconds = _fit_members(
+            features, views, y, masks, corpora, speakers, genders, ~test, config, feature_config, 1000 * k
+        )
+        test_idx = np.flatnonzero(test)
+        p = ensemble_proba(members, [features[i] for i in test_idx])
+        probs[test_idx] = p
+        s = corpus_scores(y[test], p.argmax(1), n_classes)
+        out["corpora"][corpus] = s
+        out["train_seconds"] += seconds
+        if keep_models:
+            models[corpus] = members
+        if log:
+            log(
+                f"held out {corpus}: accuracy {s['accuracy']:.3f}, balanced {s['balanced_accuracy']:.3f} (n={s['n']})"
+            )
+    bal = [s["balanced_accuracy"] for s in out["corpora"].values()]
+    out["mean_balanced_accuracy"] = float(np.mean(bal))
+    out["worst_balanced_accuracy"] = float(np.min(bal))
+    out["probabilities"] = probs
+    if keep_models:
+        out["models"] = models
+    return out
+
+
+def within_corpus_cv(
+    features,
+    y,
+    corpora,
+    speakers,
+    genders: dict[str, str],
+    masks: np.ndarray,
+    config: TrainConfig,
+    feature_config: FeatureConfig | None = None,
+    views=(),
+    corpora_to_test: Sequence[str] | None = None,
+    n_folds: int = 4,
+    log=None,
+) -> dict:
+    """Speaker-held-out cross-validation inside each corpus, training on everything else too.
+
+    For each corpus, its speakers are dealt into ``n_folds`` gender-balanced folds; each fold is
+    tested by a model trained on the corpus's other speakers plus every other corpus.
+
+    Returns
+    -------
+    dict
+        ``corpora``: corpus -> scores over all its held-out clips (plus ``folds``);
+        ``mean_balanced_accuracy`` and ``worst_balanced_accuracy``.
+    """
+    y, corpora, speakers = np.asarray(y), np.asarray(corpora), np.asarray(speakers)
+    n_classes = masks.shape[1]
+    out: dict = {"corpora": {}}
+    for c_index, corpus in enumerate(corpora_to_test or sorted(set(corpora.tolist()))):
+        in_corpus = corpora == corpus
+        predicted = np.full(len(y), -1)
+        folds = speaker_folds(speakers[in_corpus], genders, n_folds)
+        fold_scores = []
+        for k, fold in enumerate(folds):
+            test = in_corpus & np.isin(speakers, fold)
+            members, _ = _fit_members(
+                features,
+                views,
+                y,
+                masks,
+                corpora,
+                speakers,
+                genders,
+                ~test,
+                config,
+                feature_config,
+                10_000 * (c_index + 1) + 100 * k,
+            )
+            idx = np.flatnonzero(test)
+            predicted[idx] = ensemble_proba(members, [features[i] for i in idx]).argmax(1)
+            fold_scores.append(corpus_scores(y[idx], predicted[idx], n_classes)["balanced_accuracy"])
+        s = corpus_scores(y[in_corpus], predicted[in_corpus], n_classes)
+        s["folds"] = fold_scores
+        out["corpora"][corpus] = s
+        if log:
+            log(
+                f"{corpus} speaker-held-out: accuracy {s['accuracy']:.3f}, balanced {s['balanced_accuracy']:.3f}"
+            )
+    bal = [s["balanced_accuracy"] for s in out["corpora"].values()]
+    out["mean_balanced_accuracy"] = float(np.mean(bal))
+    out["worst_balanced_accuracy"] = float(np.min(bal))
+    return out
+
+
+def robustness_table(
+    models: dict,
+    df,
+    y: np.ndarray,
+    feature_config: FeatureConfig,
+    conditions: Sequence[str] | None = None,
+    per_corpus: int | None = 150,
+    seed: int = 0,
+    cache_dir=None,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> list[dict]:
+    """Each single change (gain, noise, band, codec, room, speed) applied to held-out clips.
+
+    Parameters
+    ----------
+    models : dict
+        Held-out corpus -> ensemble members trained without it (``leave_one_corpus_out(...,
+        keep_models=True)["models"]``): every clip is scored by a model that never saw its corpus.
+    df : pandas.DataFrame
+        The table (``audio_path``, ``corpus``) aligned with ``y``.
+    conditions : list of str, optional
+        Names from :data:`s2e_lib.audio.augment.ROBUSTNESS_CONDITIONS` (default all).
+    per_corpus : int, optional
+        Clips drawn per corpus (seeded, stratified by label); None = all.
+
+    Returns
+    -------
+    list of dict
+        One row per (condition, corpus): ``condition, corpus, n, accuracy, balanced_accuracy,
+        agreement`` (share of clips whose label equals the clean label).
+    """
+    from s2e_lib.audio.augment import ROBUSTNESS_CONDITIONS
+    from s2e_lib.audio.features import Transform, clip_seed, extract_files
+
+    conditions = list(conditions or ROBUSTNESS_CONDITIONS)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for corpus, members in models.items():
+        idx = np.flatnonzero(df["corpus"].to_numpy() == corpus)
+        if per_corpus and len(idx) > per_corpus:
+            idx = np.sort(rng.choice(idx, per_corpus, replace=False))
+        paths = list(df["audio_path"].iloc[idx])
+        clean = None
+        for name in conditions:
+            transforms = (
+                None
+                if name == "clean"
+                else [Transform("condition", name, clip_seed(p, 0, seed)) for p in paths]
+            )
+            feats = extract_files(
+                paths,
+                feature_config,
+                cache_dir,
+                n_jobs,
+                progress,
+                transforms=transforms,
+                desc=f"{corpus}: {name}",
+            )
+            predicted = ensemble_proba(members, feats).argmax(1)
+            if clean is None:
+                clean = (
+                    predicted
+                    if name == "clean"
+                    else ensemble_proba(
+                        members, extract_files(paths, feature_config, cache_dir, n_jobs, False)
+                    ).argmax(1)
+                )
+            s = corpus_scores(y[idx], predicted, masks_n(members))
+            rows.append(
+                {
+                    "condition": name,
+                    "corpus": corpus,
+                    "n": int(len(idx)),
+                    "accuracy": s["accuracy"],
+                    "balanced_accuracy": s["balanced_accuracy"],
+                    "agreement": float(np.mean(predicted == clean)),
+                }
+            )
+    return rows
+
+
+def masks_n(members) -> int:
+    """Number of output labels of a list of members."""
+    return int(members[0].fc.out_features)

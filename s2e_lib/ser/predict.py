@@ -17,6 +17,12 @@ import torch
 
 from s2e_lib.audio.features import FeatureConfig, extract
 from s2e_lib.audio.io import SAMPLE_RATE, load_audio
+from s2e_lib.audio.speech import (
+    DIGITAL_SILENCE_DBFS,
+    active_level_dbfs,
+    speech_seconds,
+    speech_spans,
+)
 from s2e_lib.errors import InputError, MissingResourceError
 from s2e_lib.paths import ASSETS_DIR
 from s2e_lib.ser.checkpoint import load_checkpoint
@@ -24,8 +30,8 @@ from s2e_lib.ser.train import predict_logits
 
 #: Clips shorter than this are refused (seconds).
 MIN_SECONDS = 0.3
-#: A clip whose loudest 25 ms frame is below this level holds no speech (dBFS).
-SILENCE_DBFS = -50.0
+#: A clip needs at least this much speech found by the voice-activity detector (seconds).
+MIN_SPEECH_SECONDS = 0.15
 #: Clips longer than this are classified in windows whose probabilities are averaged.
 MAX_SINGLE_SECONDS = 6.0
 
@@ -36,26 +42,13 @@ def default_model_path() -> Path:
     return Path(env).expanduser() if env else ASSETS_DIR / "ser" / "default.pt"
 
 
-def frame_levels(
-    audio: np.ndarray, sr: int = SAMPLE_RATE, frame_s: float = 0.025, hop_s: float = 0.010
-) -> np.ndarray:
-    """RMS level (dBFS) of each ``frame_s`` frame every ``hop_s`` seconds."""
-    frame = max(1, int(frame_s * sr))
-    hop = max(1, int(hop_s * sr))
-    audio = np.asarray(audio, dtype=np.float64).reshape(-1)
-    if audio.size < frame:
-        audio = np.pad(audio, (0, frame - audio.size))
-    n = 1 + (audio.size - frame) // hop
-    idx = np.arange(frame)[None, :] + hop * np.arange(n)[:, None]
-    rms = np.sqrt(np.mean(audio[idx] ** 2, axis=1))
-    return 20 * np.log10(rms + 1e-10)
-
-
 def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None) -> None:
     """Raise :class:`InputError` naming ``path`` for audio that cannot hold classifiable speech.
 
-    Refused: non-finite samples, clips under :data:`MIN_SECONDS`, silence or near-silence
-    (loudest 25 ms frame under :data:`SILENCE_DBFS`, or under 0.1 s of sound above it).
+    Refused: non-finite samples, clips under :data:`MIN_SECONDS`, digital silence, and
+    clips in which Silero VAD finds under :data:`MIN_SPEECH_SECONDS` of speech (silence,
+    noise, music). The detector runs on the level-normalised clip, so quiet but clear
+    speech (peak -60 dBFS) is accepted: there is no fixed level gate.
     """
     name = str(path) if path is not None else "audio"
     audio = np.asarray(audio).reshape(-1)
@@ -66,14 +59,14 @@ def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLi
     seconds = audio.size / sr
     if seconds < MIN_SECONDS:
         raise InputError(f"{name}: too short ({seconds:.2f} s; at least {MIN_SECONDS} s of speech needed)")
-    levels = frame_levels(audio, sr)
-    peak = float(levels.max())
-    if peak < SILENCE_DBFS:
-        raise InputError(f"{name}: no speech found (silent: loudest frame {peak:.0f} dBFS)")
-    active = float(np.sum(levels > max(SILENCE_DBFS, peak - 40.0))) * 0.010
-    if active < 0.1:
+    level = active_level_dbfs(audio, sr)
+    if not np.isfinite(level) or level < DIGITAL_SILENCE_DBFS:
+        raise InputError(f"{name}: no speech found (the recording is silent)")
+    found = speech_seconds(speech_spans(audio, sr), sr)
+    if found < MIN_SPEECH_SECONDS:
         raise InputError(
-            f"{name}: no speech found (only {active:.2f} s of sound above {SILENCE_DBFS:.0f} dBFS)"
+            f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech; "
+            "silence, noise or music?)"
         )
 
 

@@ -64,8 +64,17 @@ class TrainConfig:
     crop_seconds : float
         Random training crop of sequence models.
     speeds : list of float
-        Speed-perturbed copies of every training clip added to the training set
+        Speed-perturbed copies of every training clip, used like augmented copies
         (e.g. ``[0.9, 1.1]``: tempo, pitch and formants scaled together - new voices).
+    augment_copies : int
+        Random waveform augmentations of every training clip (gain, noise, band limits,
+        codecs, rooms, speed; :func:`s2e_lib.audio.augment.augment`), seeded per clip; each
+        epoch sees every clip once, clean or as one of its copies.
+    augmentation : dict
+        :class:`~s2e_lib.audio.augment.AugmentConfig` fields overriding its defaults.
+    balance : bool
+        Weight clips so every corpus, and every label within a corpus, counts equally
+        (replaces ``class_weighting``; with one corpus it is inverse class frequency).
     refit : bool
         After early stopping, retrain from scratch on training + validation speakers for
         the best epoch count (more speakers help more than anything else on small corpora).
@@ -87,6 +96,9 @@ class TrainConfig:
     crop_seconds: float = 3.0
     refit: bool = False
     speeds: list = field(default_factory=list)
+    augment_copies: int = 0
+    augmentation: dict = field(default_factory=dict)
+    balance: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -193,6 +205,11 @@ def fit(
     state_path: str | os.PathLike | None = None,
     progress: bool = True,
     device: str | None = None,
+    sample_weights: Sequence[float] | None = None,
+    train_masks: np.ndarray | None = None,
+    val_masks: np.ndarray | None = None,
+    val_groups: Sequence[str] | None = None,
+    train_views: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> FitResult:
     """Train one model; early-stop on the validation set's balanced accuracy.
 
@@ -213,6 +230,22 @@ def fit(
         Show a tqdm bar over epochs.
     device : str, optional
         Default CUDA when available.
+    sample_weights : sequence of float, optional
+        Weight of each training clip in the loss (``sum(w * loss) / sum(w)``), e.g. from
+        :func:`balanced_weights`. Default: inverse class frequency when
+        ``config.class_weighting``, else uniform.
+    train_masks, val_masks : np.ndarray of bool, shape (n, n_classes), optional
+        The labels each clip's corpus has. A clip's softmax (and label smoothing) runs over
+        its corpus's labels only, so a corpus without some emotions (TurEV has no neutral or
+        fear) neither teaches that those emotions are rare nor shifts the priors.
+    val_groups : sequence of str, optional
+        Corpus of each validation clip: the early-stopping score is the mean of the
+        per-corpus balanced accuracies (one corpus never dominates the choice).
+    train_views : sequence of sequences of np.ndarray, optional
+        Augmented copies of the training clips: ``train_views[k][i]`` is copy ``k`` of clip
+        ``i``. Every epoch each clip is seen once, as its clean version or one of its copies,
+        drawn with the epoch's seeded generator (augmentation on the fly among pre-computed
+        random draws: features of a fresh augmentation every epoch cost minutes per epoch on a CPU).
 
     Returns
     -------
@@ -231,13 +264,19 @@ def fit(
     if not sequence:
         model.fit_normalization(torch.from_numpy(np.stack(train_features)).float())
     model.to(device)
-    counts = np.bincount(y_train, minlength=n_classes).astype(np.float64)
-    weights = None
-    if config.class_weighting:
-        weights = torch.tensor(
-            np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0)
-        ).float()
-        weights = weights.to(device)
+    if sample_weights is None:
+        counts = np.bincount(y_train, minlength=n_classes).astype(np.float64)
+        per_class = (
+            counts.sum() / np.maximum(counts, 1) / n_classes if config.class_weighting else np.ones(n_classes)
+        )
+        sample_weights = per_class[y_train]
+    weights = np.asarray(sample_weights, dtype=np.float32)
+    masks = (
+        np.ones((len(y_train), n_classes), dtype=bool)
+        if train_masks is None
+        else np.asarray(train_masks, bool)
+    )
+    views = [train_features, *(train_views or [])]
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
     fps = (feature_config or FeatureConfig()).frames_per_second
@@ -270,7 +309,8 @@ def fit(
             idx = order[i : i + config.batch_size]
             if len(idx) < 2:
                 continue
-            items = [train_features[j] for j in idx]
+            pick = rng.integers(0, len(views), size=len(idx)) if len(views) > 1 else np.zeros(len(idx), int)
+            items = [views[k][j] for k, j in zip(pick, idx, strict=True)]
             if sequence:
                 items = [_crop(a, crop, rng) for a in items]
                 if config.augment:
@@ -284,7 +324,13 @@ def fit(
                 )
             target = torch.from_numpy(y_train[idx]).to(device)
             logits = model(x.to(device), None if lengths is None else lengths.to(device))
-            loss = F.cross_entropy(logits, target, weight=weights, label_smoothing=config.label_smoothing)
+            loss = masked_cross_entropy(
+                logits,
+                target,
+                torch.from_numpy(masks[idx]).to(device),
+                torch.from_numpy(weights[idx]).to(device),
+                config.label_smoothing,
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -295,10 +341,21 @@ def fit(
         record = {"epoch": epoch, "train_loss": total / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
         if len(y_val):
             logits = predict_logits(model, val_features)
+            vmask = None if val_masks is None else torch.from_numpy(np.asarray(val_masks, bool))
+            if vmask is not None:
+                logits = logits.masked_fill(~vmask, -1e9)
             record["val_loss"] = float(F.cross_entropy(logits, torch.from_numpy(y_val)))
-            s = scores(y_val, logits.argmax(1).numpy(), n_classes)
+            predicted = logits.argmax(1).numpy()
+            s = scores(y_val, predicted, n_classes)
             record["val_accuracy"], record["val_balanced_accuracy"] = s["accuracy"], s["balanced_accuracy"]
-            score = s["balanced_accuracy"] - 1e-3 * record["val_loss"]
+            if val_groups is not None:
+                groups = np.asarray(val_groups)
+                per_group = [
+                    scores(y_val[groups == g], predicted[groups == g], n_classes)["balanced_accuracy"]
+                    for g in sorted(set(groups))
+                ]
+                record["val_balanced_accuracy"] = float(np.mean(per_group))
+            score = record["val_balanced_accuracy"] - 1e-3 * record["val_loss"]
         else:  # nothing to validate on: keep the last epoch
             score = float(epoch)
         history.append(record)
@@ -317,6 +374,8 @@ def fit(
         refit_config = TrainConfig(
             **{**config.to_dict(), "refit": False, "epochs": best["epoch"] + 1, "patience": config.epochs}
         )
+        if train_views or train_masks is not None:
+            raise ValueError("refit works on single-corpus training without views or label masks")
         again = fit(
             list(train_features) + list(val_features),
             np.concatenate([y_train, y_val]),
@@ -332,6 +391,52 @@ def fit(
         history = history + [{**h, "refit": True} for h in again.history]
         model = again.model
     return FitResult(model, history, best["epoch"], best["score"], time.perf_counter() - start_time)
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Weighted, label-smoothed cross-entropy whose softmax runs over each row's allowed labels.
+
+    Parameters
+    ----------
+    logits : (n, C) tensor
+    target : (n,) long tensor, each within its row's mask
+    mask : (n, C) bool tensor of the labels each row may take
+    weight : (n,) tensor of per-row weights; the loss is ``sum(w * l) / sum(w)``
+    label_smoothing : float
+        Spread over the row's allowed labels only.
+    """
+    logp = torch.log_softmax(logits.masked_fill(~mask, -1e9), dim=1).masked_fill(~mask, 0.0)
+    allowed = mask.float()
+    smooth = allowed / allowed.sum(dim=1, keepdim=True)
+    q = (1.0 - label_smoothing) * F.one_hot(target, logits.shape[1]).float() + label_smoothing * smooth
+    per_row = -(q * logp).sum(dim=1)
+    return (weight * per_row).sum() / weight.sum().clamp_min(1e-12)
+
+
+def balanced_weights(labels: Sequence[int], groups: Sequence[str]) -> np.ndarray:
+    """Per-clip weights that balance corpora and, within each corpus, its labels.
+
+    Every corpus (group) gets the same total weight, shared equally by the labels it has,
+    shared equally by that label's clips; the weights average 1. With one group this is
+    inverse class frequency.
+    """
+    labels = np.asarray(labels)
+    groups = np.asarray(groups)
+    weights = np.zeros(len(labels), dtype=np.float64)
+    names = sorted(set(groups.tolist()))
+    for g in names:
+        in_group = groups == g
+        present = sorted(set(labels[in_group].tolist()))
+        for c in present:
+            rows = in_group & (labels == c)
+            weights[rows] = 1.0 / (len(names) * len(present) * rows.sum())
+    return (weights * len(labels) / weights.sum()).astype(np.float32)
 
 
 def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, config) -> None:
@@ -408,8 +513,59 @@ def extract_dataset(
     return features, kept, problems
 
 
+def corpus_val_speakers(
+    speakers: np.ndarray, corpora: np.ndarray, genders: dict[str, str], n_per_corpus: int, seed: int
+) -> list[str]:
+    """Validation speakers: ``n_per_corpus`` from each corpus (at most a third of its speakers)."""
+    chosen: list[str] = []
+    for c in sorted(set(corpora.tolist())):
+        pool = sorted(set(speakers[corpora == c].tolist()))
+        n = max(1, min(n_per_corpus, len(pool) // 3)) if n_per_corpus and len(pool) >= 2 else 0
+        chosen += choose_val_speakers(pool, genders, n, seed)
+    return sorted(chosen)
+
+
+def augmented_views(
+    df,
+    feature_config: FeatureConfig,
+    config: TrainConfig,
+    cache_dir=None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> list[list[np.ndarray]]:
+    """Features of the augmented copies of every clip of ``df`` (:attr:`TrainConfig.augment_copies`
+    random draws of :attr:`TrainConfig.augmentation`, then one copy per :attr:`TrainConfig.speeds`).
+
+    Each draw is seeded by (``config.seed``, the file name, the copy number): reproducible on
+    any machine, and cached like every feature.
+    """
+    import json
+
+    from s2e_lib.audio.features import Transform, clip_seed, extract_files
+
+    paths = list(df["audio_path"])
+    spec = json.dumps(config.augmentation, sort_keys=True) if config.augmentation else ""
+    views = []
+    for k in range(config.augment_copies):
+        transforms = [Transform("augment", spec, clip_seed(p, k, config.seed)) for p in paths]
+        views.append(
+            extract_files(
+                paths,
+                feature_config,
+                cache_dir,
+                n_jobs,
+                progress,
+                transforms=transforms,
+                desc=f"augmented copy {k + 1}/{config.augment_copies}",
+            )
+        )
+    for speed in config.speeds:
+        views.append(extract_files(paths, feature_config, cache_dir, n_jobs, progress, speed=speed))
+    return views
+
+
 def train(
-    data: str | os.PathLike,
+    data,
     out: str | os.PathLike,
     config: TrainConfig | None = None,
     feature_config: FeatureConfig | None = None,
@@ -421,12 +577,14 @@ def train(
     overwrite: bool = False,
     log=print,
 ) -> dict:
-    """Train on a corpus and write one checkpoint (the job behind ``s2e ser train``).
+    """Train on one or several corpora and write one checkpoint (the job behind ``s2e ser train``).
 
     Parameters
     ----------
-    data : path-like or pandas.DataFrame
-        MEAD root, RAVDESS root or manifest CSV, or a table from :func:`scan_speech`.
+    data : path-like, list of path-likes, or pandas.DataFrame
+        MEAD roots, RAVDESS roots or manifest CSVs (several: one multi-corpus model; speakers
+        are then named ``<corpus>/<speaker>``), or a table from
+        :func:`~s2e_lib.ser.dataset.scan_corpora`.
     out : path-like
         Checkpoint file to write (refused if it exists unless ``overwrite``).
     config : TrainConfig
@@ -435,26 +593,30 @@ def train(
     test_speakers : list of str, optional
         Speakers held out of training and scored at the end (figures go in the checkpoint).
     labels : sequence of str
-        Emotions to learn (default the mission five).
+        Emotions to learn (default the mission five). A corpus lacking some of them
+        trains with a softmax over the labels it has (:func:`masked_cross_entropy`).
     log : callable
         Receives one-line progress messages.
 
     Returns
     -------
     dict
-        ``path`` of the checkpoint and its ``metrics``.
+        ``path`` of the checkpoint, its ``metrics`` and ``data`` summary.
 
     Notes
     -----
-    Interrupted runs resume: finished ensemble members and the running member's
-    per-epoch state live in ``.<out name>.train/`` beside ``out`` until the checkpoint is written.
+    Clips are weighted so that every corpus counts equally and, within a corpus, every
+    label (:func:`balanced_weights`); early stopping uses held-out speakers of every corpus
+    and the mean of their per-corpus balanced accuracies. Interrupted runs resume: finished
+    ensemble members and the running member's per-epoch state live in ``.<out name>.train/``
+    beside ``out`` until the checkpoint is written.
     """
     import shutil
 
     from s2e_lib.errors import InputError
     from s2e_lib.fileio import check_output
     from s2e_lib.ser.checkpoint import save_checkpoint
-    from s2e_lib.ser.dataset import scan_speech
+    from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
     from s2e_lib.ser.models import Ensemble
 
     config = config or TrainConfig()
@@ -463,41 +625,43 @@ def train(
     labels = list(labels)
     if hasattr(data, "columns"):  # an already scanned table
         df = data[data["emotion"].isin(labels)].reset_index(drop=True)
-        data = df.attrs.get("root", "table")
+        if "corpus" not in df:
+            df["corpus"] = "corpus"
+        sources = df.attrs.get("sources", [df.attrs.get("root", "table")])
     else:
-        df = scan_speech(data, emotions=labels)
+        sources = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+        df = scan_corpora(sources, emotions=labels)
+    df["corpus"] = df["corpus"].astype(str)
+    source_name = ", ".join(str(s) for s in sources)
     speakers_all = sorted(df["speaker"].astype(str).unique())
     test_speakers = [str(s) for s in (test_speakers or [])]
     unknown = [s for s in test_speakers if s not in speakers_all]
     if unknown:
         raise InputError(
-            f"{data}: test speakers not found: {', '.join(unknown)} (speakers: {', '.join(speakers_all)})"
+            f"{source_name}: test speakers not found: {', '.join(unknown)} (speakers: {', '.join(speakers_all)})"
         )
     features, kept, problems = extract_dataset(df, feature_config, cache_dir, n_jobs, progress)
     for line in problems:
         log(f"skipped {line}")
     df = df.iloc[kept].reset_index(drop=True)
-    from s2e_lib.audio.features import extract_files
-
-    augmented = {
-        speed: extract_files(df["audio_path"], feature_config, cache_dir, n_jobs, progress, speed=speed)
-        for speed in config.speeds
-    }
+    views = augmented_views(df, feature_config, config, cache_dir, n_jobs, progress)
     y = labels_of(df["emotion"], labels)
+    masks, present = corpus_label_masks(df, labels)
+    corpora = df["corpus"].to_numpy()
     speakers = df["speaker"].astype(str).to_numpy()
     genders = dict(zip(speakers, df["gender"].fillna("").astype(str), strict=False))
     test_mask = np.isin(speakers, test_speakers)
     train_speakers = sorted(set(speakers[~test_mask]))
     if len(train_speakers) < 2:
-        raise InputError(f"{data}: need at least 2 training speakers, found {len(train_speakers)}")
-    # keep at least two thirds of the speakers for fitting on small corpora
-    n_val = max(1, min(config.val_speakers, len(train_speakers) // 3)) if config.val_speakers else 0
+        raise InputError(f"{source_name}: need at least 2 training speakers, found {len(train_speakers)}")
     work = out.parent / f".{out.name}.train"
     work.mkdir(parents=True, exist_ok=True)
     members, histories, member_info = [], [], []
     for m in range(config.n_models):
         member_config = TrainConfig(**{**config.to_dict(), "seed": config.seed + m, "n_models": 1})
-        val = choose_val_speakers(train_speakers, genders, n_val, seed=config.seed + m)
+        val = corpus_val_speakers(
+            speakers[~test_mask], corpora[~test_mask], genders, config.val_speakers, seed=config.seed + m
+        )
         val_mask = np.isin(speakers, val)
         fit_idx = np.flatnonzero(~test_mask & ~val_mask)
         val_idx = np.flatnonzero(val_mask)
@@ -515,15 +679,17 @@ def train(
                 log(f"member {m + 1}/{config.n_models}: resumed finished member")
                 continue
         log(
-            f"member {m + 1}/{config.n_models}: {len(fit_idx)} clips from {len(train_speakers) - len(val)} speakers, validation speakers {', '.join(val)}"
+            f"member {m + 1}/{config.n_models}: {len(fit_idx)} clips from "
+            f"{len(set(speakers[fit_idx]))} speakers, validation speakers {', '.join(val)}"
         )
-        fit_features = [features[i] for i in fit_idx] + [a[i] for a in augmented.values() for i in fit_idx]
-        fit_labels = np.concatenate([y[fit_idx]] * (1 + len(augmented)))
-        result = fit(
-            fit_features,
-            fit_labels,
-            [features[i] for i in val_idx],
-            y[val_idx],
+        result = fit_split(
+            features,
+            views,
+            y,
+            masks,
+            corpora,
+            fit_idx,
+            val_idx,
             len(labels),
             member_config,
             feature_config,
@@ -554,19 +720,23 @@ def train(
     model = members[0] if len(members) == 1 else Ensemble(members).eval()
     metrics: dict = {"members": member_info}
     if test_mask.any():
-        logits = predict_logits(model, [features[i] for i in np.flatnonzero(test_mask)])
+        test_idx = np.flatnonzero(test_mask)
+        logits = predict_logits(model, [features[i] for i in test_idx])
         s = scores(y[test_mask], logits.argmax(1).numpy(), len(labels))
         metrics["test"] = {"speakers": test_speakers, **s}
         log(
             f"test speakers {', '.join(test_speakers)}: accuracy {s['accuracy']:.3f}, balanced accuracy {s['balanced_accuracy']:.3f} (n={s['n']})"
         )
     data_summary = {
-        "source": str(data),
-        "corpus": sorted(df["corpus"].astype(str).unique()) if "corpus" in df else [],
+        "source": source_name,
+        "sources": [str(s) for s in sources],
+        "corpus": sorted(set(corpora.tolist())),
+        "corpus_labels": present,
         "train_speakers": train_speakers,
         "test_speakers": test_speakers,
         "n_clips": int((~test_mask).sum()),
         "per_label": {label: int(((y == i) & ~test_mask).sum()) for i, label in enumerate(labels)},
+        "per_corpus": {c: int(((corpora == c) & ~test_mask).sum()) for c in sorted(set(corpora.tolist()))},
         "skipped_files": len(problems),
     }
     save_checkpoint(
@@ -584,3 +754,41 @@ def train(
     )
     shutil.rmtree(work, ignore_errors=True)
     return {"path": str(out), "metrics": metrics, "data": data_summary}
+
+
+def fit_split(
+    features: Sequence[np.ndarray],
+    views: Sequence[Sequence[np.ndarray]],
+    y: np.ndarray,
+    masks: np.ndarray,
+    corpora: np.ndarray,
+    fit_idx: np.ndarray,
+    val_idx: np.ndarray,
+    n_classes: int,
+    config: TrainConfig,
+    feature_config: FeatureConfig | None = None,
+    state_path=None,
+    progress: bool = False,
+) -> FitResult:
+    """:func:`fit` on the rows ``fit_idx`` of a (multi-corpus) table, validated on ``val_idx``:
+    corpus- and label-balanced weights (:attr:`TrainConfig.balance`), per-corpus label masks,
+    augmented views, early stopping on the mean per-corpus balanced accuracy."""
+    fit_idx = np.asarray(fit_idx)
+    val_idx = np.asarray(val_idx)
+    weights = balanced_weights(y[fit_idx], corpora[fit_idx]) if config.balance else None
+    return fit(
+        [features[i] for i in fit_idx],
+        y[fit_idx],
+        [features[i] for i in val_idx],
+        y[val_idx],
+        n_classes,
+        config,
+        feature_config,
+        state_path=state_path,
+        progress=progress,
+        sample_weights=weights,
+        train_masks=masks[fit_idx],
+        val_masks=masks[val_idx],
+        val_groups=corpora[val_idx],
+        train_views=[[v[i] for i in fit_idx] for v in views] or None,
+    )

@@ -1,0 +1,191 @@
+"""Where the speech is, and how loud it is: active-speech level, level normalisation, voice activity.
+
+The speech-emotion model must hear emotion, not the microphone's gain. Every clip is
+therefore brought to one **active-speech level** before any feature is computed, and
+features are computed on the parts a real voice-activity detector marks as speech.
+
+Active-speech level
+    The power mean of the 25 ms frames (10 ms hop) within 30 dB of the loudest frame, in
+    dBFS. Frames are chosen relative to the clip's own loudest frame, so the choice does
+    not depend on the gain: scaling a clip by ``g`` shifts its level by exactly
+    ``20 log10 g`` dB, and :func:`normalize_level` undoes any gain exactly (up to float
+    rounding). This is the definition the project's corpus notes use; BS.1770 loudness
+    (``pyloudnorm``) would need ``scipy.signal`` at inference, which costs a second of cold
+    start, and gating on the clip's own peak measures speech rather than pauses just as well.
+
+Voice activity
+    `Silero VAD <https://github.com/snakers4/silero-vad>`_ (the ``silero-vad`` wheel ships
+    its model; nothing is downloaded). It runs on the level-normalised clip, so its
+    decisions do not depend on the recording level either, and quiet but clear speech
+    (peak -60 dBFS) is heard as well as loud speech. Silence, noise and music give no
+    speech spans; :func:`speech_only` concatenates the spans that are speech.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from s2e_lib.audio.io import SAMPLE_RATE
+
+#: Every clip is scaled to this active-speech level (dBFS) before features are computed.
+TARGET_LEVEL_DBFS = -26.0
+#: Frames more than this many dB below the loudest frame are not active speech.
+ACTIVE_WINDOW_DB = 30.0
+#: Below this active level the clip is digital silence: there is nothing to normalise.
+DIGITAL_SILENCE_DBFS = -110.0
+
+#: Silero VAD settings (probability threshold, shortest speech, shortest pause, padding).
+VAD_THRESHOLD = 0.5
+VAD_MIN_SPEECH_S = 0.15
+VAD_MIN_SILENCE_S = 0.10
+VAD_PAD_S = 0.03
+
+
+def frame_power(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, frame_s: float = 0.025, hop_s: float = 0.010
+) -> np.ndarray:
+    """Mean power of each ``frame_s`` frame every ``hop_s`` seconds, float64, shape (n_frames,).
+
+    Computed in float32 on strided views, ``chunk`` frames at a time, so memory stays
+    proportional to the number of frames, not to the number of samples.
+    """
+    frame = max(1, int(round(frame_s * sr)))
+    hop = max(1, int(round(hop_s * sr)))
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if audio.size < frame:
+        audio = np.pad(audio, (0, frame - audio.size))
+    n = 1 + (audio.size - frame) // hop
+    out = np.empty(n, dtype=np.float64)
+    chunk = 4096
+    for first in range(0, n, chunk):
+        last = min(n, first + chunk)
+        segment = audio[first * hop : (last - 1) * hop + frame]
+        frames = np.lib.stride_tricks.sliding_window_view(segment, frame)[::hop]
+        out[first:last] = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frame
+    return out
+
+
+def frame_levels_db(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, frame_s: float = 0.025, hop_s: float = 0.010
+) -> np.ndarray:
+    """RMS level (dBFS) of each frame (see :func:`frame_power`)."""
+    return 10.0 * np.log10(frame_power(audio, sr, frame_s, hop_s) + 1e-20)
+
+
+def active_level_dbfs(audio: np.ndarray, sr: int = SAMPLE_RATE, window_db: float = ACTIVE_WINDOW_DB) -> float:
+    """Active-speech level of a clip in dBFS (see the module docstring).
+
+    Returns ``-inf`` for digital silence (every sample zero).
+    """
+    power = frame_power(audio, sr)
+    peak = float(power.max()) if power.size else 0.0
+    if peak <= 0.0:
+        return float("-inf")
+    active = power[power >= peak * 10.0 ** (-window_db / 10.0)]
+    return float(10.0 * np.log10(active.mean()))
+
+
+def normalize_level(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, target_dbfs: float = TARGET_LEVEL_DBFS
+) -> tuple[np.ndarray, float]:
+    """Scale ``audio`` to ``target_dbfs`` active-speech level.
+
+    Returns
+    -------
+    audio : np.ndarray, float32
+        The scaled clip (not clipped: float samples may exceed ±1 on loud peaks, which the
+        features do not mind). Digital silence is returned unchanged.
+    gain_db : float
+        The gain applied (0 for digital silence).
+    """
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    level = active_level_dbfs(audio, sr)
+    if not np.isfinite(level) or level < DIGITAL_SILENCE_DBFS:
+        return audio, 0.0
+    gain_db = target_dbfs - level
+    return (audio * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32, copy=False), float(gain_db)
+
+
+_VAD_LOCK = threading.Lock()
+_VAD_MODEL = None
+
+
+def _vad_model():
+    """Silero VAD's TorchScript model from the ``silero-vad`` wheel, loaded once per process."""
+    global _VAD_MODEL
+    with _VAD_LOCK:
+        if _VAD_MODEL is None:
+            from silero_vad import load_silero_vad
+
+            _VAD_MODEL = load_silero_vad()
+        return _VAD_MODEL
+
+
+def speech_spans(
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    threshold: float = VAD_THRESHOLD,
+    min_speech_s: float = VAD_MIN_SPEECH_S,
+    min_silence_s: float = VAD_MIN_SILENCE_S,
+    pad_s: float = VAD_PAD_S,
+    normalize: bool = True,
+) -> list[tuple[int, int]]:
+    """``(start, stop)`` sample spans of speech found by Silero VAD.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        Mono audio at ``sr`` (16 kHz; Silero also takes 8 kHz).
+    threshold : float
+        Speech probability above which a 32 ms window is speech.
+    min_speech_s, min_silence_s, pad_s : float
+        Shortest speech span kept, shortest pause that splits spans, padding added to each span.
+    normalize : bool
+        Bring the clip to :data:`TARGET_LEVEL_DBFS` first, so the decisions do not depend on
+        the recording level (quiet speech counts as speech).
+
+    Returns
+    -------
+    list of (int, int)
+        Empty when the clip holds no speech (silence, noise, music).
+    """
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if normalize:
+        audio, _ = normalize_level(audio, sr)
+    if not np.any(audio):
+        return []
+    # Silero's network expects samples within [-1, 1]; level-normalised speech peaks may exceed it
+    peak = float(np.max(np.abs(audio)))
+    if peak > 1.0:
+        audio = audio / peak
+    model = _vad_model()
+    with torch.inference_mode(), _VAD_LOCK:
+        stamps = get_speech_timestamps(
+            torch.from_numpy(np.ascontiguousarray(audio)),
+            model,
+            threshold=threshold,
+            sampling_rate=sr,
+            min_speech_duration_ms=int(min_speech_s * 1000),
+            min_silence_duration_ms=int(min_silence_s * 1000),
+            speech_pad_ms=int(pad_s * 1000),
+        )
+        model.reset_states()
+    return [(int(s["start"]), int(s["end"])) for s in stamps]
+
+
+def speech_only(audio: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """The samples of ``spans``, concatenated (float32)."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if not spans:
+        return audio[:0]
+    return np.concatenate([audio[a:b] for a, b in spans]).astype(np.float32, copy=False)
+
+
+def speech_seconds(spans: list[tuple[int, int]], sr: int = SAMPLE_RATE) -> float:
+    """Total duration of ``spans`` in seconds."""
+    return float(sum(b - a for a, b in spans)) / sr

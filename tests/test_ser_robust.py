@@ -1,0 +1,261 @@
+"""Speech emotion that hears emotion, not the microphone: level invariance, the VAD gate,
+multi-corpus training with a missing label, leave-one-corpus-out evaluation, cold imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from _ser_data import SR, make_corpus, synth_clip
+
+from s2e_lib.audio import FeatureConfig, write_wav
+from s2e_lib.audio.features import extract, stats_dim
+from s2e_lib.audio.io import load_audio
+from s2e_lib.audio.speech import active_level_dbfs, normalize_level, speech_spans
+from s2e_lib.cli import main
+from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.errors import InputError
+from s2e_lib.ser import check_speech, load_model
+from s2e_lib.ser.checkpoint import read_checkpoint
+from s2e_lib.ser.train import balanced_weights, masked_cross_entropy
+
+
+def _voices(n: int = 10, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    emotions = list(MISSION_EMOTIONS)
+    return [synth_clip(emotions[i % 5], [110.0, 210.0, 140.0, 240.0][i % 4], rng) for i in range(n)]
+
+
+# --- level ---------------------------------------------------------------------------------
+
+
+def test_active_level_follows_gain_exactly_and_normalisation_undoes_it():
+    clip = _voices(1)[0]
+    base = active_level_dbfs(clip)
+    for gain_db in (-30.0, -7.5, 12.0):
+        scaled = clip * np.float32(10 ** (gain_db / 20))
+        assert active_level_dbfs(scaled) == pytest.approx(base + gain_db, abs=1e-3)
+        normalised, applied = normalize_level(scaled)
+        assert applied == pytest.approx(-26.0 - base - gain_db, abs=1e-3)
+        assert active_level_dbfs(normalised) == pytest.approx(-26.0, abs=1e-3)
+
+
+def test_stats_features_do_not_depend_on_the_recording_level():
+    config = FeatureConfig(kind="stats")
+    for clip in _voices(3, seed=1):
+        ref = extract(clip, SR, config)
+        assert ref.shape == (stats_dim(config),)
+        for gain_db in (-30.0, 20.0):
+            other = extract(clip * np.float32(10 ** (gain_db / 20)), SR, config)
+            np.testing.assert_allclose(other, ref, rtol=1e-3, atol=1e-3)
+
+
+def test_float_wav_keeps_samples_beyond_full_scale(tmp_path):
+    import soundfile as sf
+
+    clip = _voices(1)[0] * np.float32(8.0)
+    assert np.abs(clip).max() > 1.0
+    sf.write(tmp_path / "loud.wav", clip, SR, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(tmp_path / "loud.wav"), clip, atol=1e-6)
+
+
+def _gain_check(model, clips):
+    labels, worst = [], 0.0
+    for clip in clips:
+        ref = model.predict_proba(clip, SR)
+        row = [max(ref, key=ref.get)]
+        for gain_db in (-30, -20, -10, 10, 20):
+            probs = model.predict_proba(clip * np.float32(10 ** (gain_db / 20)), SR)
+            row.append(max(probs, key=probs.get))
+            worst = max(worst, max(abs(probs[k] - ref[k]) for k in ref))
+        labels.append(row)
+    labels = np.array(labels)
+    agreement = float(np.mean(labels[:, 1:] == labels[:, :1]))
+    return agreement, worst
+
+
+def test_shipped_model_gives_the_same_label_at_any_gain():
+    model = load_model()
+    agreement, worst = _gain_check(model, _voices(10, seed=2))
+    assert agreement >= 0.98
+    assert worst <= 0.05
+
+
+@pytest.mark.shared
+def test_shipped_model_gain_invariance_on_a_corpus_it_never_heard(shared_data):
+    """TurEV is never part of the shipped model (its licence forbids it): held-out clips."""
+    import pandas as pd
+
+    root = shared_data / "turev16k"
+    table = pd.read_csv(root / "manifest.csv").sort_values("audio_path")
+    paths = [root / p for p in table["audio_path"].iloc[::20]][:30]
+    model = load_model()
+    agreement, worst = _gain_check(model, [load_audio(p) for p in paths])
+    assert agreement >= 0.98
+    assert worst <= 0.05
+
+
+# --- voice activity ------------------------------------------------------------------------
+
+
+def test_vad_refuses_silence_noise_and_music():
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * SR) / SR
+    chords = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0, 523.3)) * (
+        0.5 + 0.5 * np.sign(np.sin(2 * np.pi * 2 * t))
+    )
+    cases = {
+        "silence": np.zeros(3 * SR, dtype=np.float32),
+        "dither": (rng.normal(0, 1e-5, 3 * SR)).astype(np.float32),
+        "white noise": (0.1 * rng.normal(size=3 * SR)).astype(np.float32),
+        "hum": (0.3 * np.sin(2 * np.pi * 50 * t)).astype(np.float32),
+        "music": (0.1 * chords).astype(np.float32),
+    }
+    for name, audio in cases.items():
+        with pytest.raises(InputError, match=f"{name}: no speech found"):
+            check_speech(audio, SR, name)
+
+
+def test_vad_accepts_quiet_clear_speech():
+    clip = _voices(1, seed=3)[0]
+    quiet = clip / np.abs(clip).max() * np.float32(10 ** (-60 / 20))  # peak -60 dBFS
+    check_speech(quiet, SR, "quiet.wav")
+    assert speech_spans(quiet)
+    model = load_model()
+    loud = model.predict_proba(clip, SR)
+    soft = model.predict_proba(quiet, SR)
+    assert max(soft, key=soft.get) == max(loud, key=loud.get)
+
+
+def test_features_use_the_detected_speech_only():
+    clip, other = _voices(2, seed=4)
+    rng = np.random.default_rng(1)
+    noise = [0.001 * rng.normal(size=SR).astype(np.float32) for _ in range(2)]
+    padded = np.concatenate([noise[0], clip, noise[1]])
+    config = FeatureConfig(kind="stats")
+    ref = extract(clip, SR, config)
+    # a second of room noise on each side barely moves the features; another utterance moves them far
+    assert np.linalg.norm(extract(padded, SR, config) - ref) < 0.15 * np.linalg.norm(
+        extract(other, SR, config) - ref
+    )
+
+
+# --- multi-corpus training -----------------------------------------------------------------
+
+
+def test_masked_loss_gives_absent_labels_no_gradient_and_smooths_over_present_ones():
+    logits = torch.randn(4, 5, requires_grad=True)
+    target = torch.tensor([0, 3, 4, 0])
+    mask = torch.tensor([[1, 0, 0, 1, 1]] * 4, dtype=torch.bool)  # no neutral, no fear
+    loss = masked_cross_entropy(logits, target, mask, torch.ones(4), label_smoothing=0.1)
+    loss.backward()
+    assert torch.all(logits.grad[:, 1:3] == 0)
+    assert torch.all(logits.grad[:, [0, 3, 4]].abs().sum(dim=1) > 0)
+    full = torch.ones(4, 5, dtype=torch.bool)
+    reference = torch.nn.functional.cross_entropy(logits.detach(), target, label_smoothing=0.1)
+    assert masked_cross_entropy(logits.detach(), target, full, torch.ones(4), 0.1) == pytest.approx(
+        float(reference), rel=1e-5
+    )
+
+
+def test_balanced_weights_give_each_corpus_and_label_equal_mass():
+    labels = np.array([0] * 10 + [1] * 30 + [0] * 5 + [2] * 5 + [3] * 50)
+    groups = np.array(["a"] * 40 + ["b"] * 60)
+    w = balanced_weights(labels, groups)
+    assert w.mean() == pytest.approx(1.0)
+    assert w[groups == "a"].sum() == pytest.approx(w[groups == "b"].sum())
+    b = groups == "b"
+    for c in (0, 2, 3):
+        assert w[b & (labels == c)].sum() == pytest.approx(w[b].sum() / 3)
+
+
+def _drop(root, emotions):
+    import shutil
+
+    for speaker in root.iterdir():
+        for e in emotions:
+            shutil.rmtree(speaker / "audio" / e, ignore_errors=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_corpora(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two")
+    full = make_corpus(root / "full", takes=4, speakers={"M001": 110.0, "W001": 205.0, "M002": 135.0})
+    partial = _drop(
+        make_corpus(
+            root / "partial", takes=4, speakers={"M011": 100.0, "W011": 225.0, "W012": 190.0}, seed=5
+        ),
+        ["neutral", "fear"],
+    )
+    return full, partial
+
+
+def test_train_on_two_corpora_one_missing_labels(two_corpora, tmp_path, capsys, s2e_home):
+    full, partial = two_corpora
+    out = tmp_path / "multi.pt"
+    args = ["ser", "train", "--data", str(full), "--data", str(partial), "--epochs", "8", "--ensemble", "1"]
+    assert main([*args, "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n_clips"] == 3 * 5 * 4 + 3 * 3 * 4
+    payload = read_checkpoint(out)
+    assert payload["data"]["corpus"] == ["full", "partial"]  # two MEAD folders: named by folder
+    assert payload["data"]["corpus_labels"]["full"] == list(MISSION_EMOTIONS)
+    assert payload["data"]["corpus_labels"]["partial"] == ["angry", "happy", "sad"]
+    assert set(payload["data"]["per_corpus"]) == {"full", "partial"}
+    assert all(s.startswith(("full/", "partial/")) for s in payload["data"]["train_speakers"])
+    assert payload["feature_config"]["version"] == 2
+
+
+def test_loco_cli_reports_every_held_out_corpus(two_corpora, tmp_path, capsys, s2e_home):
+    full, partial = two_corpora
+    third = make_corpus(tmp_path / "third", takes=3, speakers={"M021": 120.0, "W021": 215.0}, seed=9)
+    out = tmp_path / "report"
+    args = ["ser", "eval", "--loco", "--data", str(full), "--data", str(partial), "--data", str(third)]
+    args += ["--test-only", "partial", "--ensemble", "1", "--augment-copies", "1", "--out", str(out)]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result["loco"]) == {"full", "third"}
+    assert set(result["test_only"]) == {"partial"}
+    for s in result["loco"].values():
+        assert 0.0 <= s["balanced_accuracy"] <= 1.0 and s["n"] > 0
+    assert result["selection"]["worst_balanced_accuracy"] <= result["selection"]["mean_balanced_accuracy"]
+    assert (out / "report.md").read_text().startswith("| held-out corpus")
+    assert (out / "confusion.png").stat().st_size > 1000
+    assert main(args) == 2  # the report exists: never overwritten
+    assert "exists" in capsys.readouterr().err
+
+
+def test_loco_needs_two_corpora(two_corpora, capsys, s2e_home):
+    full, _ = two_corpora
+    assert main(["ser", "eval", "--loco", "--data", str(full)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --loco needs at least two corpora")
+
+
+def test_bad_option_values_are_one_line_errors(two_corpora, tmp_path, capsys, s2e_home):
+    full, _ = two_corpora
+    assert main(["ser", "train", "--data", str(full), "--epochs", "0", "--out", str(tmp_path / "x.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --epochs: must be 1 or more (got 0)"]
+    assert not (tmp_path / "x.pt").exists()
+
+
+# --- cold start ----------------------------------------------------------------------------
+
+
+def test_inference_imports_neither_librosa_nor_scipy_signal(tmp_path):
+    clip = write_wav(tmp_path / "a.wav", _voices(1)[0])
+    code = (
+        "import sys\n"
+        "from s2e_lib.ser import load_model\n"
+        f"load_model().predict_file({str(clip)!r})\n"
+        "bad = [m for m in ('librosa', 'scipy.signal', 'sklearn', 'numba') if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
