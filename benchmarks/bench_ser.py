@@ -35,13 +35,13 @@ def run() -> dict:
     clips = [_clip(3.5, k) for k in range(12)]
     seconds = sum(c.size for c in clips) / SR
     figures: dict = {"clip_seconds": 3.5}
-    for kind in ("original", "stats", "logmel"):
-        config = FeatureConfig(kind=kind)
+    for kind, version in (("original", 1), ("stats", 1), ("stats", 2), ("stats+egemaps", 2), ("logmel", 2)):
+        config = FeatureConfig(kind=kind, version=version)
         extract(clips[0], SR, config)  # warm-up (librosa/numba first-call costs)
         start = time.perf_counter()
         for c in clips:
             extract(c, SR, config)
-        figures[f"features_{kind}_x_realtime"] = round(seconds / (time.perf_counter() - start), 1)
+        figures[f"features_{kind}_v{version}_x_realtime"] = round(seconds / (time.perf_counter() - start), 1)
 
     path = default_model_path()
     if path.exists():

@@ -99,6 +99,8 @@ class FeatureConfig:
             raise ValueError(
                 f"unknown feature kind {self.kind!r}; expected one of {', '.join(FEATURE_KINDS)}"
             )
+        if self.kind in ("egemaps", "stats+egemaps") and self.version < 2:
+            raise ValueError(f"feature kind {self.kind!r} needs feature version 2")
         if self.version not in (1, 2):
             raise ValueError(f"unknown feature version {self.version!r}; expected 1 or 2")
 
@@ -123,7 +125,35 @@ class FeatureConfig:
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-FEATURE_KINDS: tuple[str, ...] = ("logmel", "stats", "original")
+FEATURE_KINDS: tuple[str, ...] = ("logmel", "stats", "original", "egemaps", "stats+egemaps")
+
+#: Length of the eGeMAPS v02 functionals vector.
+EGEMAPS_DIM = 88
+
+_SMILE = None
+
+
+def egemaps(audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The 88 eGeMAPS v02 functionals (openSMILE; Eyben et al. 2016), float32.
+
+    The field's standard minimal paralinguistic set: pitch, jitter, shimmer, loudness,
+    HNR, formants, spectral slope and MFCC functionals. Computed on the version-2 front end
+    (level-normalised speech), so its loudness values are relative too. Needs ``opensmile``
+    (``pip install opensmile``), imported on first use.
+    """
+    global _SMILE
+    if _SMILE is None:
+        try:
+            import opensmile
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            from s2e_lib.errors import MissingResourceError
+
+            raise MissingResourceError("eGeMAPS features need openSMILE: pip install opensmile") from exc
+        _SMILE = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+        )
+    values = _SMILE.process_signal(np.asarray(audio, dtype=np.float32), sr).to_numpy().reshape(-1)
+    return np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def original_recipe(audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -408,6 +438,10 @@ def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | No
                 fmin=config.fmin,
                 fmax=config.fmax,
             )
+        if config.kind == "egemaps":
+            return egemaps(y, config.sr)
+        if config.kind == "stats+egemaps":
+            return np.concatenate([relative_stats(y, config.sr, config), egemaps(y, config.sr)])
         return relative_stats(y, config.sr, config)
     audio = _at_rate(audio, sr, config.sr)
     audio = trim_silence(audio, config.trim_db)

@@ -25,6 +25,10 @@ PACKAGES = (
     "pandas",
     "matplotlib",
     "papermill",
+    "silero-vad",
+    "audiomentations",
+    "pyroomacoustics",
+    "opensmile",
     "s2e_lib",
 )
 
@@ -84,7 +88,10 @@ def _ser_model() -> dict:
     except ImportError:
         return {"available": False, "why": "speech emotion stage not installed"}
     path = default_model_path()
-    return {"available": path.exists(), "path": str(path)}
+    report = {"available": path.exists(), "path": str(path)}
+    spec = importlib.util.find_spec("silero_vad")
+    report["vad"] = "silero-vad " + _version("silero-vad") if spec else "missing (pip install silero-vad)"
+    return report
 
 
 @click.command()
@@ -107,6 +114,7 @@ def doctor(as_json: bool) -> None:
     click.echo(
         f"ser model   {'yes: ' + ser['path'] if ser['available'] else 'no (' + ser.get('why', ser.get('path', '')) + ')'}"
     )
+    click.echo(f"speech VAD  {ser.get('vad', 'unknown')}")
     click.echo("paths")
     for key, value in report["paths"].items():
         click.echo(f"  {key:14s} {value}")

@@ -73,9 +73,20 @@ def save_checkpoint(
 
 def feature_size(config: FeatureConfig) -> int:
     """Input size a model gets from ``config``: vector length, or mel bands of sequences."""
-    from s2e_lib.audio.features import ORIGINAL_FRAMES, stats_dim
+    from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, stats_dim
 
-    return {"original": ORIGINAL_FRAMES, "stats": stats_dim(config), "logmel": config.n_mels}[config.kind]
+    return {
+        "original": ORIGINAL_FRAMES,
+        "stats": stats_dim(config),
+        "logmel": config.n_mels,
+        "egemaps": EGEMAPS_DIM,
+        "stats+egemaps": stats_dim(config) + EGEMAPS_DIM,
+    }[config.kind]
+
+
+def _vector_or_sequence(kind: str) -> str:
+    """The feature kind a model class declares for ``kind`` (fixed vectors are all ``stats``-like)."""
+    return "stats" if kind in ("egemaps", "stats+egemaps") else kind
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -140,7 +151,7 @@ def load_checkpoint(
     name = config.get("name")
     if name not in MODELS:
         raise CheckpointError(f"{path}: unknown model {name!r} in checkpoint")
-    if MODELS[name].feature_kind != stored_features.kind:
+    if MODELS[name].feature_kind != _vector_or_sequence(stored_features.kind):
         raise CheckpointError(
             f"{path}: model {name!r} needs {MODELS[name].feature_kind!r} features, checkpoint says {stored_features.kind!r}"
         )
