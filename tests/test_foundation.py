@@ -141,3 +141,17 @@ def test_torch_is_pinned_in_constraints_and_no_torchvision():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (REPO / ".ci" / "run").read_text()
     assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_atomic_outputs_honour_the_umask(tmp_path):
+    import os
+
+    from s2e_lib.fileio import atomic_output
+
+    old = os.umask(0o027)
+    try:
+        with atomic_output(tmp_path / "out.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o640

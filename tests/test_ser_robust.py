@@ -259,3 +259,35 @@ def test_inference_imports_neither_librosa_nor_scipy_signal(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_robustness_table_scores_each_single_change(two_corpora, tmp_path):
+    from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown
+    from s2e_lib.ser.train import TrainConfig
+
+    full, partial = two_corpora
+    config = TrainConfig(model="mlp", epochs=4, n_models=1, model_options={"hidden": [16]})
+    features = FeatureConfig(kind="stats")
+    data = load_corpora(
+        [full, partial], features, config, cache_dir=tmp_path, progress=False, max_per_corpus=20
+    )
+    conditions = ["clean", "gain +20 dB", "telephone 300-3400 Hz"]
+    report = cross_corpus_report(
+        data,
+        config,
+        features,
+        robustness=True,
+        robustness_conditions=conditions,
+        robustness_per_corpus=8,
+        cache_dir=tmp_path,
+    )
+    rows = report["robustness"]
+    assert [(r["condition"], r["corpus"]) for r in rows] == [
+        (c, k) for k in ("full", "partial") for c in conditions
+    ]
+    by = {(r["condition"], r["corpus"]): r for r in rows}
+    for corpus in ("full", "partial"):
+        assert by[("clean", corpus)]["agreement"] == 1.0
+        assert by[("gain +20 dB", corpus)]["agreement"] == 1.0  # level-normalised features
+        assert by[("clean", corpus)]["n"] == 8
+    assert "telephone 300-3400 Hz" in loco_markdown(report)

@@ -91,19 +91,19 @@ def load_corpora(
     """Scan ``sources`` (or take a :func:`~s2e_lib.ser.dataset.scan_corpora` table), extract clean
     features and the recipe's augmented copies (cached).
 
-    ``max_per_corpus`` keeps a seeded, label-stratified sample of each corpus (smoke runs).
+    ``max_per_corpus`` keeps a seeded random sample of that many clips per corpus (smoke runs).
     """
     from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 
     labels = list(labels)
     df = sources.copy() if hasattr(sources, "columns") else scan_corpora(list(sources), emotions=labels)
     if max_per_corpus:
-        df = (
-            df.groupby("corpus", group_keys=False)
-            .apply(lambda g: g.sample(min(len(g), max_per_corpus), random_state=seed))
-            .sort_index()
-            .reset_index(drop=True)
-        )
+        rng = np.random.default_rng(seed)
+        keep = []
+        for corpus in sorted(set(df["corpus"])):
+            rows = np.flatnonzero(df["corpus"].to_numpy() == corpus)
+            keep += sorted(rng.choice(rows, min(len(rows), max_per_corpus), replace=False).tolist())
+        df = df.iloc[sorted(keep)].reset_index(drop=True)
     features, kept, problems = extract_dataset(df, feature_config, cache_dir, n_jobs, progress)
     df = df.iloc[kept].reset_index(drop=True)
     views = augmented_views(df, feature_config, config, cache_dir, n_jobs, progress)

@@ -32,7 +32,7 @@ from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.ser.models import ModelConfig, build_model
 
 #: Default feature kind of each model.
-DEFAULT_FEATURES = {"linear": "original", "mlp": "stats", "crnn": "logmel"}
+DEFAULT_FEATURES = {"linear": "original", "mlp": "stats+egemaps", "crnn": "logmel"}
 
 
 @dataclass

@@ -303,7 +303,7 @@ else:
     ]
     table = scan_corpora(sources)
     only = [c for c in str(test_only or "").split(",") if c in set(table.corpus)]
-corpus_data = load_corpora(table, loco_features, loco_config, progress=False)
+corpus_data = load_corpora(table, loco_features, loco_config, progress=False, max_per_corpus=30 if smoke else None)
 report = cross_corpus_report(corpus_data, loco_config, loco_features, test_only=only, log=print)
 display(Markdown(loco_markdown(report)))
 """,
