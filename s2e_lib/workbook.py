@@ -7,7 +7,6 @@ notebook's ``parameters`` cell so it finishes in well under a minute on a CPU.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -56,18 +55,12 @@ def resolve_notebooks(names: list[str] | tuple[str, ...], folder: Path | None = 
 
 
 def parameter_names(notebook: Path) -> list[str]:
-    """Names assigned in the cell tagged ``parameters`` (empty if there is none)."""
-    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell["source"])
-            names = []
-            for line in source.splitlines():
-                head = line.split("#")[0]
-                if "=" in head and not head.startswith((" ", "\t")):
-                    names.append(head.split("=")[0].split(":")[0].strip())
-            return names
-    return []
+    """Names assigned in the cell tagged ``parameters``, as papermill reads them (empty if
+    there is none). papermill skips a line it cannot parse (one ``=`` per line: keep ``=``
+    out of a parameter's comment), so a test checks it finds every assignment."""
+    import papermill as pm
+
+    return list(pm.inspect_notebook(str(notebook)))
 
 
 def run_notebook(

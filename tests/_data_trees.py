@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s2e_lib.data import sample as sample_module
+from s2e_lib import sample as sample_module
 
 #: The tiny MEAD tree: 2 speakers (M001, W001) x 5 emotions, level 3 (+ neutral level 1),
 #: 2 utterances each: 20 takes, audio + front video, neutral face (no editor: fast).
@@ -18,7 +18,8 @@ TINY = {"n_speakers": 2, "utterances": 2, "levels": (3,), "expression": "none"}
 
 
 def _cache_dir(request, name: str) -> Path:
-    digest = hashlib.sha256(Path(sample_module.__file__).read_bytes() + repr(TINY).encode()).hexdigest()[:16]
+    sources = sorted(Path(sample_module.__file__).parent.glob("*.py"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + repr(TINY).encode()).hexdigest()[:16]
     try:
         return Path(request.config.cache.mkdir(f"s2e_{name}_{digest}"))
     except Exception:  # cache provider disabled

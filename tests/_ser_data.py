@@ -1,6 +1,6 @@
 """Tiny synthetic emotional-speech corpora for the SER tests (MEAD layout, wav, 16 kHz).
 
-The voices are the sample corpus's source-filter synthesiser (:mod:`s2e_lib.data.sample`),
+The voices are the sample corpus's source-filter synthesiser (:mod:`s2e_lib.sample`),
 which a voice-activity detector hears as speech: each emotion has its own pitch level,
 movement, rate and voice quality, and each speaker shifts pitch and formants, so a
 classifier must generalise across speakers to score on a held-out one.
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from s2e_lib.audio import write_wav
-from s2e_lib.data.sample import Speaker, synthesize
 from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.sample import Speaker, synthesize
 
 SR = 16_000
 SPEAKERS = {"M001": 110.0, "W001": 200.0, "M002": 130.0, "W002": 230.0}

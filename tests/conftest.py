@@ -40,9 +40,12 @@ def sample_corpus(request, tmp_path_factory) -> Path:
     """
     import hashlib
 
-    from s2e_lib.data import sample as sample_module
+    from s2e_lib import sample as sample_module
 
-    sources = [Path(sample_module.__file__), REPO / "s2e_lib" / "edit" / "warp.py"]
+    sources = [
+        *sorted(Path(sample_module.__file__).parent.glob("*.py")),
+        *sorted((REPO / "s2e_lib" / "edit" / "warp").glob("*.py")),
+    ]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources if p.is_file())).hexdigest()[:16]
     try:
         folder = Path(request.config.cache.mkdir(f"s2e_sample_{digest}"))

@@ -210,7 +210,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def voice(bad):
     """A real-sounding voice for the cases whose problem is the face or the output."""
-    from s2e_lib.data.sample import make_speakers, synthesize
+    from s2e_lib.sample import make_speakers, synthesize
 
     path = bad["short_audio"].with_name("voice.wav")
     audio = synthesize(make_speakers(2)[1], "happy", 3, utterance=1, seed=1)

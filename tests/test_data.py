@@ -218,3 +218,55 @@ def test_scan_and_split_real_ravdess(shared_data):
     split = speaker_split(df, n_test=4, n_val=2, seed=0)
     test_genders = df.drop_duplicates("speaker").set_index("speaker").loc[split["test"], "gender"]
     assert sorted(test_genders) == ["F", "F", "M", "M"]
+
+
+def test_one_line_error_helper():
+    from s2e_lib.errors import one_line
+
+    assert one_line(ValueError("  first line  \nsecond line")) == "first line"
+    assert one_line(RuntimeError()) == "RuntimeError"
+    assert one_line(ValueError("x" * 500)) == "x" * 200
+    assert one_line(ValueError("abcdef"), limit=3) == "abc"
+
+
+def test_comma_list_option_type(capsys):
+    import click
+
+    from s2e_lib.cli import main as s2e
+    from s2e_lib.cli.types import CommaList
+
+    option = click.Option(["--levels"])
+    assert CommaList(int, strip_prefix="level_").convert(" 1, level_3,,", option, None) == [1, 3]
+    assert CommaList().convert(" a ,, b ", option, None) == ["a", "b"]
+    assert CommaList().convert("", option, None) == []
+    assert CommaList(float).convert(["0.5"], option, None) == ["0.5"]  # already converted
+    with pytest.raises(InputError, match=r"--levels: 'x' is not an integer"):
+        CommaList(int).convert("1,x", option, None)
+    capsys.readouterr()
+    assert s2e(["prepare", "mead", "--root", "nowhere", "--out", "nowhere", "--levels", "1,x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --levels: 'x' is not an integer"
+
+
+def test_default_device():
+    import torch
+
+    from s2e_lib.nn import default_device
+
+    assert default_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_data_and_ser_import_no_upper_layer():
+    """data and ser sit below the editors, the sample corpus, viz and the pipeline."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import s2e_lib.data, s2e_lib.data.prepare, s2e_lib.data.splits, s2e_lib.data.video\n"
+        "import s2e_lib.ser, s2e_lib.ser.train, s2e_lib.ser.evaluate, s2e_lib.ser.crosscorpus\n"
+        "upper = ('s2e_lib.edit', 's2e_lib.sample', 's2e_lib.viz', 's2e_lib.pipeline', 's2e_lib.cli')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(upper)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -16,9 +16,9 @@ from s2e_lib.audio import load_audio
 from s2e_lib.cli import main as s2e
 from s2e_lib.data import read_manifest, scan
 from s2e_lib.data.prepare import prepare
-from s2e_lib.data.sample import make_speakers, synthesize
 from s2e_lib.data.video import VideoDecodeError, count_frames, read_frames, select_frames
 from s2e_lib.errors import InputError
+from s2e_lib.sample import make_speakers, synthesize
 
 
 def test_decode_m4a_and_mp4(tiny_mead):  # noqa: F811

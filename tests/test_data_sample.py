@@ -13,7 +13,9 @@ import pytest
 from s2e_lib.audio import load_audio
 from s2e_lib.cli import main as s2e
 from s2e_lib.data import scan, speaker_split
-from s2e_lib.data.sample import (
+from s2e_lib.data.video import read_frames
+from s2e_lib.errors import InputError
+from s2e_lib.sample import (
     INFO_FILE,
     SAMPLE_VERSION,
     ensure_sample_corpus,
@@ -21,8 +23,6 @@ from s2e_lib.data.sample import (
     make_speakers,
     synthesize,
 )
-from s2e_lib.data.video import read_frames
-from s2e_lib.errors import InputError
 
 SMALL = {
     "n_speakers": 2,
@@ -60,6 +60,7 @@ def test_synthesis_is_deterministic_and_varied():
         assert len(b) != len(a) or not np.allclose(a, b)
 
 
+@pytest.mark.slow
 def test_sample_corpus_is_deterministic(tmp_path):
     one = make_sample_corpus(tmp_path / "one", seed=3, **SMALL)
     two = make_sample_corpus(tmp_path / "two", seed=3, **SMALL)

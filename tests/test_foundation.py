@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the tomli backport (the dev extra installs it)
+    import tomli as tomllib
 
 from s2e_lib import emotions
 from s2e_lib.cli import main

@@ -140,6 +140,7 @@ def test_cli_run_json_and_batch_exit_code(sample_corpus, face_photo, tmp_path, c
     assert "silent.wav" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_timeline_on_long_recording(pipeline, sample_corpus, face_photo, tmp_path):
     import av
 

@@ -10,13 +10,9 @@ import pytest
 import torch
 from _pix2pixhd_tree import make_prepared_tree
 
-from s2e_lib.edit.pix2pixhd.dataset import (
-    PairDataset,
-    StepBatchSampler,
-    build_dataset,
-    pair_frames,
-    read_frames,
-)
+from s2e_lib.data.frames import read_frames
+from s2e_lib.edit.pix2pixhd.build import build_dataset, pair_frames
+from s2e_lib.edit.pix2pixhd.dataset import PairDataset, StepBatchSampler
 from s2e_lib.edit.pix2pixhd.signs import (
     condition_input,
     draw_sign,

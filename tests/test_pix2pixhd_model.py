@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from s2e_lib.edit.pix2pixhd.config import PRESETS, get_config, learning_rate, phase
 from s2e_lib.edit.pix2pixhd.model import (
     GlobalGenerator,
     LocalEnhancer,
@@ -16,7 +17,7 @@ from s2e_lib.edit.pix2pixhd.model import (
     feature_matching_loss,
     lsgan_loss,
 )
-from s2e_lib.edit.pix2pixhd.train import PRESETS, Pix2PixHDTrainer, get_config, learning_rate, phase
+from s2e_lib.edit.pix2pixhd.train import Pix2PixHDTrainer
 from s2e_lib.errors import InputError
 from s2e_lib.nn.vgg import make_features
 

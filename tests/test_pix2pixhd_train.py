@@ -13,8 +13,10 @@ from _pix2pixhd_tree import make_prepared_tree
 from s2e_lib.cli import main
 from s2e_lib.edit.base import EditResult, get_editor
 from s2e_lib.edit.pix2pixhd import Pix2PixHDEditor
-from s2e_lib.edit.pix2pixhd.dataset import build_dataset
-from s2e_lib.edit.pix2pixhd.train import get_config, load_checkpoint, load_generator, train
+from s2e_lib.edit.pix2pixhd.build import build_dataset
+from s2e_lib.edit.pix2pixhd.checkpoint import load_checkpoint, load_generator
+from s2e_lib.edit.pix2pixhd.config import get_config
+from s2e_lib.edit.pix2pixhd.train import train
 from s2e_lib.errors import InputError, MissingResourceError
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -61,6 +64,7 @@ def test_crnn_ignores_padding():
     assert not torch.allclose(alone, model(padded), atol=2e-3)  # unmasked padding does change it
 
 
+@pytest.mark.slow
 def test_training_learns_and_generalises_to_an_unseen_speaker(stats_data):
     df, feats, y = stats_data
     test = (df["speaker"] == "W002").to_numpy()
@@ -101,6 +105,7 @@ def test_crnn_training_loss_falls(corpus, tmp_path):
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_and_resumes_after_interrupt(stats_data, tmp_path, monkeypatch):
     df, feats, y = stats_data
     config = TrainConfig(model="mlp", epochs=6, seed=3, patience=100)
@@ -220,3 +225,16 @@ def test_mismatched_checkpoints_are_refused(tmp_path):
         load_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(InputError, match="missing.pt"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_inference_does_not_import_training_code():
+    """Loading the predictor (what the pipeline does) never imports the training module."""
+    code = (
+        "import sys, s2e_lib.ser.predict, s2e_lib.ser.infer; "
+        "print('s2e_lib.ser.train' in sys.modules, 's2e_lib.ser.evaluate' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    from s2e_lib.ser.infer import predict_logits as home
+
+    assert predict_logits is home  # the old name still works

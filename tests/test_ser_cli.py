@@ -13,6 +13,9 @@ from s2e_lib.cli import main
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.ser import load_model
 
+# every test here needs the module's `trained` checkpoint (a ~30 s training run)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

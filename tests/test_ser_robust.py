@@ -78,6 +78,7 @@ def _gain_check(model, clips):
     return agreement, worst
 
 
+@pytest.mark.slow
 def test_shipped_model_gives_the_same_label_at_any_gain():
     model = load_model()
     agreement, worst = _gain_check(model, _voices(10, seed=2))
@@ -85,6 +86,7 @@ def test_shipped_model_gives_the_same_label_at_any_gain():
     assert worst <= 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_shipped_model_gain_invariance_on_a_corpus_it_never_heard(shared_data):
     """TurEV is never part of the shipped model (its licence forbids it): held-out clips."""
@@ -195,6 +197,7 @@ def two_corpora(tmp_path_factory):
     return full, partial
 
 
+@pytest.mark.slow
 def test_train_on_two_corpora_one_missing_labels(two_corpora, tmp_path, capsys, s2e_home):
     full, partial = two_corpora
     out = tmp_path / "multi.pt"
@@ -211,6 +214,7 @@ def test_train_on_two_corpora_one_missing_labels(two_corpora, tmp_path, capsys, 
     assert payload["feature_config"]["version"] == 2
 
 
+@pytest.mark.slow
 def test_loco_cli_reports_every_held_out_corpus(two_corpora, tmp_path, capsys, s2e_home):
     full, partial = two_corpora
     third = make_corpus(tmp_path / "third", takes=3, speakers={"M021": 120.0, "W021": 215.0}, seed=9)
@@ -254,13 +258,14 @@ def test_inference_imports_neither_librosa_nor_scipy_signal(tmp_path):
         "import sys\n"
         "from s2e_lib.ser import load_model\n"
         f"load_model().predict_file({str(clip)!r})\n"
-        "bad = [m for m in ('librosa', 'scipy.signal', 'sklearn', 'numba') if m in sys.modules]\n"
+        "bad = [m for m in ('librosa', 'scipy.signal', 'sklearn', 'numba', 'pandas') if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.slow
 def test_robustness_table_scores_each_single_change(two_corpora, tmp_path):
     from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown
     from s2e_lib.ser.train import TrainConfig
@@ -291,3 +296,37 @@ def test_robustness_table_scores_each_single_change(two_corpora, tmp_path):
         assert by[("gain +20 dB", corpus)]["agreement"] == 1.0  # level-normalised features
         assert by[("clean", corpus)]["n"] == 8
     assert "telephone 300-3400 Hz" in loco_markdown(report)
+
+
+def test_egemaps_equals_opensmile_and_imports_no_pandas():
+    import opensmile
+
+    from s2e_lib.audio.features import egemaps
+
+    clip = _voices(1, seed=5)[0]
+    smile = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
+    reference = smile.process_signal(clip, SR).to_numpy().reshape(-1)
+    np.testing.assert_allclose(egemaps(clip, SR), reference, rtol=1e-6)
+    code = "import sys; from s2e_lib.audio.features import egemaps; import numpy as np\n"
+    code += "egemaps(np.random.default_rng(0).normal(0, 0.1, 16000).astype('float32'))\n"
+    code += "print('pandas' in sys.modules, 'opensmile' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_truncated_resume_state_is_ignored_not_fatal(tmp_path):
+    from s2e_lib.ser import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=12).astype(np.float32) for _ in range(40)]
+    labels = np.arange(40) % 5
+    state = tmp_path / "run.state.pt"
+    state.write_bytes(b"PK\x03\x04 truncated by kill -9")
+    config = TrainConfig(model="mlp", epochs=3, model_options={"hidden": [8]})
+    result = fit(
+        feats[:30], labels[:30], feats[30:], labels[30:], 5, config, state_path=state, progress=False
+    )
+    assert [h["epoch"] for h in result.history] == [0, 1, 2]
+    assert not state.exists()

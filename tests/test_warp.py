@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from s2e_lib.edit import get_editor
-from s2e_lib.edit.au_recipes import MIRROR, RECIPES, au_field
 from s2e_lib.edit.warp import FaceFrame, WarpEditor, target_landmarks
+from s2e_lib.edit.warp.recipes import MIRROR, RECIPES, au_field
 from s2e_lib.emotions import MISSION_EMOTIONS, UnknownEmotionError
 from s2e_lib.errors import InputError
 from s2e_lib.face import detect_faces, identity_distance, largest_face

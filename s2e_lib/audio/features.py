@@ -130,7 +130,31 @@ FEATURE_KINDS: tuple[str, ...] = ("logmel", "stats", "original", "egemaps", "sta
 #: Length of the eGeMAPS v02 functionals vector.
 EGEMAPS_DIM = 88
 
-_SMILE = None
+_OPENSMILE_LIB = None
+
+
+def _opensmile_lib():
+    """openSMILE's ctypes wrapper (``opensmile/core/lib.py``) loaded on its own.
+
+    Importing the ``opensmile`` package pulls in pandas, audinterface and audobject
+    (~0.4 s of every cold start) only to build the same calls; the wrapper itself needs
+    ctypes and numpy. :func:`egemaps` is tested equal to ``opensmile.Smile``.
+    """
+    global _OPENSMILE_LIB
+    if _OPENSMILE_LIB is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("opensmile")
+        if spec is None or not spec.submodule_search_locations:
+            from s2e_lib.errors import MissingResourceError
+
+            raise MissingResourceError("eGeMAPS features need openSMILE: pip install opensmile")
+        root = Path(list(spec.submodule_search_locations)[0]) / "core"
+        lib_spec = importlib.util.spec_from_file_location("_s2e_opensmile_lib", root / "lib.py")
+        module = importlib.util.module_from_spec(lib_spec)
+        lib_spec.loader.exec_module(module)
+        _OPENSMILE_LIB = (module, root / "config")
+    return _OPENSMILE_LIB
 
 
 def egemaps(audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -138,21 +162,38 @@ def egemaps(audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
 
     The field's standard minimal paralinguistic set: pitch, jitter, shimmer, loudness,
     HNR, formants, spectral slope and MFCC functionals. Computed on the version-2 front end
-    (level-normalised speech), so its loudness values are relative too. Needs ``opensmile``
-    (``pip install opensmile``), imported on first use.
+    (level-normalised speech), so its loudness values are relative too. Runs openSMILE's
+    eGeMAPSv02 configuration exactly as ``opensmile.Smile(FeatureSet.eGeMAPSv02,
+    FeatureLevel.Functionals).process_signal`` does (16-bit samples, external source and
+    sink), through the ``opensmile`` wheel's own library.
     """
-    global _SMILE
-    if _SMILE is None:
-        try:
-            import opensmile
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            from s2e_lib.errors import MissingResourceError
-
-            raise MissingResourceError("eGeMAPS features need openSMILE: pip install opensmile") from exc
-        _SMILE = opensmile.Smile(
-            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    lib, config_root = _opensmile_lib()
+    samples = np.asarray(audio, dtype=np.float32).reshape(-1) * 32768
+    pcm = np.clip(samples, -32768, 32767).astype(np.int16)
+    options = {
+        "source": str(config_root / "shared" / "standard_external_wave_input.conf.inc"),
+        "sink": str(config_root / "shared" / "standard_external_data_output_single.conf.inc"),
+        "sinkLevel": "func",
+        "sampleRate": int(sr),
+        "nBits": 16,
+    }
+    rows: list[np.ndarray] = []
+    smile = lib.OpenSMILE()
+    smile.initialize(
+        config_file=str(config_root / "egemaps" / "v02" / "eGeMAPSv02.conf"), options=options, loglevel=0
+    )
+    try:
+        smile.external_sink_set_callback_ex(
+            "extsink", lambda data, meta: rows.append(np.array(data, copy=True))
         )
-    values = _SMILE.process_signal(np.asarray(audio, dtype=np.float32), sr).to_numpy().reshape(-1)
+        smile.external_audio_source_write_data("extsource", pcm.tobytes())
+        smile.external_audio_source_set_eoi("extsource")
+        smile.run()
+    finally:
+        smile.free()
+    if not rows:
+        return np.zeros(EGEMAPS_DIM, dtype=np.float32)
+    values = np.asarray(rows[0], dtype=np.float64).reshape(-1)
     return np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output, require_file
 
 #: The project's working sample rate (Hz).
@@ -68,7 +68,7 @@ def load_audio(
     except AudioDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise AudioDecodeError(f"{path}: cannot decode audio ({_short(exc)})") from None
+        raise AudioDecodeError(f"{path}: cannot decode audio ({one_line(exc)})") from None
     if not chunks:
         raise AudioDecodeError(f"{path}: no audio samples (empty or corrupt file)")
     audio = np.concatenate(chunks).astype(np.float32, copy=False)
@@ -94,8 +94,3 @@ def write_wav(
     with atomic_output(path, overwrite=overwrite, own_output=own_output) as tmp:
         sf.write(str(tmp), np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     return Path(path)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]

@@ -8,28 +8,11 @@ from pathlib import Path
 
 import click
 
+from s2e_lib.cli.types import CommaList
 from s2e_lib.errors import InputError
 
-
-def _int_list(text: str | None, what: str) -> list[int] | None:
-    if text is None or not str(text).strip():
-        return None
-    out = []
-    for part in str(text).split(","):
-        part = part.strip().removeprefix("level_")
-        if not part:
-            continue
-        try:
-            out.append(int(part))
-        except ValueError:
-            raise InputError(f"--{what}: {part!r} is not an integer") from None
-    return out
-
-
-def _str_list(text: str | None) -> list[str] | None:
-    if text is None or not str(text).strip():
-        return None
-    return [p.strip() for p in str(text).split(",") if p.strip()]
+#: Intensity levels: integers, ``level_3`` accepted for ``3``.
+LEVELS = CommaList(int, strip_prefix="level_")
 
 
 @click.command("sample")
@@ -56,7 +39,9 @@ def _str_list(text: str | None) -> list[str] | None:
     show_default=True,
     help="Utterances per emotion and level.",
 )
-@click.option("--levels", default="1,2,3", show_default=True, help="Intensity levels, comma-separated.")
+@click.option(
+    "--levels", type=LEVELS, default="1,2,3", show_default=True, help="Intensity levels, comma-separated."
+)
 @click.option("--emotions", default=None, help="Emotions, comma-separated [default: the mission five].")
 @click.option("--no-video", is_flag=True, help="Audio only (no front-view mp4).")
 @click.option("--fps", type=click.IntRange(1, 60), default=10, show_default=True, help="Video frame rate.")
@@ -98,9 +83,9 @@ def sample(
     Fully offline and deterministic from --seed. The voices are synthesised and the
     face is scikit-image's astronaut photo: it is never real emotion data.
     """
-    from s2e_lib.data.sample import make_sample_corpus
     from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotions
     from s2e_lib.paths import project_paths
+    from s2e_lib.sample import make_sample_corpus
 
     out = out if out is not None else project_paths().sample
     start = time.perf_counter()
@@ -109,7 +94,7 @@ def sample(
         seed=seed,
         n_speakers=n_speakers,
         utterances=utterances,
-        levels=tuple(_int_list(levels, "levels") or (1, 2, 3)),
+        levels=tuple(levels or (1, 2, 3)),
         emotions=tuple(parse_emotions(emotions)) if emotions else MISSION_EMOTIONS,
         video=not no_video,
         video_size=video_size,
@@ -146,14 +131,17 @@ def sample(
     default=None,
     help="Comma-separated emotions [default: the mission five]; 'all' keeps every one.",
 )
-@click.option("--levels", default=None, help="Comma-separated intensity levels [default: all].")
+@click.option("--levels", type=LEVELS, default=None, help="Comma-separated intensity levels [default: all].")
 @click.option(
     "--views",
+    type=CommaList(),
     default="front",
     show_default=True,
     help="Comma-separated MEAD camera views; 'all' for every view.",
 )
-@click.option("--speakers", default=None, help="Comma-separated speakers to keep [default: all].")
+@click.option(
+    "--speakers", type=CommaList(), default=None, help="Comma-separated speakers to keep [default: all]."
+)
 @click.option(
     "--frame-step",
     type=click.IntRange(1, 10_000),
@@ -235,9 +223,10 @@ def prepare(
     missing files are listed in <out>/problems.csv and the run goes on. The source tree
     is only read. Exit status 2 when some takes failed.
     """
-    from s2e_lib.data.manifest import assign_split, manifest_table, speaker_split
+    from s2e_lib.data.manifest import manifest_table
     from s2e_lib.data.prepare import FaceAligner, replace_atomic
     from s2e_lib.data.prepare import prepare as run_prepare
+    from s2e_lib.data.splits import assign_split, speaker_split
     from s2e_lib.errors import MissingResourceError
     from s2e_lib.paths import project_paths
 
@@ -267,9 +256,9 @@ def prepare(
         out,
         format=corpus,
         emotions=_emotion_filter(emotions),
-        levels=_int_list(levels, "levels"),
-        views=None if views.strip().lower() == "all" else _str_list(views),
-        speakers=_str_list(speakers),
+        levels=levels or None,
+        views=None if [v.lower() for v in views] == ["all"] else views or None,
+        speakers=speakers or None,
         frame_step=frame_step,
         frames=frames,
         max_frames=max_frames,

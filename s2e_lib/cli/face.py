@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from s2e_lib.cli.types import CommaList
 from s2e_lib.emotions import MISSION_EMOTIONS
 
 
@@ -68,15 +69,6 @@ def _save_like(image, out: str, source: str) -> None:
     save_image(image, out, overwrite=True)
 
 
-def _strengths(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        from s2e_lib.errors import InputError
-
-        raise InputError(f"--strengths: expected comma-separated numbers, got {text!r}") from None
-
-
 @click.command()
 @click.option("--face", "face_path", required=True, type=click.Path(), help="Photo with a face.")
 @click.option(
@@ -100,7 +92,9 @@ def _strengths(text: str) -> list[float]:
 @click.option("--checkpoint", type=click.Path(), default=None, help="pix2pixHD generator checkpoint.")
 @click.option("--pretrain", type=click.Path(), default=None, help="IALS pretrain/ folder.")
 @click.option("--grid", is_flag=True, help="Write a labelled grid: rows emotions, columns strengths.")
-@click.option("--strengths", default="0,0.5,1,1.5", show_default=True, help="Grid columns.")
+@click.option(
+    "--strengths", type=CommaList(float), default="0,0.5,1,1.5", show_default=True, help="Grid columns."
+)
 @click.option("--all-faces", is_flag=True, help="Edit every face, not only the largest (warp editor).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object as the last stdout line.")
@@ -113,7 +107,7 @@ def edit(
     checkpoint: str | None,
     pretrain: str | None,
     grid: bool,
-    strengths: str,
+    strengths: list[float],
     all_faces: bool,
     overwrite: bool,
     as_json: bool,
@@ -142,12 +136,12 @@ def edit(
         from s2e_lib.viz.face import edit_grid
 
         rows = parse_emotions(emotion) if emotion else list(MISSION_EMOTIONS)
-        image = edit_grid(rgb, editor, rows, _strengths(strengths), face=face)
+        image = edit_grid(rgb, editor, rows, strengths, face=face)
         save_image(image, out, overwrite=True)
         record = {
             "grid": str(out),
             "emotions": rows,
-            "strengths": _strengths(strengths),
+            "strengths": strengths,
             "editor": editor_name,
         }
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from s2e_lib.cli.types import CommaList
+
 
 @click.group("pix2pixhd")
 def pix2pixhd() -> None:
@@ -33,8 +35,10 @@ def pix2pixhd() -> None:
 @click.option("--emotions", default="angry,neutral,fear,happy,sad", show_default=True)
 @click.option("--align", is_flag=True, help="Align frames not aligned by `s2e prepare` (dlib, FFHQ crop).")
 @click.option("--max-per-take", type=int, default=None, help="At most this many target frames per take.")
-@click.option("--speakers", default=None, help="Comma-separated speakers to keep.")
-@click.option("--views", default=None, help="Comma-separated camera views to keep (e.g. front).")
+@click.option("--speakers", type=CommaList(), default=None, help="Comma-separated speakers to keep.")
+@click.option(
+    "--views", type=CommaList(), default=None, help="Comma-separated camera views to keep (e.g. front)."
+)
 def build_dataset_command(
     prepared, out, condition, size, position, level_scale, emotions, align, max_per_take, speakers, views
 ):
@@ -43,11 +47,8 @@ def build_dataset_command(
     Rerunning with the same settings resumes; problems go to OUT/problems.csv (exit 2
     when there are any).
     """
-    from s2e_lib.edit.pix2pixhd.dataset import build_dataset
+    from s2e_lib.edit.pix2pixhd.build import build_dataset
     from s2e_lib.emotions import parse_emotions
-
-    def split(value):
-        return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
     report = build_dataset(
         prepared,
@@ -59,8 +60,8 @@ def build_dataset_command(
         emotions=parse_emotions(emotions),
         align=align,
         max_per_take=max_per_take,
-        speakers=split(speakers),
-        views=split(views),
+        speakers=speakers or None,
+        views=views or None,
     )
     counts = report.pairs["emotion"].value_counts().to_dict()
     click.echo(
@@ -113,7 +114,8 @@ def train_command(
     """Train pix2pixHD; writes OUT/checkpoint.pt, OUT/generator.pt, OUT/losses.csv, OUT/samples/."""
     import torch
 
-    from s2e_lib.edit.pix2pixhd.train import get_config, train
+    from s2e_lib.edit.pix2pixhd.config import get_config
+    from s2e_lib.edit.pix2pixhd.train import train
 
     if threads:
         torch.set_num_threads(threads)

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from s2e_lib.cli.types import CommaList
+
 
 @click.group()
 def ser() -> None:
@@ -30,6 +32,7 @@ def ser() -> None:
 )
 @click.option(
     "--test-speakers",
+    type=CommaList(),
     default="",
     help="Comma-separated speakers held out and scored (e.g. Actor_01,Actor_02).",
 )
@@ -77,13 +80,12 @@ def train(
         from s2e_lib.errors import InputError
 
         raise InputError(f"--augment-copies: must be 0 or more (got {augment_copies})")
-    speakers = [s.strip() for s in test_speakers.split(",") if s.strip()]
     result = run_train(
         list(data),
         out,
         config,
         feature_config,
-        test_speakers=speakers,
+        test_speakers=test_speakers,
         n_jobs=jobs,
         overwrite=overwrite,
         log=lambda line: click.echo(line, err=True),
@@ -107,7 +109,9 @@ def train(
 @click.option(
     "--model", "model_path", default=None, type=click.Path(), help="Checkpoint (default: the shipped model)."
 )
-@click.option("--speakers", default="", help="Comma-separated speakers to score (default: all).")
+@click.option(
+    "--speakers", type=CommaList(), default="", help="Comma-separated speakers to score (default: all)."
+)
 @click.option(
     "--loco",
     is_flag=True,
@@ -115,7 +119,10 @@ def train(
 )
 @click.option("--recipe", default="mlp", show_default=True, help="With --loco: the recipe to evaluate.")
 @click.option(
-    "--test-only", default="", help="With --loco: comma-separated corpora never trained on, only scored."
+    "--test-only",
+    type=CommaList(),
+    default="",
+    help="With --loco: comma-separated corpora never trained on, only scored.",
 )
 @click.option("--within", is_flag=True, help="With --loco: add speaker-held-out CV inside each corpus.")
 @click.option(
@@ -156,7 +163,7 @@ def evaluate(
     from s2e_lib.ser.predict import load_model
 
     emotion_model = load_model(model_path)
-    chosen = [s.strip() for s in speakers.split(",") if s.strip()] or None
+    chosen = speakers or None
     results = []
     for source in data:
         results.append(
@@ -205,7 +212,7 @@ def _evaluate_loco(
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     table = scan_corpora(list(data))
     names = sorted(set(table["corpus"]))
-    only = [c.strip() for c in test_only.split(",") if c.strip()]
+    only = list(test_only)
     unknown = [c for c in only if c not in names]
     if unknown:
         raise InputError(f"--test-only: unknown corpora {', '.join(unknown)} (corpora: {', '.join(names)})")

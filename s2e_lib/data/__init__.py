@@ -1,4 +1,6 @@
-"""Data stage: scan MEAD / RAVDESS into manifests, prepare audio and frames, the sample corpus.
+"""Data stage: scan MEAD / RAVDESS into manifests, prepare audio and frames.
+
+The synthetic sample corpus lives in :mod:`s2e_lib.sample` (it sits above the face editor).
 
 >>> from s2e_lib.data import scan, speaker_split  # doctest: +SKIP
 >>> from s2e_lib.data.prepare import prepare  # doctest: +SKIP
@@ -10,17 +12,22 @@
 from s2e_lib.data.manifest import (
     MANIFEST_COLUMNS,
     MEAD_VIEWS,
-    assign_split,
     detect_format,
     manifest_table,
     media_duration,
     read_manifest,
     scan,
-    speaker_split,
     write_manifest,
 )
 from s2e_lib.data.prepare import FRAME_COLUMNS, FaceAligner, PrepareResult
-from s2e_lib.data.sample import ensure_sample_corpus, make_sample_corpus
+from s2e_lib.data.splits import (
+    assign_split,
+    balanced_draw,
+    choose_val_speakers,
+    corpus_val_speakers,
+    speaker_folds,
+    speaker_split,
+)
 
 __all__ = [
     "FRAME_COLUMNS",
@@ -29,13 +36,15 @@ __all__ = [
     "FaceAligner",
     "PrepareResult",
     "assign_split",
+    "balanced_draw",
+    "choose_val_speakers",
+    "corpus_val_speakers",
     "detect_format",
-    "ensure_sample_corpus",
-    "make_sample_corpus",
     "manifest_table",
     "media_duration",
     "read_manifest",
     "scan",
+    "speaker_folds",
     "speaker_split",
     "write_manifest",
 ]

@@ -21,15 +21,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from s2e_lib.emotions import MISSION_EMOTIONS, RAVDESS_CODES, UnknownEmotionError, parse_emotion
-from s2e_lib.errors import InputError
+from s2e_lib.data.splits import _parse_str_list, assign_split, speaker_split  # noqa: F401 (old home; see s2e_lib.data.splits)
+from s2e_lib.emotions import (
+    MISSION_EMOTIONS,
+    RAVDESS_CODES,
+    UnknownEmotionError,
+    parse_emotion,
+    parse_emotions,
+)
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output
 
 #: Columns of every manifest, in order.
@@ -368,7 +374,7 @@ def media_duration(path: str | os.PathLike) -> float:
     except InputError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot open media ({_first_line(exc)})") from None
+        raise InputError(f"{path}: cannot open media ({one_line(exc)})") from None
     if not seconds > 0:
         raise InputError(f"{path}: no audio samples")
     return seconds
@@ -438,7 +444,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype={"utterance": str, "speaker": str, "gender": str}, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a manifest CSV ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a manifest CSV ({one_line(exc)})") from None
     missing = [c for c in ("speaker", "emotion", "level", "utterance", "audio_path") if c not in df.columns]
     if missing:
         raise InputError(f"{path}: not a manifest (missing columns: {', '.join(missing)})")
@@ -472,115 +478,6 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-# --- speaker splits -----------------------------------------------------------------
-
-
-def speaker_split(
-    df: pd.DataFrame | Iterable[str],
-    n_test: int = 2,
-    seed: int = 0,
-    test_speakers: Iterable[str] | str | None = None,
-    val_speakers: Iterable[str] | str | int | None = None,
-    n_val: int = 0,
-) -> dict[str, list[str]]:
-    """Split speakers into disjoint train / val / test lists (speaker-independent).
-
-    Parameters
-    ----------
-    df : DataFrame or iterable of str
-        A manifest (its ``speaker`` and ``gender`` columns are used) or speaker ids.
-    n_test, n_val : int
-        Number of test / validation speakers drawn when not given explicitly. Draws
-        alternate between genders (M, F, M, ...) so both are represented where possible.
-    seed : int
-        Seed of the draw; the same seed and speakers give the same split.
-    test_speakers, val_speakers : iterable of str or comma-separated str, optional
-        Explicit speakers (e.g. ``"M003,W009"``). ``val_speakers`` may also be an int,
-        taken as ``n_val``.
-
-    Returns
-    -------
-    dict
-        ``{"train": [...], "val": [...], "test": [...]}``, each sorted.
-
-    Raises
-    ------
-    InputError
-        An explicit speaker is unknown or in two lists, or too few speakers remain for
-        training.
-    """
-    genders: dict[str, str] = {}
-    if isinstance(df, pd.DataFrame):
-        if "speaker" not in df.columns:
-            raise InputError("speaker_split: the table has no 'speaker' column")
-        gcol = df["gender"] if "gender" in df.columns else pd.Series([""] * len(df), index=df.index)
-        for spk, g in zip(df["speaker"].astype(str), gcol.astype(str), strict=True):
-            genders.setdefault(spk, g)
-    else:
-        for spk in df:
-            genders.setdefault(str(spk), _guess_gender(str(spk)))
-    speakers = sorted(genders)
-    if isinstance(val_speakers, int) and not isinstance(val_speakers, bool):
-        n_val, val_speakers = int(val_speakers), None
-
-    chosen: dict[str, list[str]] = {}
-    for name, given in (("test", test_speakers), ("val", val_speakers)):
-        if given is None:
-            continue
-        listed = _parse_str_list(given)
-        unknown = [s for s in listed if s not in genders]
-        if unknown:
-            raise InputError(
-                f"unknown {name} speaker(s): {', '.join(unknown)}; known: {', '.join(speakers) or 'none'}"
-            )
-        chosen[name] = sorted(set(listed))
-    if "test" in chosen and "val" in chosen and set(chosen["test"]) & set(chosen["val"]):
-        raise InputError(
-            f"speaker(s) in both test and val: {', '.join(sorted(set(chosen['test']) & set(chosen['val'])))}"
-        )
-
-    rng = random.Random(seed)
-    remaining = [s for s in speakers if s not in set(chosen.get("test", [])) | set(chosen.get("val", []))]
-    for name, count in (("test", n_test), ("val", n_val)):
-        if name in chosen:
-            continue
-        chosen[name] = sorted(_balanced_draw(remaining, genders, int(count), rng))
-        remaining = [s for s in remaining if s not in chosen[name]]
-    if not remaining and speakers:
-        raise InputError(
-            f"no speakers left for training ({len(speakers)} speakers, "
-            f"{len(chosen['test'])} test, {len(chosen['val'])} val)"
-        )
-    return {"train": sorted(remaining), "val": chosen["val"], "test": chosen["test"]}
-
-
-def assign_split(df: pd.DataFrame, split: dict[str, list[str]]) -> pd.DataFrame:
-    """Return a copy of ``df`` with a ``split`` column from a :func:`speaker_split` result."""
-    lookup = {spk: name for name, spks in split.items() for spk in spks}
-    out = df.copy()
-    out["split"] = out["speaker"].map(lookup).fillna("unused")
-    return out
-
-
-def _balanced_draw(pool: list[str], genders: dict[str, str], count: int, rng: random.Random) -> list[str]:
-    if count <= 0:
-        return []
-    groups: dict[str, list[str]] = {}
-    for spk in pool:
-        groups.setdefault(genders.get(spk, ""), []).append(spk)
-    order = sorted(groups)
-    for g in order:
-        rng.shuffle(groups[g])
-    start = rng.randrange(len(order)) if order else 0
-    order = order[start:] + order[:start]
-    out: list[str] = []
-    while len(out) < count and any(groups.values()):
-        for g in order:
-            if groups[g] and len(out) < count:
-                out.append(groups[g].pop())
-    return out
-
-
 # --- small helpers ------------------------------------------------------------------
 
 
@@ -591,12 +488,6 @@ def _check_root(root) -> Path:
     if not root.is_dir():
         raise InputError(f"{root}: is not a folder")
     return root
-
-
-def _parse_str_list(value) -> list[str]:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v).strip() for v in value if str(v).strip()]
 
 
 def _parse_int_list(value, what: str) -> list[int]:
@@ -611,24 +502,10 @@ def _parse_int_list(value, what: str) -> list[int]:
 
 
 def _parse_emotion_filter(value) -> list[str]:
-    from s2e_lib.emotions import parse_emotions
-
     try:
         return parse_emotions(value)
     except UnknownEmotionError as exc:
         raise InputError(str(exc)) from None
-
-
-def _guess_gender(speaker: str) -> str:
-    m = _RAVDESS_ACTOR.match(speaker)
-    if m:
-        return "M" if int(m.group(1)) % 2 else "F"
-    return {"M": "M", "W": "F", "F": "F"}.get(speaker[:1].upper(), "")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _strip_path(exc: BaseException, path) -> str:

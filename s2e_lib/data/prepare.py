@@ -31,23 +31,13 @@ import numpy as np
 import pandas as pd
 
 from s2e_lib.audio.io import write_wav
+from s2e_lib.data.frames import FRAME_COLUMNS
 from s2e_lib.data.manifest import MANIFEST_COLUMNS, manifest_table, problem, scan
 from s2e_lib.data.video import FRAME_SELECTIONS, read_frames, select_frames, write_image
 from s2e_lib.emotions import MISSION_EMOTIONS
-from s2e_lib.errors import InputError
+from s2e_lib.errors import one_line, InputError
 from s2e_lib.fileio import atomic_output
 
-FRAME_COLUMNS = (
-    "speaker",
-    "view",
-    "emotion",
-    "level",
-    "utterance",
-    "frame_index",
-    "position",
-    "path",
-    "aligned",
-)
 PROBLEM_COLUMNS = ("path", "stage", "error")
 RECORD_DIR = ".prepared"
 #: Bump when the prepared outputs change meaning, so old records are redone.
@@ -360,7 +350,7 @@ def _extract_frames(
                 image = frame_transform(image)
             except Exception as exc:  # the face stage's own error (no face, dlib failure...)
                 problems.append(
-                    problem(f"{vpath}#frame={index}", "align", f"{type(exc).__name__}: {_first(exc)}")
+                    problem(f"{vpath}#frame={index}", "align", f"{type(exc).__name__}: {one_line(exc)}")
                 )
                 continue
         rel = rel_dir / f"{index:05d}.{params['image_format']}"
@@ -425,12 +415,7 @@ def _transform_name(transform) -> str | None:
     return f"{getattr(transform, '__module__', '')}.{getattr(transform, '__qualname__', type(transform).__qualname__)}"
 
 
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
 def _strip(exc: BaseException, path) -> str:
     text = str(exc)
     prefix = f"{path}: "
-    return text[len(prefix) :] if text.startswith(prefix) else _first(exc)
+    return text[len(prefix) :] if text.startswith(prefix) else one_line(exc)

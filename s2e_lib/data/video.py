@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import require_file
 
 #: Which frames of a take to keep (after ``step``): every one, or K at the start, middle or end.
@@ -38,7 +38,7 @@ def count_frames(path: str | os.PathLike) -> int:
     except VideoDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise VideoDecodeError(f"{path}: cannot read video ({_short(exc)})") from None
+        raise VideoDecodeError(f"{path}: cannot read video ({one_line(exc)})") from None
     if n == 0:
         raise VideoDecodeError(f"{path}: no video frames")
     return n
@@ -127,7 +127,7 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> li
     except VideoDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise VideoDecodeError(f"{path}: cannot decode video ({_short(exc)})") from None
+        raise VideoDecodeError(f"{path}: cannot decode video ({one_line(exc)})") from None
     if not out:
         raise VideoDecodeError(f"{path}: no decodable video frames")
     if wanted is not None and len(out) < len(wanted):
@@ -147,8 +147,3 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
     if not cv2.imwrite(str(path), bgr, params):
         raise InputError(f"{path}: could not write image")
     return path
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

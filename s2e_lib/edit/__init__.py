@@ -1,7 +1,8 @@
 """Expression editors.
 
 All editors share one interface (:class:`s2e_lib.edit.base.Editor`): ``edit(image,
-emotion, strength) -> image`` on RGB uint8 arrays. :func:`get_editor` builds one by
+emotion, strength=1.0, *, faces=None) -> EditResult`` on RGB uint8 arrays, where ``faces``
+are the faces already found by :func:`s2e_lib.face.detect_faces` (detected when omitted). :func:`get_editor` builds one by
 name: ``warp`` (FACS landmark warp, works offline on any photo), ``pix2pixhd`` (needs a
 trained checkpoint) and ``ials`` (needs IALS's ``pretrain/`` folder).
 """

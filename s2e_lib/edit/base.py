@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from s2e_lib.errors import S2EError
+from s2e_lib.errors import InputError, S2EError
+
+if TYPE_CHECKING:
+    from s2e_lib.face.detect import Face
 
 
 @dataclass
@@ -25,11 +28,33 @@ class Editor(Protocol):
 
     ``edit`` returns the full photo (same size and mode), with the face showing
     ``emotion`` (a canonical label) at ``strength`` (0 = unchanged, 1 = default).
+    ``faces`` are the faces already detected in ``image`` (what
+    :func:`s2e_lib.face.detect_faces` returns, largest first); the editor edits the
+    first (the warp editor may edit all of them) and detects itself when it is ``None``
+    or empty.
     """
 
     name: str
 
-    def edit(self, image: np.ndarray, emotion: str, strength: float = 1.0) -> EditResult: ...
+    def edit(
+        self, image: np.ndarray, emotion: str, strength: float = 1.0, *, faces: list[Face] | None = None
+    ) -> EditResult: ...
+
+
+def first_face(faces: list[Face] | None, where: str = "image") -> Face | None:
+    """The face an editor aligns: the first of ``faces`` (detected, largest first), refused
+    as :func:`s2e_lib.face.largest_face` refuses it when too small; ``None`` (detect it
+    yourself) when no faces are given."""
+    if not faces:
+        return None
+    from s2e_lib.face.detect import MIN_FACE_PX
+
+    face = faces[0]
+    if face.width < MIN_FACE_PX:
+        raise InputError(
+            f"{where}: face is too small ({face.width:.0f} px wide; at least {MIN_FACE_PX} px needed)"
+        )
+    return face
 
 
 #: name -> "module:factory"; factories take keyword options (checkpoint=..., pretrain=...).

@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from s2e_lib.errors import S2EError
+from s2e_lib.nn import default_device
 
 #: Output order of the FER2013 model (``fer.FER._get_labels``).
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -263,7 +264,7 @@ class FERJudge:
 
     def __init__(self, grow: float = 0.24, device: str | None = None):
         self.grow = float(grow)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or default_device()
         self.model = load_mini_xception().to(self.device)
 
     @torch.no_grad()

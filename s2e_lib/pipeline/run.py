@@ -186,11 +186,6 @@ class Pipeline:
             self._photos[key] = Photo(image, detect_faces(image))
         return self._photos[key]
 
-    def _editor_takes_faces(self) -> bool:
-        import inspect
-
-        return "faces" in inspect.signature(self.editor.edit).parameters
-
     def strength_for(
         self, probabilities: dict[str, float], audio_path: str | os.PathLike | None
     ) -> tuple[float, str]:
@@ -221,10 +216,7 @@ class Pipeline:
 
         tick = time.perf_counter()
         try:
-            if faces and self._editor_takes_faces():
-                edited = self.editor.edit(image, emotion, strength, faces=faces[:1]).image
-            else:
-                edited = self.editor.edit(image, emotion, strength).image
+            edited = self.editor.edit(image, emotion, strength, faces=faces[:1]).image
         except S2EError as exc:  # e.g. "image: no face found": name the file
             message = str(exc)
             if str(face_path) not in message:
@@ -293,7 +285,7 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
     """A square box around ``face`` (default: the largest detected) with ``margin``·width each
     side, or None when there is no face or the face already fills most of the photo."""
     from s2e_lib.face import detect_faces
-    from s2e_lib.viz.face import face_crop_box
+    from s2e_lib.face.geometry import face_crop_box
 
     if face is None:
         faces = detect_faces(image)

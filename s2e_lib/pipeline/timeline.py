@@ -105,14 +105,23 @@ def render_track(
     editor,
     progress: bool = True,
 ) -> list[np.ndarray]:
-    """Edit ``image`` for every frame of ``track`` (renders each distinct expression once)."""
+    """Edit ``image`` for every frame of ``track`` (renders each distinct expression once;
+    the face is detected once, before the first edit, and handed to every edit)."""
     from tqdm.auto import tqdm
 
     cache: dict[tuple[str, float], np.ndarray] = {}
     frames = []
+    faces = None
     for _, emotion, strength in tqdm(track, desc="animate", unit="frame", disable=not progress):
         key = ("neutral", 0.0) if strength <= 0 or emotion == "neutral" else (emotion, strength)
         if key not in cache:
-            cache[key] = image if key == ("neutral", 0.0) else editor.edit(image, emotion, strength).image
+            if key == ("neutral", 0.0):
+                cache[key] = image
+            else:
+                if faces is None:
+                    from s2e_lib.face.detect import detect_faces
+
+                    faces = detect_faces(image)
+                cache[key] = editor.edit(image, emotion, strength, faces=faces).image
         frames.append(cache[key])
     return frames

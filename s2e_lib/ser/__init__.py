@@ -11,7 +11,6 @@ Public API used by other stages::
 from s2e_lib.ser.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from s2e_lib.ser.models import CRNN, MODELS, LinearClassifier, MLPClassifier, ModelConfig, build_model
 from s2e_lib.ser.predict import EmotionModel, check_speech, default_model_path, load_model
-from s2e_lib.ser.train import TrainConfig, fit
 
 __all__ = [
     "CRNN",
@@ -31,3 +30,12 @@ __all__ = [
     "read_checkpoint",
     "save_checkpoint",
 ]
+
+
+def __getattr__(name: str):
+    """``TrainConfig`` and ``fit`` load the training code on first use only (inference never needs it)."""
+    if name in ("TrainConfig", "fit"):
+        from s2e_lib.ser import train
+
+        return getattr(train, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

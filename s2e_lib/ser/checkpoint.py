@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from s2e_lib import __version__
-from s2e_lib.audio.features import FeatureConfig
-from s2e_lib.errors import InputError
+from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, FeatureConfig, stats_dim
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output, require_file
 from s2e_lib.ser.models import MODELS, Ensemble, ModelConfig, build_model
 
@@ -73,8 +73,6 @@ def save_checkpoint(
 
 def feature_size(config: FeatureConfig) -> int:
     """Input size a model gets from ``config``: vector length, or mel bands of sequences."""
-    from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, stats_dim
-
     return {
         "original": ORIGINAL_FRAMES,
         "stats": stats_dim(config),
@@ -169,8 +167,7 @@ def load_checkpoint(
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(f"{path}: weights do not fit the model ({first})") from None
+            raise CheckpointError(f"{path}: weights do not fit the model ({one_line(exc)})") from None
         members.append(model.eval())
     model = members[0] if len(members) == 1 else Ensemble(members).eval()
     return model.to(device), payload

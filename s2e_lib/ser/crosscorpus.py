@@ -27,7 +27,10 @@ import numpy as np
 
 from s2e_lib.audio.features import FeatureConfig
 from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.fileio import atomic_output
+from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.evaluate import (
+    _fit_members,
     corpus_scores,
     ensemble_proba,
     leave_one_corpus_out,
@@ -93,8 +96,6 @@ def load_corpora(
 
     ``max_per_corpus`` keeps a seeded random sample of that many clips per corpus (smoke runs).
     """
-    from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
-
     labels = list(labels)
     df = sources.copy() if hasattr(sources, "columns") else scan_corpora(list(sources), emotions=labels)
     if max_per_corpus:
@@ -176,8 +177,6 @@ def cross_corpus_report(
     }
     n_classes = len(data.labels)
     if test_only:
-        from s2e_lib.ser.evaluate import _fit_members
-
         all_mask = np.ones(len(train_data.y), dtype=bool)
         members, _ = _fit_members(
             train_data.features,
@@ -303,8 +302,6 @@ def plot_confusions(report: dict, section: str = "loco"):
 def write_report(report: dict, out_dir: str | os.PathLike, overwrite: bool = False) -> dict[str, Path]:
     """Write ``report.json``, ``report.md`` and ``confusion.png`` into ``out_dir`` (atomically)."""
     import matplotlib.pyplot as plt
-
-    from s2e_lib.fileio import atomic_output
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

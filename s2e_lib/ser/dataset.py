@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from s2e_lib.data.manifest import read_manifest, scan
 from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotion
 from s2e_lib.errors import InputError
 
@@ -31,7 +32,6 @@ def scan_speech(root: str | os.PathLike, emotions=MISSION_EMOTIONS, speakers=Non
         The data stage's manifest columns (``corpus, speaker, gender, emotion, level,
         utterance, audio_path, ...``), sorted by speaker, emotion, level, utterance.
     """
-    from s2e_lib.data import read_manifest, scan
 
     root = Path(root)
     if not root.exists():

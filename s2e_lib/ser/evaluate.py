@@ -12,24 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from s2e_lib.audio.features import FeatureConfig
-from s2e_lib.ser.train import TrainConfig, choose_val_speakers, fit, predict_logits, scores
-
-
-def speaker_folds(speakers: Sequence[str], genders: dict[str, str], n_folds: int = 4) -> list[list[str]]:
-    """Split speakers into ``n_folds`` test groups, each with as even a gender mix as possible.
-
-    Deterministic: speakers are sorted, then dealt per gender round-robin into folds.
-    """
-    by_gender: dict[str, list[str]] = {}
-    for s in sorted(set(speakers)):
-        by_gender.setdefault(genders.get(s) or "?", []).append(s)
-    folds: list[list[str]] = [[] for _ in range(n_folds)]
-    for pool in by_gender.values():
-        per_fold = int(np.ceil(len(pool) / n_folds))
-        for k in range(n_folds):
-            folds[k].extend(pool[k * per_fold : (k + 1) * per_fold])
-    return [sorted(f) for f in folds if f]
+from s2e_lib.audio.features import FeatureConfig, Transform, clip_seed, extract_files
+from s2e_lib.data.splits import choose_val_speakers, corpus_val_speakers, speaker_folds
+from s2e_lib.errors import S2EError
+from s2e_lib.ser.dataset import scan_speech
+from s2e_lib.ser.infer import predict_logits
+from s2e_lib.ser.train import TrainConfig, fit, fit_split, scores
 
 
 def cross_validate(
@@ -122,9 +110,6 @@ def predict_table(model, data, speakers=None, progress: bool = True, log=None):
     """One row per scored clip: the scan columns plus ``predicted`` and ``p_<label>`` columns."""
     from tqdm.auto import tqdm
 
-    from s2e_lib.errors import S2EError
-    from s2e_lib.ser.dataset import scan_speech
-
     df = scan_speech(data, emotions=model.labels, speakers=speakers)
     rows, skipped = [], 0
     for row in tqdm(
@@ -183,9 +168,6 @@ def feature_table(model, df, cache_dir=None, progress: bool = True):
     Each clip is classified whole (corpus clips are a few seconds; use :func:`predict_table`
     for the windowed path users take on long recordings).
     """
-    from s2e_lib.audio.features import extract_files
-    from s2e_lib.ser.train import predict_logits
-
     df = df[df["emotion"].isin(model.labels)].reset_index(drop=True)
     feats = extract_files(df["audio_path"], model.feature_config, cache_dir=cache_dir, progress=progress)
     probs = torch.softmax(predict_logits(model.model, feats), dim=1).numpy()
@@ -201,8 +183,6 @@ def _fit_members(
     features, views, y, masks, corpora, speakers, genders, train_mask, config, feature_config, salt
 ):
     """Train ``config.n_models`` members on the rows of ``train_mask`` (validation speakers from every corpus)."""
-    from s2e_lib.ser.train import corpus_val_speakers, fit_split
-
     members, seconds = [], []
     for m in range(config.n_models):
         val = corpus_val_speakers(
@@ -409,7 +389,6 @@ def robustness_table(
         agreement`` (share of clips whose label equals the clean label).
     """
     from s2e_lib.audio.augment import ROBUSTNESS_CONDITIONS
-    from s2e_lib.audio.features import Transform, clip_seed, extract_files
 
     conditions = list(conditions or ROBUSTNESS_CONDITIONS)
     rng = np.random.default_rng(seed)

@@ -24,9 +24,10 @@ from s2e_lib.audio.speech import (
     speech_spans,
 )
 from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.nn import default_device
 from s2e_lib.paths import ASSETS_DIR
 from s2e_lib.ser.checkpoint import load_checkpoint
-from s2e_lib.ser.train import predict_logits
+from s2e_lib.ser.infer import predict_logits
 
 #: Clips shorter than this are refused (seconds).
 MIN_SECONDS = 0.3
@@ -181,6 +182,6 @@ def load_model(path: str | os.PathLike | None = None, device: str | None = None,
             raise MissingResourceError(
                 f"{path}: no speech emotion model; train one with `s2e ser train --data DATA --out {path}`"
             )
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or default_device()
     model, payload = load_checkpoint(path, labels=labels, device=device)
     return EmotionModel(model, payload, Path(path), device)

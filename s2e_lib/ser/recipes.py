@@ -8,7 +8,8 @@ with the worst corpus reported beside it.
 from __future__ import annotations
 
 from s2e_lib.audio.features import FeatureConfig
-from s2e_lib.ser.train import TrainConfig
+from s2e_lib.errors import InputError
+from s2e_lib.ser.train import DEFAULT_FEATURES, TrainConfig
 
 RECIPES: dict[str, dict] = {
     # the original project's setting: plain linear layer, no augmentation
@@ -30,9 +31,6 @@ RECIPES: dict[str, dict] = {
 
 def recipe(model: str) -> tuple[TrainConfig, FeatureConfig]:
     """``(TrainConfig, FeatureConfig)`` of ``model``'s default recipe."""
-    from s2e_lib.errors import InputError
-    from s2e_lib.ser.train import DEFAULT_FEATURES
-
     if model not in RECIPES:
         raise InputError(f"unknown model {model!r}; expected one of: {', '.join(RECIPES)}")
     options = dict(RECIPES[model])

@@ -27,9 +27,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2e_lib.audio.features import FeatureConfig
+from s2e_lib.audio.features import FeatureConfig, Transform, clip_seed, extract_file, extract_files
+from s2e_lib.data.splits import choose_val_speakers, corpus_val_speakers  # noqa: F401 (old home)
 from s2e_lib.emotions import MISSION_EMOTIONS
-from s2e_lib.ser.models import ModelConfig, build_model
+from s2e_lib.errors import InputError
+from s2e_lib.fileio import atomic_output, check_output
+from s2e_lib.nn import default_device
+from s2e_lib.ser.checkpoint import save_checkpoint
+from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
+from s2e_lib.ser.infer import _to_tensor_batch, predict_logits
+from s2e_lib.ser.models import Ensemble, ModelConfig, build_model
 
 #: Default feature kind of each model.
 DEFAULT_FEATURES = {"linear": "original", "mlp": "stats+egemaps", "crnn": "logmel"}
@@ -115,16 +122,6 @@ class FitResult:
     seconds: float
 
 
-def _to_tensor_batch(items: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if items[0].ndim == 1:
-        return torch.from_numpy(np.stack(items)).float(), None
-    lengths = torch.tensor([a.shape[1] for a in items])
-    out = torch.zeros(len(items), items[0].shape[0], int(lengths.max()))
-    for i, a in enumerate(items):
-        out[i, :, : a.shape[1]] = torch.from_numpy(a)
-    return out, lengths
-
-
 def augment_spectrogram(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random time stretch (±10 %), mel-axis warp (±8 %, a vocal-tract-length change), a noise
     floor (15-40 dB below the loudest band), and SpecAugment masks (2 bands, 2 spans)."""
@@ -163,34 +160,36 @@ def _crop(x: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
     return x[:, start : start + frames]
 
 
-def predict_logits(model: nn.Module, features: Sequence[np.ndarray], batch_size: int = 64) -> torch.Tensor:
-    """Logits of a list of features (sorted by length internally to limit padding)."""
-    device = next(model.parameters()).device
-    order = np.argsort([f.shape[-1] for f in features]) if features[0].ndim == 2 else np.arange(len(features))
-    out = torch.empty(len(features), model.fc.out_features)
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            x, lengths = _to_tensor_batch([features[j] for j in idx])
-            logits = model(x.to(device), None if lengths is None else lengths.to(device))
-            out[torch.as_tensor(idx)] = logits.float().cpu()
-    return out
-
-
 def scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
-    """Accuracy, balanced accuracy (mean per-class recall over present classes) and confusion."""
+    """Accuracy, balanced accuracy (mean per-class recall over present classes) and confusion.
+
+    Computed with :mod:`sklearn.metrics`, imported here so that inference never loads it.
+    ``balanced_accuracy_score`` averages the recall over the classes present in ``y_true``
+    (a class only predicted has no recall and is left out; its warning is silenced here).
+    """
+    import warnings
+
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
-    confusion = np.zeros((n_classes, n_classes), dtype=int)
-    np.add.at(confusion, (y_true, y_pred), 1)
-    support = confusion.sum(axis=1)
-    recalls = np.diag(confusion)[support > 0] / support[support > 0]
+    if not y_true.size:
+        return {
+            "accuracy": float("nan"),
+            "balanced_accuracy": float("nan"),
+            "n": 0,
+            "confusion": np.zeros((n_classes, n_classes), dtype=int).tolist(),
+        }
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        warnings.filterwarnings("ignore", message="A single label was found")  # n_classes == 1
+        confusion = confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
+        balanced = balanced_accuracy_score(y_true, y_pred)
     return {
-        "accuracy": float((y_true == y_pred).mean()) if y_true.size else float("nan"),
-        "balanced_accuracy": float(recalls.mean()) if recalls.size else float("nan"),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced),
         "n": int(y_true.size),
-        "confusion": confusion.tolist(),
+        "confusion": confusion.astype(int).tolist(),
     }
 
 
@@ -253,7 +252,7 @@ def fit(
     """
     from tqdm.auto import tqdm
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or default_device()
     start_time = time.perf_counter()
     torch.manual_seed(config.seed)
     y_train = np.asarray(train_labels, dtype=np.int64)
@@ -285,8 +284,8 @@ def fit(
     best = {"score": -math.inf, "epoch": -1, "state": copy.deepcopy(model.state_dict())}
     first_epoch = 0
     state_path = Path(state_path) if state_path else None
-    if state_path is not None and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=True)
+    state = _read_state(state_path, None) if state_path is not None else None
+    if state is not None:
         if state.get("config") == config.to_dict():
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -393,6 +392,20 @@ def fit(
     return FitResult(model, history, best["epoch"], best["score"], time.perf_counter() - start_time)
 
 
+def _read_state(path: Path | None, log=None) -> dict | None:
+    """A resume file written by this module, or None when absent or unreadable (a damaged
+    file from an older version is reported and ignored: training restarts that part)."""
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or foreign file: start this part again
+        if log:
+            log(f"ignored unreadable resume state {path} ({type(exc).__name__})")
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def masked_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -440,8 +453,6 @@ def balanced_weights(labels: Sequence[int], groups: Sequence[str]) -> np.ndarray
 
 
 def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, config) -> None:
-    from s2e_lib.fileio import atomic_output
-
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -455,25 +466,6 @@ def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, c
     }
     with atomic_output(path) as tmp:
         torch.save(state, tmp)
-
-
-def choose_val_speakers(speakers: Sequence[str], genders: dict[str, str], n: int, seed: int) -> list[str]:
-    """Pick ``n`` validation speakers, alternating genders when both are known."""
-    if n <= 0:
-        return []
-    rng = np.random.default_rng(seed)
-    pools = {}
-    for s in sorted(set(speakers)):
-        pools.setdefault(genders.get(s) or "?", []).append(s)
-    for pool in pools.values():
-        rng.shuffle(pool)
-    keys = sorted(pools)
-    chosen: list[str] = []
-    while len(chosen) < n and any(pools.values()):
-        for key in keys:
-            if pools[key] and len(chosen) < n:
-                chosen.append(pools[key].pop())
-    return sorted(chosen)
 
 
 def default_feature_config(model: str) -> FeatureConfig:
@@ -492,17 +484,12 @@ def extract_dataset(
 
     Returns ``(features, kept_row_positions, problems)``; each problem is one line naming the file.
     """
-    from s2e_lib.audio.features import extract_files
-    from s2e_lib.errors import InputError
-
     paths = list(df["audio_path"])
     try:
         features = extract_files(paths, feature_config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
         return features, list(range(len(paths))), []
     except InputError:
         pass  # at least one bad file: go file by file to name them all
-    from s2e_lib.audio.features import extract_file
-
     features, kept, problems = [], [], []
     for i, p in enumerate(paths):
         try:
@@ -511,18 +498,6 @@ def extract_dataset(
         except InputError as exc:
             problems.append(str(exc))
     return features, kept, problems
-
-
-def corpus_val_speakers(
-    speakers: np.ndarray, corpora: np.ndarray, genders: dict[str, str], n_per_corpus: int, seed: int
-) -> list[str]:
-    """Validation speakers: ``n_per_corpus`` from each corpus (at most a third of its speakers)."""
-    chosen: list[str] = []
-    for c in sorted(set(corpora.tolist())):
-        pool = sorted(set(speakers[corpora == c].tolist()))
-        n = max(1, min(n_per_corpus, len(pool) // 3)) if n_per_corpus and len(pool) >= 2 else 0
-        chosen += choose_val_speakers(pool, genders, n, seed)
-    return sorted(chosen)
 
 
 def augmented_views(
@@ -540,8 +515,6 @@ def augmented_views(
     any machine, and cached like every feature.
     """
     import json
-
-    from s2e_lib.audio.features import Transform, clip_seed, extract_files
 
     paths = list(df["audio_path"])
     spec = json.dumps(config.augmentation, sort_keys=True) if config.augmentation else ""
@@ -613,12 +586,6 @@ def train(
     """
     import shutil
 
-    from s2e_lib.errors import InputError
-    from s2e_lib.fileio import check_output
-    from s2e_lib.ser.checkpoint import save_checkpoint
-    from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
-    from s2e_lib.ser.models import Ensemble
-
     config = config or TrainConfig()
     feature_config = feature_config or default_feature_config(config.model)
     out = check_output(out, overwrite=overwrite)
@@ -666,8 +633,8 @@ def train(
         fit_idx = np.flatnonzero(~test_mask & ~val_mask)
         val_idx = np.flatnonzero(val_mask)
         done = work / f"member_{m}.pt"
-        if done.exists():
-            saved = torch.load(done, map_location="cpu", weights_only=True)
+        saved = _read_state(done, log)
+        if saved is not None:
             if saved.get("config") == member_config.to_dict():
                 model = build_model(
                     ModelConfig(config.model, config.model_options), features[0].shape[0], len(labels)
@@ -705,15 +672,16 @@ def train(
             "val_balanced_accuracy": best.get("val_balanced_accuracy"),
             "train_seconds": round(result.seconds, 1),
         }
-        torch.save(
-            {
-                "config": member_config.to_dict(),
-                "state": result.model.state_dict(),
-                "history": result.history,
-                "info": info,
-            },
-            done,
-        )
+        with atomic_output(done, own_output=True) as tmp:  # kill -9 never leaves a truncated member
+            torch.save(
+                {
+                    "config": member_config.to_dict(),
+                    "state": result.model.state_dict(),
+                    "history": result.history,
+                    "info": info,
+                },
+                tmp,
+            )
         members.append(result.model.cpu().eval())
         histories.append(result.history)
         member_info.append(info)

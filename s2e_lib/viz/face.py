@@ -11,15 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from s2e_lib.face.detect import Face
-
-
-def face_crop_box(face: Face, shape: tuple[int, ...], margin: float = 0.35) -> tuple[int, int, int, int]:
-    """A square (left, top, right, bottom) around ``face`` with ``margin``·width on each side, clipped."""
-    x0, y0, x1, y1 = face.box
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    half = (0.5 + margin) * max(x1 - x0, y1 - y0)
-    h, w = shape[:2]
-    return (max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half)))
+from s2e_lib.face.geometry import face_crop_box
 
 
 def _tile(image: np.ndarray, box, size: int):
@@ -80,8 +72,7 @@ def edit_grid(
     for i, emotion in enumerate(emotions):
         draw.text((6, label_height + i * tile + tile // 2 - 6), str(emotion), fill=(0, 0, 0))
         for j, s in enumerate(strengths):
-            kwargs = {"faces": [face]} if getattr(editor, "name", "") == "warp" else {}
-            edited = image if s == 0 else editor.edit(image, emotion, s, **kwargs).image
+            edited = image if s == 0 else editor.edit(image, emotion, s, faces=[face]).image
             grid.paste(_tile(edited, box, tile), (label_width + j * tile, label_height + i * tile))
     return np.asarray(grid)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from s2e_lib.edit.base import EditResult
+from s2e_lib.edit.base import EditResult, first_face
 from s2e_lib.edit.ials.classifier import AttributeClassifier
 from s2e_lib.edit.ials.directions import edit_loop, ials_direction, predicted_attribute, unit
 from s2e_lib.edit.ials.invert import InversionConfig, InversionResult, invert
@@ -23,10 +23,10 @@ from s2e_lib.edit.ials.pretrain import Pretrain
 from s2e_lib.edit.ials.recipes import EditRecipe, get_recipe
 from s2e_lib.edit.ials.stylegan1 import Generator, StyleGANConfig, to_uint8
 from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.nn import default_device
 
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+if TYPE_CHECKING:
+    from s2e_lib.face.detect import Face
 
 
 @dataclass
@@ -247,13 +247,18 @@ class IALSEditor:
         }
         return EditResult(edited, info)
 
-    def edit(self, image: np.ndarray, emotion: str, strength: float = 1.0) -> EditResult:
-        """Edit the face in a full photo: align (FFHQ), invert, edit, generate, paste back."""
+    def edit(
+        self, image: np.ndarray, emotion: str, strength: float = 1.0, *, faces: list[Face] | None = None
+    ) -> EditResult:
+        """Edit the face in a full photo: align (FFHQ), invert, edit, generate, paste back.
+
+        ``faces`` are faces already detected in ``image`` (the first is edited); the largest
+        face is detected when omitted."""
         from s2e_lib.face import align_face, paste_back
 
         start = time.perf_counter()
         # small demo generators still align at 256² (inversion resizes the crop to the generator)
-        aligned = align_face(image, size=max(self.models.generator.resolution, 256))
+        aligned = align_face(image, size=max(self.models.generator.resolution, 256), face=first_face(faces))
         align_ms = _ms(start)
         result = self.edit_aligned(aligned.image, emotion, strength)
         start = time.perf_counter()

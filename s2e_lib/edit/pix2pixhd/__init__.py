@@ -2,8 +2,11 @@
 
 - :mod:`.model`: generators (global, local enhancer), multi-scale discriminator, losses.
 - :mod:`.signs`: the original project's five signs and the one-hot label condition.
-- :mod:`.dataset`: neutral/emotion pairs from a prepared tree, and a torch Dataset.
-- :mod:`.train`: config presets (``tiny``, ``paper``) and the resumable training loop.
+- :mod:`.build`: neutral/emotion pairs built from a prepared tree's frames.
+- :mod:`.dataset`: a built pair folder as a torch Dataset, and the step-seeded sampler.
+- :mod:`.config`: the training config, presets (``tiny``, ``paper``) and schedule.
+- :mod:`.checkpoint`: saving / loading runs and the trained generator.
+- :mod:`.train`: one training step and the resumable training loop.
 - :mod:`.editor`: :class:`Pix2PixHDEditor`, the trained generator behind ``s2e edit``.
 """
 

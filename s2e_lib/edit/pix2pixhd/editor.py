@@ -10,17 +10,22 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
-from s2e_lib.edit.base import EditResult
+from s2e_lib.edit.base import EditResult, first_face
+from s2e_lib.edit.pix2pixhd.checkpoint import load_generator
+from s2e_lib.edit.pix2pixhd.config import default_device
 from s2e_lib.edit.pix2pixhd.signs import condition_input, tensor_to_image
-from s2e_lib.edit.pix2pixhd.train import default_device, load_generator
 from s2e_lib.emotions import parse_emotion
 from s2e_lib.errors import InputError, MissingResourceError
 from s2e_lib.paths import project_paths
+
+if TYPE_CHECKING:
+    from s2e_lib.face.detect import Face
 
 
 def default_checkpoint() -> Path:
@@ -105,9 +110,11 @@ class Pix2PixHDEditor:
             out = np.asarray(Image.fromarray(out).resize((crop.shape[1], side), Image.Resampling.LANCZOS))
         return out
 
-    def edit(self, image: np.ndarray, emotion: str, strength: float = 1.0, face=None) -> EditResult:
-        """Align the face of ``image`` (``face`` from ``s2e_lib.face.detect_faces``, else the
-        largest one), edit it to ``emotion`` and paste it back."""
+    def edit(
+        self, image: np.ndarray, emotion: str, strength: float = 1.0, *, faces: list[Face] | None = None
+    ) -> EditResult:
+        """Align the face of ``image`` (the first of ``faces`` from ``s2e_lib.face.detect_faces``,
+        else the largest one detected), edit it to ``emotion`` and paste it back."""
         from s2e_lib.face import align_face, paste_back
 
         emotion = parse_emotion(emotion, allowed=self.emotions)
@@ -116,7 +123,7 @@ class Pix2PixHDEditor:
             return EditResult(
                 np.array(image, copy=True), {"editor": self.name, "emotion": emotion, "strength": 0.0}
             )
-        aligned = align_face(image, size=max(self.size, 32), method=self.align_method, face=face)
+        aligned = align_face(image, size=max(self.size, 32), method=self.align_method, face=first_face(faces))
         edited = self.edit_crop(aligned.image, emotion, strength)
         result = paste_back(image, edited, aligned)
         return EditResult(

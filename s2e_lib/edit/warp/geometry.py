@@ -1,0 +1,182 @@
+"""Thin-plate geometry: the spline, anchors, region of interest, backward map, eye override, curves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from s2e_lib.edit.warp.landmarks import FaceFrame
+
+# --- thin-plate spline ---------------------------------------------------------------
+
+
+def _tps_kernel(r2: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = r2 * np.log(r2)
+    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def tps_fit(src: np.ndarray, dst: np.ndarray, regularization: float = 1e-3):
+    """Fit a 2-D thin-plate spline taking ``src`` (N, 2) points onto ``dst`` (N, 2)."""
+    n = len(src)
+    d2 = ((src[:, None, :] - src[None, :, :]) ** 2).sum(-1)
+    k = _tps_kernel(d2) + regularization * np.eye(n)
+    p = np.hstack([np.ones((n, 1)), src])
+    a = np.zeros((n + 3, n + 3))
+    a[:n, :n], a[:n, n:], a[n:, :n] = k, p, p.T
+    b = np.zeros((n + 3, 2))
+    b[:n] = dst
+    coef = np.linalg.solve(a, b)
+    return src, coef
+
+
+def tps_apply(model, points: np.ndarray) -> np.ndarray:
+    """Evaluate a fitted thin-plate spline at (M, 2) points."""
+    centres, coef = model
+    n = len(centres)
+    d2 = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+    return _tps_kernel(d2) @ coef[:n] + coef[n] + points @ coef[n + 1 :]
+
+
+def _roi(landmarks: np.ndarray, frame: FaceFrame, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The region resampled: the face plus a margin (x0, y0, x1, y1), clipped to the image."""
+    ring = frame.to_image(np.array([[-1.5, -1.3], [1.5, -1.3], [-1.5, 2.6], [1.5, 2.6]]))
+    pts = np.vstack([landmarks, ring])
+    x0, y0 = np.floor(pts.min(0)).astype(int)
+    x1, y1 = np.ceil(pts.max(0)).astype(int)
+    h, w = shape
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
+def _anchors(src: np.ndarray, frame: FaceFrame, roi: tuple[int, int, int, int]) -> np.ndarray:
+    """Fixed points: a ring around the face (forehead, temples, below the jaw) and the ROI border."""
+    fp = frame.to_face(src)
+    centre = fp[[27, 30, 33, 8]].mean(0)
+    ring = []
+    for i in range(0, 17, 2):
+        d = fp[i] - centre
+        ring.append(fp[i] + 0.32 * d / np.linalg.norm(d))
+    brow_top = fp[17:27, 1].min()
+    for x in np.linspace(fp[17, 0] - 0.1, fp[26, 0] + 0.1, 6):
+        ring.append([x, brow_top - 0.45])
+    ring = frame.to_image(np.array(ring))
+    x0, y0, x1, y1 = roi
+    n = 6
+    border = [(x, y) for x in np.linspace(x0, x1 - 1, n) for y in (y0, y1 - 1)]
+    border += [(x, y) for y in np.linspace(y0, y1 - 1, n)[1:-1] for x in (x0, x1 - 1)]
+    return np.vstack([ring, np.array(border, np.float64)])
+
+
+def _poly_mask(shape: tuple[int, int], points: np.ndarray, blur: float = 0.0) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(shape, np.float32)
+    cv2.fillPoly(mask, [np.round(points * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
+    if blur > 0.3:
+        mask = cv2.GaussianBlur(mask, (0, 0), blur)
+    return mask
+
+
+def backward_map(
+    src: np.ndarray, dst: np.ndarray, anchors: np.ndarray, roi, iod: float, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per output pixel of the ROI, the source pixel (x, y) maps, from a TPS dst → src."""
+    import cv2
+
+    x0, y0, x1, y1 = roi
+    scale = 1.0 / iod
+    ctrl_dst = np.vstack([dst, anchors]) * scale
+    ctrl_src = np.vstack([src, anchors]) * scale
+    model = tps_fit(ctrl_dst, ctrl_src - ctrl_dst, regularization=1e-4)
+    gx = np.arange(x0, x1 + step, step, dtype=np.float64)
+    gy = np.arange(y0, y1 + step, step, dtype=np.float64)
+    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    offset = (tps_apply(model, grid * scale) / scale).reshape(len(gy), len(gx), 2).astype(np.float32)
+    w, h = x1 - x0, y1 - y0
+    # upsample the coarse offsets: grid node k sits at pixel k*step of the ROI
+    big = cv2.resize(offset, (len(gx) * step, len(gy) * step), interpolation=cv2.INTER_LINEAR)
+    shift = (step - 1) / 2.0
+    m = np.float32([[1, 0, shift], [0, 1, shift]])
+    big = cv2.warpAffine(big, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    return xs + big[..., 0], ys + big[..., 1]
+
+
+def _window(points: np.ndarray, origin: np.ndarray, iod: float, shape: tuple[int, ...]):
+    """Row/column slices (ROI coordinates) around ``points`` with a 0.15 IOD margin, and their origin."""
+    margin = 0.15 * iod
+    lo = np.maximum(np.floor(points.min(0) - origin - margin).astype(int), 0)
+    hi = np.ceil(points.max(0) - origin + margin).astype(int)
+    hi = np.minimum(hi, [shape[1], shape[0]])
+    return slice(lo[1], hi[1]), slice(lo[0], hi[0]), origin + lo
+
+
+def _eye_rings(src: np.ndarray, dst: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Virtual points just outside each eye's lids and inner corner, moving with the lid (half
+    for the lower lid and corner, most of the way for the upper lid): they keep the skin
+    around the eye attached to it when brows and lids move."""
+    fs, fd = frame.to_face(src), frame.to_face(dst)
+    offsets = {
+        40: (0.0, 0.10),
+        41: (0.0, 0.10),
+        46: (0.0, 0.10),
+        47: (0.0, 0.10),
+        39: (0.08, 0.02),
+        42: (-0.08, 0.02),
+        37: (0.0, -0.06),
+        38: (0.0, -0.06),
+        43: (0.0, -0.06),
+        44: (0.0, -0.06),
+    }
+    # lower-lid and corner skin follows its lid half-way, the upper lid's skin most of the way
+    follow = {37: 0.8, 38: 0.8, 43: 0.8, 44: 0.8}
+    ring_s = np.array([fs[i] + o for i, o in offsets.items()])
+    ring_d = np.array([fs[i] + o + follow.get(i, 0.5) * (fd[i] - fs[i]) for i, o in offsets.items()])
+    return frame.to_image(ring_s), frame.to_image(ring_d)
+
+
+def _eye_override(map_x, map_y, src, dst, roi, iod):
+    """Inside each target eye, replace the warp by a rigid shift (the eyeball does not stretch)."""
+    origin = np.array(roi[:2], np.float64)
+    for sl, corners in ((slice(36, 42), [36, 39]), (slice(42, 48), [42, 45])):
+        sy, sx, o = _window(dst[sl], origin, iod, map_x.shape)
+        shape = (sy.stop - sy.start, sx.stop - sx.start)
+        if min(shape) <= 0:
+            continue
+        poly = dst[sl] - o
+        centre = poly.mean(0)
+        mask = _poly_mask(shape, centre + (poly - centre) * 1.05, blur=0.01 * iod)
+        shift = (dst[corners] - src[corners]).mean(0)
+        xs, ys = np.meshgrid(
+            np.arange(shape[1], dtype=np.float32) + np.float32(o[0] - shift[0]),
+            np.arange(shape[0], dtype=np.float32) + np.float32(o[1] - shift[1]),
+        )
+        map_x[sy, sx] = mask * xs + (1 - mask) * map_x[sy, sx]
+        map_y[sy, sx] = mask * ys + (1 - mask) * map_y[sy, sx]
+    return map_x, map_y
+
+
+def smooth_closed(points: np.ndarray, per_segment: int = 6) -> np.ndarray:
+    """A closed Catmull-Rom curve through ``points`` (so an 8-point lip contour is round, not polygonal)."""
+    p = np.asarray(points, np.float64)
+    n = len(p)
+    t = np.linspace(0, 1, per_segment, endpoint=False)[:, None]
+    out = []
+    for i in range(n):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[(i + 1) % n], p[(i + 2) % n]
+        out.append(
+            0.5
+            * (
+                (2 * p1)
+                + (-p0 + p2) * t
+                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
+            )
+        )
+    return np.vstack(out)
+
+
+def _curve(points: np.ndarray, n: int = 12) -> np.ndarray:
+    """A quadratic Bézier through start, control, end (3 points) sampled at n points."""
+    t = np.linspace(0, 1, n)[:, None]
+    p0, p1, p2 = points
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2

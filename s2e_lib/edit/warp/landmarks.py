@@ -1,0 +1,165 @@
+"""Landmark targets: the face frame (IOD units), mouth relaxation, recipe displacements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2e_lib.edit.warp.recipes import RECIPES, recipe_field
+from s2e_lib.emotions import parse_emotion
+from s2e_lib.errors import InputError
+
+#: Largest strength accepted (the recipes are tuned for 1; 1.5 exaggerates).
+MAX_STRENGTH = 1.5
+EMOTIONS = tuple(RECIPES)
+
+# --- face frame ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """Origin at the eye midpoint, x from image-left eye to image-right eye, y down the face, unit IOD."""
+
+    origin: np.ndarray
+    ex: np.ndarray
+    ey: np.ndarray
+    iod: float
+
+    @classmethod
+    def from_landmarks(cls, landmarks: np.ndarray) -> FaceFrame:
+        left, right = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
+        iod = float(np.linalg.norm(right - left))
+        ex = (right - left) / iod
+        ey = np.array([-ex[1], ex[0]])
+        return cls(origin=(left + right) / 2, ex=ex, ey=ey, iod=iod)
+
+    def to_face(self, points: np.ndarray) -> np.ndarray:
+        rel = np.asarray(points, np.float64) - self.origin
+        return np.stack([rel @ self.ex, rel @ self.ey], axis=-1) / self.iod
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, np.float64)
+        return self.origin + self.iod * (p[..., :1] * self.ex + p[..., 1:2] * self.ey)
+
+    def vector(self, d: np.ndarray) -> np.ndarray:
+        """A displacement in face units → image pixels."""
+        d = np.asarray(d, np.float64)
+        return self.iod * (d[..., :1] * self.ex + d[..., 1:2] * self.ey)
+
+
+# --- target landmarks ----------------------------------------------------------------
+
+_UPPER_INNER, _LOWER_INNER = [61, 62, 63], [67, 66, 65]
+
+
+def relax_mouth(face_pts: np.ndarray, weight: float = 1.0, min_gap: float = 0.015) -> np.ndarray:
+    """Bring the mouth towards rest in face coordinates: jaw closes, corners level.
+
+    Parameters
+    ----------
+    face_pts : numpy.ndarray
+        (68, 2) landmarks in the face frame (IOD units).
+    weight : float
+        0 = unchanged, 1 = fully at rest.
+    min_gap : float
+        Lip gap (IOD) kept when closing an open mouth, so the warp stays invertible.
+    """
+    pts = face_pts.copy()
+    gaps = pts[_LOWER_INNER, 1] - pts[_UPPER_INNER, 1]
+    gap = float(max(0.0, gaps.max() - min_gap))
+    if gap > 0:
+        close = weight * gap
+        for idx, share in {
+            65: 1.0,
+            66: 1.0,
+            67: 1.0,
+            55: 0.9,
+            56: 0.9,
+            57: 0.9,
+            58: 0.9,
+            59: 0.9,
+            8: 0.75,
+            7: 0.7,
+            9: 0.7,
+            6: 0.55,
+            10: 0.55,
+            5: 0.35,
+            11: 0.35,
+            4: 0.15,
+            12: 0.15,
+        }.items():
+            pts[idx, 1] -= close * share
+    mid = (pts[62] + pts[66]) / 2
+    for side, (corner, inner, near) in {
+        "r": (48, 60, (49, 59, 61, 67)),
+        "l": (54, 64, (53, 55, 63, 65)),
+    }.items():
+        offset = pts[corner, 1] - mid[1]
+        target = np.clip(offset, 0.0, 0.05)
+        shift = weight * (target - offset)
+        if shift == 0:
+            continue
+        inward = 0.35 * abs(shift) * (1 if side == "r" else -1) if shift > 0 else 0.0
+        pts[corner] += (inward, shift)
+        pts[inner] += (inward, shift)
+        for idx in near:
+            pts[idx] += (0.4 * inward, 0.4 * shift)
+    return pts
+
+
+def target_landmarks(landmarks: np.ndarray, emotion: str, strength: float = 1.0) -> np.ndarray:
+    """Where the 68 landmarks go for ``emotion`` at ``strength`` (image coordinates).
+
+    Parameters
+    ----------
+    landmarks : numpy.ndarray
+        (68, 2) source landmarks in image pixels.
+    emotion : str
+        Any accepted emotion name (see :data:`~s2e_lib.edit.warp.recipes.RECIPES`).
+    strength : float
+        0 … 1.5; scales every displacement (and the mouth relaxation up to 1).
+    """
+    emotion = _emotion(emotion)
+    strength = _strength(strength)
+    frame = FaceFrame.from_landmarks(landmarks)
+    pts = frame.to_face(landmarks)
+    recipe = RECIPES[emotion]
+    field = recipe_field(emotion, strength)
+    if recipe.relax_mouth:
+        pts = relax_mouth(pts, weight=min(1.0, strength))
+    else:
+        # a mouth already smiling / open has less room to go: scale the mouth's displacement down
+        smile = max(0.0, float((pts[62, 1] + pts[66, 1]) / 2 - pts[[48, 54], 1].mean()))
+        field[48:68] *= float(np.clip(1.0 - smile / 0.25, 0.3, 1.0))
+    pts = keep_brows_above_eyes(pts + field, frame.to_face(landmarks))
+    return frame.to_image(pts)
+
+
+def keep_brows_above_eyes(
+    pts: np.ndarray, rest: np.ndarray, share: float = 0.3, floor: float = 0.06
+) -> np.ndarray:
+    """A lowered brow stops above the upper lid (face coordinates, IOD units).
+
+    Each brow point keeps at least ``share`` of its resting height above its eye's upper
+    lid (and at least ``floor``): strong AU4 otherwise drags brow skin into the eye.
+    """
+    pts = pts.copy()
+    for brow, lid in ((range(17, 22), [37, 38]), (range(22, 27), [43, 44])):
+        top_rest, top = rest[lid, 1].min(), pts[lid, 1].min()
+        for i in brow:
+            limit = top - max(floor, share * (top_rest - rest[i, 1]))
+            if pts[i, 1] > limit:
+                pts[i, 1] = limit
+    return pts
+
+
+def _emotion(emotion: str) -> str:
+    return parse_emotion(emotion, allowed=EMOTIONS)
+
+
+def _strength(strength: float) -> float:
+    s = float(strength)
+    if not np.isfinite(s) or s < 0 or s > MAX_STRENGTH:
+        raise InputError(f"strength must be between 0 and {MAX_STRENGTH}, got {strength}")
+    return s

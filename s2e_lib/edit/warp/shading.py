@@ -1,0 +1,147 @@
+"""Shading strokes (folds, furrows, wrinkles) drawn as multiplicative shadows and highlights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from s2e_lib.edit.warp.geometry import _curve
+from s2e_lib.edit.warp.landmarks import FaceFrame
+
+
+def _shading_gain(skin: np.ndarray) -> float:
+    """Folds and furrows deepen more on dark skin: a multiplicative shadow there changes few
+    grey levels, while on a real face the fold's shadow contrasts with its lit rim."""
+    luma = float(np.asarray(skin, np.float64) @ np.array([0.299, 0.587, 0.114]))
+    return float(np.clip(150.0 / max(luma, 1.0), 1.0, 1.6))
+
+
+def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
+    """Shading strokes in face coordinates: lists of (polyline (N,2), weight, thickness, kind)."""
+    strokes = []
+    look = {k: v * strength for k, v in recipe_appearance.items()}
+    for sign, (nose_wing, corner, eye_in, eye_out, low_lid) in (
+        (1, (31, 48, 39, 36, 41)),
+        (-1, (35, 54, 42, 45, 46)),
+    ):
+        if look.get("nasolabial"):
+            a = tf[nose_wing] + (-0.05 * sign, -0.05)
+            c = tf[corner] + (-0.08 * sign, 0.11)
+            m = (a + c) / 2 + (-0.06 * sign, 0.0)
+            strokes.append((_curve(np.array([a, m, c])), 0.4 * look["nasolabial"], 0.05, "dark"))
+            apex = (tf[low_lid] + tf[corner]) / 2 + (-0.06 * sign, -0.06)
+            strokes.append(
+                (np.array([apex, apex + (-0.06 * sign, 0.02)]), 0.22 * look["nasolabial"], 0.14, "light")
+            )
+        if look.get("smile_corners"):
+            c = tf[corner]
+            hook = np.array([c + (0.01 * sign, 0.01), c + (-0.035 * sign, -0.02), c + (-0.05 * sign, -0.06)])
+            strokes.append((hook, 0.4 * look["smile_corners"], 0.03, "dark"))
+        if look.get("brows"):
+            brow = tf[17:22] if sign > 0 else tf[22:27]
+            strokes.append((brow + (0.0, 0.01), 0.3 * look["brows"], 0.06, "dark"))
+        if look.get("cheek"):
+            lid = tf[[eye_out, low_lid, low_lid - 1 if sign > 0 else low_lid + 1, eye_in]]
+            arc = lid + (0.0, 0.09)
+            strokes.append((arc, 0.22 * look["cheek"], 0.03, "dark"))
+        if look.get("crows_feet"):
+            o = tf[eye_out]
+            for dy0, dy1 in ((-0.04, -0.10), (0.0, 0.0), (0.04, 0.10)):
+                strokes.append(
+                    (
+                        np.array([o + (-0.07 * sign, dy0), o + (-0.19 * sign, dy1)]),
+                        0.22 * look["crows_feet"],
+                        0.02,
+                        "dark",
+                    )
+                )
+        if look.get("under_eye"):
+            lid = tf[[eye_out, low_lid, low_lid - 1 if sign > 0 else low_lid + 1, eye_in]] + (0.0, 0.13)
+            strokes.append((lid, 0.18 * look["under_eye"], 0.05, "dark"))
+        if look.get("brow_shadow"):
+            band = np.vstack(
+                [
+                    tf[17:22] if sign > 0 else tf[22:27],
+                    tf[[39, 38, 37, 36]] if sign > 0 else tf[[45, 44, 43, 42]],
+                ]
+            )
+            strokes.append((band, 0.18 * look["brow_shadow"], 0.0, "fill"))
+    mid_brow = (tf[21] + tf[22]) / 2
+    if look.get("glabella"):
+        # short, slightly bowed furrows between the brows (not ruled lines up the forehead)
+        for dx in (-0.05, 0.05):
+            a, c = mid_brow + (dx, 0.05), mid_brow + (dx * 1.25, -0.15)
+            m = (a + c) / 2 + (dx * 0.25, 0.0)
+            strokes.append((_curve(np.array([a, m, c]), 8), 0.32 * look["glabella"], 0.03, "dark"))
+    if look.get("nose_bridge"):
+        top = tf[27] + (0.0, 0.02)
+        strokes.append(
+            (
+                np.array([top + (-0.09, 0.0), top + (0.0, -0.015), top + (0.09, 0.0)]),
+                0.3 * look["nose_bridge"],
+                0.025,
+                "dark",
+            )
+        )
+    if look.get("forehead"):
+        brow_top = tf[17:27, 1].min()
+        for k, (dy, half) in enumerate(((-0.13, 0.34), (-0.24, 0.30), (-0.35, 0.24))):
+            y = brow_top + dy
+            cx = mid_brow[0]
+            arc = np.array([[cx - half, y + 0.03], [cx, y - 0.025], [cx + half, y + 0.03]])
+            strokes.append((_curve(arc), (0.22 - 0.05 * k) * look["forehead"], 0.022, "dark"))
+    if look.get("lip_line"):
+        strokes.append((tf[[60, 61, 62, 63, 64]], 0.45 * look["lip_line"], 0.022, "dark"))
+    if look.get("mentolabial"):
+        c = tf[57] + (0.0, 0.07)
+        arc = np.array([c + (-0.17, -0.03), c + (0.0, 0.02), c + (0.17, -0.03)])
+        strokes.append((_curve(arc), 0.3 * look["mentolabial"], 0.05, "dark"))
+    return strokes
+
+
+def _shade(
+    out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int], gain: float = 1.0
+) -> np.ndarray:
+    import cv2
+
+    full_shape = out.shape[:2]
+    # shading is smooth: draw and blur it at most ~160 px per IOD, then upsample
+    scale = min(1.0, 160.0 / frame.iod)
+    shape = (max(1, round(full_shape[0] * scale)), max(1, round(full_shape[1] * scale)))
+    dark = np.zeros(shape, np.float32)
+    fill = np.zeros(shape, np.float32)
+    light = np.zeros(shape, np.float32)
+    iod = frame.iod * scale
+    for line, weight, thickness, kind in strokes:
+        pts = (frame.to_image(line) - origin) * scale
+        pts_i = np.round(pts * 4).astype(np.int32)
+        if kind == "fill":
+            layer = np.zeros(shape, np.float32)
+            cv2.fillPoly(layer, [pts_i], float(weight), lineType=cv2.LINE_AA, shift=2)
+            np.maximum(fill, layer, out=fill)
+            continue
+        target = dark if kind == "dark" else light
+        layer = np.zeros(shape, np.float32)
+        cv2.polylines(
+            layer,
+            [pts_i],
+            False,
+            float(weight),
+            thickness=max(1, int(round(thickness * iod))),
+            lineType=cv2.LINE_AA,
+            shift=2,
+        )
+        np.maximum(target, layer, out=target)
+    dark = cv2.GaussianBlur(dark, (0, 0), max(0.7, 0.028 * iod))
+    if fill.any():
+        dark = np.maximum(dark, cv2.GaussianBlur(fill, (0, 0), max(1.0, 0.06 * iod)))
+    if light.any():
+        light = cv2.GaussianBlur(light, (0, 0), max(1.0, 0.07 * iod))
+    if scale < 1.0:
+        size = (full_shape[1], full_shape[0])
+        dark = cv2.resize(dark, size, interpolation=cv2.INTER_LINEAR)
+        light = cv2.resize(light, size, interpolation=cv2.INTER_LINEAR)
+    img = out.astype(np.float32)
+    # shadows on skin are warm: red is absorbed least (expression-ratio images show the same)
+    img *= 1.0 - np.clip(gain * dark, 0, 0.7)[..., None] * np.array([0.8, 1.0, 1.05], np.float32)
+    img += (255.0 - img) * np.clip(light, 0, 0.5)[..., None]
+    return img
