@@ -32,7 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from s2e_lib.audio import augment as aug
+from s2e_lib.audio import dsp
 from s2e_lib.audio.io import SAMPLE_RATE, load_audio
+from s2e_lib.audio.speech import normalize_level, speech_only, speech_spans
+from s2e_lib.errors import MissingResourceError
+from s2e_lib.paths import project_paths
 
 #: Bump when a feature computation changes, to invalidate caches.
 FEATURES_VERSION = 2
@@ -146,8 +151,6 @@ def _opensmile_lib():
 
         spec = importlib.util.find_spec("opensmile")
         if spec is None or not spec.submodule_search_locations:
-            from s2e_lib.errors import MissingResourceError
-
             raise MissingResourceError("eGeMAPS features need openSMILE: pip install opensmile")
         root = Path(list(spec.submodule_search_locations)[0]) / "core"
         lib_spec = importlib.util.spec_from_file_location("_s2e_opensmile_lib", root / "lib.py")
@@ -366,8 +369,6 @@ def relative_stats(
     values (:func:`relative_prosody`). Input: a clip already at the working rate,
     level-normalised and reduced to speech (:func:`prepare_speech`).
     """
-    from s2e_lib.audio import dsp
-
     config = config or FeatureConfig(kind="stats")
     y = np.asarray(audio, dtype=np.float32).reshape(-1)
     spec = dsp.stft_magnitude(
@@ -443,9 +444,6 @@ def prepare_speech(
     :data:`MIN_VAD_SECONDS` (training copies drowned in noise), leading and trailing
     silence is trimmed by energy instead.
     """
-    from s2e_lib.audio import dsp
-    from s2e_lib.audio.speech import normalize_level, speech_only, speech_spans
-
     config = config or FeatureConfig()
     y = np.asarray(audio, dtype=np.float32).reshape(-1)
     if sr != config.sr:
@@ -465,8 +463,6 @@ def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | No
     if config.kind == "original":
         return original_recipe(audio, sr)
     if config.version >= 2:
-        from s2e_lib.audio import dsp
-
         y = prepare_speech(audio, sr, config)
         if config.kind == "logmel":
             return dsp.log_mel_spectrogram(
@@ -493,8 +489,6 @@ def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | No
 
 def feature_cache_dir() -> Path:
     """Default cache folder: ``<outputs>/cache/features``."""
-    from s2e_lib.paths import project_paths
-
     return project_paths().outputs / "cache" / "features"
 
 
@@ -522,8 +516,6 @@ class Transform:
         return f"{self.kind}:{self.spec}:{'-'.join(str(int(s)) for s in self.seed)}"
 
     def __call__(self, audio: np.ndarray, sr: int) -> np.ndarray:
-        from s2e_lib.audio import augment as aug
-
         if self.kind == "augment":
             config = aug.AugmentConfig.from_dict(json.loads(self.spec)) if self.spec else aug.AugmentConfig()
             return aug.augment(audio, sr, config, list(self.seed))[0]
@@ -557,8 +549,6 @@ def cache_key(
 def speed_perturb(audio: np.ndarray, speed: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Play ``audio`` ``speed`` times faster (tempo, pitch and formants scale together), as
     Kaldi's speed perturbation: a cheap way to make new voices from existing ones."""
-    from s2e_lib.audio import dsp
-
     if speed == 1.0:
         return audio
     return dsp.resample(np.asarray(audio, dtype=np.float32), int(round(sr * speed)), sr)

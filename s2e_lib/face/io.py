@@ -179,8 +179,12 @@ def restore_mode(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
     return out
 
 
-def save_image(image: np.ndarray, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write an image array atomically (format from the suffix); refuses to overwrite by default."""
+def save_image(image: np.ndarray, path: str | os.PathLike, overwrite: bool = False, **options) -> Path:
+    """Write an image array atomically (format from the suffix); refuses to overwrite by default.
+
+    The project's one image writer. ``options`` go to Pillow's ``save`` (e.g.
+    ``compress_level=1`` for fast PNGs); JPEGs default to quality 95.
+    """
     from PIL import Image
 
     from s2e_lib.fileio import atomic_output
@@ -194,5 +198,5 @@ def save_image(image: np.ndarray, path: str | os.PathLike, overwrite: bool = Fal
         im = im.convert("RGB")
     with atomic_output(path, overwrite=overwrite) as tmp:
         kwargs = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-        im.save(tmp, **kwargs)
+        im.save(tmp, **{**kwargs, **options})
     return path

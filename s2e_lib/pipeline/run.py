@@ -27,7 +27,8 @@ import numpy as np
 
 from s2e_lib import __version__
 from s2e_lib.errors import InputError, S2EError
-from s2e_lib.fileio import atomic_output, check_output, write_text_atomic
+from s2e_lib.face.io import save_image
+from s2e_lib.fileio import check_output, write_text_atomic
 from s2e_lib.pipeline.strength import (
     auto_strength,
     confidence_from_probabilities,
@@ -299,10 +300,7 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
 
 
 def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
-    from PIL import Image
-
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
+    save_image(image, path, overwrite=overwrite, format="PNG", compress_level=1)
 
 
 def collect_files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> list[Path]:

@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from s2e_lib.face.align import invert_affine, transform_points
 from s2e_lib.face.detect import Face
 from s2e_lib.face.geometry import face_crop_box
+from s2e_lib.face.io import to_rgb
 
 
 def _tile(image: np.ndarray, box, size: int):
     from PIL import Image
-
-    from s2e_lib.face.io import to_rgb
 
     crop = to_rgb(image, check_size=False)[box[1] : box[3], box[0] : box[2]]
     return Image.fromarray(crop).resize((size, size), Image.LANCZOS)
@@ -81,8 +81,6 @@ def draw_landmarks(image: np.ndarray, faces: Sequence[Face], radius: int = 2) ->
     """A copy of ``image`` (RGB) with each face's box and 68 landmarks drawn (OpenCV)."""
     import cv2
 
-    from s2e_lib.face.io import to_rgb
-
     out = to_rgb(image, check_size=False).copy()
     scale = max(1, round(max(out.shape[:2]) / 500))
     for face in faces:
@@ -118,8 +116,6 @@ def plot_landmarks(image: np.ndarray, faces: Sequence[Face], ax=None, title: str
 def plot_alignment(image: np.ndarray, aligned_list: Sequence, axes=None):
     """The photo with each crop's square outlined, next to the crops (one per method)."""
     import matplotlib.pyplot as plt
-
-    from s2e_lib.face.align import invert_affine, transform_points
 
     n = len(aligned_list)
     if axes is None:

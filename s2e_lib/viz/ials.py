@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from s2e_lib.fileio import atomic_output
+from s2e_lib.face.io import save_image
 
 _PLAIN = str.maketrans({"²": "^2", "—": "-", "–": "-", "·": "|", "λ": "lambda", "×": "x", "−": "-"})
 
@@ -65,9 +65,7 @@ def compose_grid(
 
 def save_grid(grid: np.ndarray, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write a grid image atomically (refusing to overwrite unless asked)."""
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        Image.fromarray(grid).save(tmp)
-    return Path(path)
+    return save_image(grid, path, overwrite=overwrite)
 
 
 def plot_inversion_loss(losses: dict[str, list[float]], ax=None):

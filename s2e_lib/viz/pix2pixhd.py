@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from s2e_lib.fileio import atomic_output
+from s2e_lib.face.io import save_image
 
 
 def _to_uint8(batch: torch.Tensor, size: int | None = None) -> list[np.ndarray]:
@@ -61,8 +61,7 @@ def save_sample_grid(
     inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor, path: str | os.PathLike
 ) -> None:
     """Write :func:`sample_grid` as a PNG (atomically)."""
-    with atomic_output(path) as tmp:
-        Image.fromarray(sample_grid(inputs, outputs, targets)).save(tmp, format="PNG")
+    save_image(sample_grid(inputs, outputs, targets), path, overwrite=True, format="PNG")
 
 
 def plot_signs(signs: dict[str, np.ndarray], title: str = "The five signs"):

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from s2e_lib.edit.ials.stylegan1 import Generator, from_uint8, to_uint8
 from s2e_lib.errors import InputError
+from s2e_lib.face.io import save_image
 from s2e_lib.fileio import atomic_output
 
 
@@ -190,7 +191,6 @@ def save_inversion(
 ) -> dict[str, Path]:
     """Write the code (``path``, .npy (num_ws, 512) float32) and, beside it,
     ``<stem>_reconstruction.png`` and ``<stem>_loss.csv``. Returns the paths by name."""
-    from PIL import Image
 
     path = Path(path)
     if path.suffix != ".npy":
@@ -203,8 +203,7 @@ def save_inversion(
     with atomic_output(paths["code"], overwrite=overwrite) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, result.wplus.cpu().numpy().astype(np.float32))
-    with atomic_output(paths["reconstruction"], overwrite=True) as tmp:
-        Image.fromarray(result.reconstruction).save(tmp)
+    save_image(result.reconstruction, paths["reconstruction"], overwrite=True)
     with atomic_output(paths["loss"], overwrite=True) as tmp:
         with open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)

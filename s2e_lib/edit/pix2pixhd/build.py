@@ -37,6 +37,7 @@ from s2e_lib.edit.pix2pixhd.dataset import DATASET_FORMAT, load_rgb
 from s2e_lib.edit.pix2pixhd.signs import CONDITIONS, POSITIONS, draw_sign, level_weight
 from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotions
 from s2e_lib.errors import InputError
+from s2e_lib.face.io import save_image
 from s2e_lib.fileio import atomic_output, write_text_atomic
 
 
@@ -208,8 +209,7 @@ def pair_name(row) -> str:
 
 
 def save_rgb(image: np.ndarray, path: str | os.PathLike) -> None:
-    with atomic_output(path) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")
+    save_image(image, path, overwrite=True, format="PNG")
 
 
 def square_crop(image: np.ndarray, size: int) -> np.ndarray:
