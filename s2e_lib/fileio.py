@@ -7,6 +7,7 @@ Every writer in the library goes through :func:`atomic_output` so an interrupted
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -74,7 +75,8 @@ def atomic_output(
     ...     fig.savefig(tmp)
     """
     path = Path(path)
-    if not own_output and (not overwrite or is_user_data(path)):
+    no_clobber = not own_output and (not overwrite or is_user_data(path))
+    if no_clobber:
         check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
@@ -84,11 +86,92 @@ def atomic_output(
         yield tmp
         if tmp.exists():  # mkstemp makes 0600 files: give the output the user's umask
             os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        if no_clobber:  # the exists-check and the rename in one step
+            _rename_no_clobber(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS}
+
+
+def _rename_no_clobber(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` onto ``path`` unless ``path`` exists (checked in the same step).
+
+    A hard link fails atomically when the name is taken; where links are unsupported
+    (some network and FAT file systems) the name is reserved with ``O_CREAT|O_EXCL``
+    before the rename.
+    """
+
+    def exists() -> InputError:
+        if is_user_data(path):
+            return InputError(f"{path}: exists under data/ and user data is never overwritten")
+        return InputError(f"{path}: exists (use --overwrite)")
+
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise exists() from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask()))
+        except FileExistsError:
+            raise exists() from None
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()  # the empty placeholder reserved above
+            raise
+        return
+    os.unlink(tmp)
+
+
+class OutputBusyError(S2EError):
+    """Another process holds the lock on an output folder."""
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike, name: str = ".s2e.lock") -> Iterator[Path]:
+    """Hold an exclusive lock on the output folder ``folder`` (created if needed).
+
+    The lock file is ``folder/.s2e.lock`` (``filelock``, acquired without waiting); the
+    holder's pid goes to ``folder/.s2e.lock.pid``. A second writer gets
+    :class:`OutputBusyError` ("busy: DIR is being written by pid N") before writing anything.
+    Use one per run around everything the run writes into ``folder``.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create output folder ({exc.strerror or exc})") from None
+    lock_path = folder / name
+    pid_path = folder / f"{name}.pid"
+    lock = FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            holder = f"pid {int(pid_path.read_text().strip())}"
+        except (OSError, ValueError):
+            holder = "another process"
+        raise OutputBusyError(f"busy: {folder} is being written by {holder}") from None
+    try:
+        with contextlib.suppress(OSError):
+            pid_path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        yield folder
+    finally:
+        with contextlib.suppress(OSError):
+            pid_path.unlink()
+        lock.release()
 
 
 def _umask() -> int:
@@ -114,3 +197,56 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: {what} is not readable")
     return path
+
+
+_UNSAFE_NAME_CHARS = frozenset('/\\:*?"<>|')
+
+
+def safe_name(text: object) -> str:
+    """``text`` as one safe path component (a file or folder name taken from data).
+
+    Separators (``/``, ``\\``), characters Windows refuses, NUL and other control
+    characters become ``_``; ``..`` runs become ``__``; a leading dot becomes ``_`` (no
+    hidden or relative names); the result is never empty. Ordinary names pass unchanged;
+    a name that had to change gets ``~`` and 8 hex digits of its SHA-1, so two different
+    inputs never share an output name. Deterministic.
+
+    Examples
+    --------
+    >>> safe_name("M003")
+    'M003'
+    >>> safe_name("../../X")[:8]
+    '______X~'
+    """
+    import hashlib
+
+    original = os.fsdecode(text) if isinstance(text, bytes | os.PathLike) else str(text)
+    chars = [
+        "_" if (c in _UNSAFE_NAME_CHARS or ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF) else c
+        for c in original
+    ]
+    name = "".join(chars).replace("..", "__").strip()
+    if name.startswith("."):
+        name = "_" + name[1:]
+    if not name:
+        name = "_"
+    if name != original or len(name.encode("utf-8")) > 200:
+        digest = hashlib.sha1(original.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        while len(name.encode("utf-8")) > 180:
+            name = name[:-1]
+        name = f"{name}~{digest}"
+    return name
+
+
+def path_inside(root: str | os.PathLike, *parts: str | os.PathLike) -> Path:
+    """``root / parts...``, resolved; InputError naming the path when it is not inside ``root``.
+
+    Use it for every output path built from data (CSV fields, manifest rows, file names)
+    so a crafted ``../`` or absolute part can never write outside the output folder.
+    """
+    base = Path(root).resolve()
+    target = base.joinpath(*parts).resolve()
+    if target != base and base not in target.parents:
+        shown = Path(root).joinpath(*parts)
+        raise InputError(f"{shown}: resolves outside the output folder {root}")
+    return target

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s2e_lib.errors import S2EError
+from s2e_lib.errors import InputError, S2EError
 from s2e_lib.paths import project_paths
 
 
@@ -61,6 +61,17 @@ def parameter_names(notebook: Path) -> list[str]:
     import papermill as pm
 
     return list(pm.inspect_notebook(str(notebook)))
+
+
+def check_parameters(parameters: dict, declared: dict[Path, list[str]]) -> None:
+    """Refuse a parameter no chosen notebook declares (a typo would otherwise be dropped),
+    naming the key and the notebooks' parameters; raises :class:`InputError` before any run."""
+    known = {name for names in declared.values() for name in names}
+    unknown = [key for key in parameters if key not in known]
+    if unknown:
+        which = ", ".join(p.stem for p in declared)
+        listed = ", ".join(sorted(known)) or "none"
+        raise InputError(f"-p {unknown[0]}: not a parameter of {which} (parameters: {listed})")
 
 
 def run_notebook(
@@ -115,14 +126,14 @@ def run_notebooks(
     from tqdm.auto import tqdm
 
     notebooks = resolve_notebooks(list(names))
+    declared = {notebook: parameter_names(notebook) for notebook in notebooks}
+    check_parameters(parameters or {}, declared)
     runs = []
     bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress)
     for notebook in bar:
         bar.set_postfix_str(notebook.stem)
-        # Only pass each notebook the parameters it declares; papermill would inject
-        # unknown ones too, which hides typos.
-        declared = set(parameter_names(notebook))
-        own = {k: v for k, v in (parameters or {}).items() if k in declared}
+        # Pass each notebook only the parameters it declares (a key may be another's).
+        own = {k: v for k, v in (parameters or {}).items() if k in declared[notebook]}
         runs.append(run_notebook(notebook, own, smoke=smoke, output_dir=output_dir))
     failed = [r for r in runs if not r.ok]
     if failed:

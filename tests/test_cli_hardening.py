@@ -249,3 +249,263 @@ def test_debug_flag_shows_traceback(bad):
                 str(bad["folder"] / "debug.png"),
             ]
         )
+
+
+# --- option validation: one line, exit 2, before any work (hardening round 2) ------------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """Files a hostile tester passes as weights and checkpoints."""
+    import os
+
+    import torch
+
+    root = tmp_path_factory.mktemp("hostile")
+
+    class Evil:  # unpickling this would run a shell command
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    files = {"evil": root / "evil_vgg19.pth", "junk": root / "junk_checkpoint.pt"}
+    torch.save({"features.0.weight": Evil()}, files["evil"])
+    files["junk"].write_bytes(b"not a checkpoint at all")
+    return files
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """A one-pair pix2pixHD dataset, so `pix2pixhd train` gets as far as loading the VGG."""
+    from _pix2pixhd_tree import make_prepared_tree
+
+    from s2e_lib.edit.pix2pixhd.build import build_dataset
+
+    prepared = make_prepared_tree(tmp_path_factory.mktemp("prepared"))
+    out = tmp_path_factory.mktemp("pairs")
+    build_dataset(prepared, out, size=16, emotions=["angry"], views=["left_30"], progress=False)
+    return out
+
+
+def _timeline(f, out, *extra):
+    return ["run", "--audio", f["voice"], "--face", f["face"], "--out-dir", out, "--timeline", *extra]
+
+
+def _edit(f, out, *extra):
+    return ["edit", "--face", f["face"], "--emotion", "happy", *extra]
+
+
+def _train(f, out, *extra):
+    return ["pix2pixhd", "train", "--data", f["pairs"], "--out", out / "run", "--size", "16", *extra]
+
+
+def _ials_edit(f, out, *extra):
+    return ["ials", "edit", "--code", f["missing"], "--emotion", "happy", "--out", out / "g.png", *extra]
+
+
+#: name -> (args from (files, out folder), strings the error must name, strings it must not)
+OPTION_CASES = {
+    # s2e run --timeline: each once ran for minutes or crashed late
+    "run --hop -1": (lambda f, o: _timeline(f, o, "--hop", "-1"), ["--hop", "> 0", "-1"], []),
+    "run --window 0": (lambda f, o: _timeline(f, o, "--window", "0"), ["--window", "> 0"], []),
+    "run --fps 0": (lambda f, o: _timeline(f, o, "--fps", "0"), ["--fps"], []),
+    "run --fps nan": (lambda f, o: _timeline(f, o, "--fps", "nan"), ["--fps", "finite"], []),
+    "run --smooth nan": (lambda f, o: _timeline(f, o, "--smooth", "nan"), ["--smooth", "finite"], []),
+    "run --fps inf": (lambda f, o: _timeline(f, o, "--fps", "inf"), ["--fps", "finite"], []),
+    "run --strength nan": (lambda f, o: _timeline(f, o, "--strength", "nan"), ["--strength"], []),
+    # s2e run: a bad checkpoint is the checkpoint's problem, not the face's
+    "run bad --checkpoint": (
+        lambda f, o: [
+            "run",
+            "--audio",
+            f["voice"],
+            "--face",
+            f["face"],
+            "--editor",
+            "pix2pixhd",
+            "--checkpoint",
+            f["junk"],
+            "--out-dir",
+            o,
+        ],  # fmt: skip
+        ["--checkpoint", "junk_checkpoint.pt"],
+        ["face.png"],
+    ),
+    "run missing --checkpoint": (
+        lambda f, o: [
+            "run",
+            "--audio",
+            f["voice"],
+            "--face",
+            f["face"],
+            "--editor",
+            "pix2pixhd",
+            "--checkpoint",
+            f["missing"].with_suffix(".pt"),
+            "--out-dir",
+            o,
+        ],  # fmt: skip
+        ["--checkpoint", "missing.pt"],
+        ["face.png"],
+    ),
+    # ser train
+    "ser train --epochs 0": (
+        lambda f, o: ["ser", "train", "--data", f["folder"], "--out", o / "m.pt", "--epochs", "0"],
+        ["--epochs", "0"],
+        [],
+    ),
+    "ser train --epochs -1": (
+        lambda f, o: ["ser", "train", "--data", f["folder"], "--out", o / "m.pt", "--epochs", "-1"],
+        ["--epochs", "-1"],
+        [],
+    ),
+    "ser train --ensemble 0": (
+        lambda f, o: ["ser", "train", "--data", f["folder"], "--out", o / "m.pt", "--ensemble", "0"],
+        ["--ensemble"],
+        [],
+    ),
+    "ser train --jobs 0": (
+        lambda f, o: ["ser", "train", "--data", f["folder"], "--out", o / "m.pt", "--jobs", "0"],
+        ["--jobs"],
+        [],
+    ),
+    "ser train --seed -1": (
+        lambda f, o: ["ser", "train", "--data", f["folder"], "--out", o / "m.pt", "--seed", "-1"],
+        ["--seed"],
+        [],
+    ),
+    # pix2pixhd train
+    "pix2pixhd train --checkpoint-every 0": (
+        lambda f, o: _train(f, o, "--checkpoint-every", "0"),
+        ["--checkpoint-every", "0"],
+        [],
+    ),
+    "pix2pixhd train --device tpu": (lambda f, o: _train(f, o, "--device", "tpu"), ["--device", "tpu"], []),
+    "pix2pixhd train --device cuda:99": (
+        lambda f, o: _train(f, o, "--device", "cuda:99"),
+        ["--device", "cuda:99", "not available"],
+        [],
+    ),
+    "pix2pixhd train --steps 0": (lambda f, o: _train(f, o, "--steps", "0"), ["--steps"], []),
+    "pix2pixhd train --size 100000": (lambda f, o: _train(f, o, "--size", "100000"), ["--size", "4096"], []),
+    "pix2pixhd train malicious --vgg-weights": (
+        lambda f, o: _train(f, o, "--vgg-weights", f["evil"]),
+        ["evil_vgg19.pth", "Python objects"],
+        ["weights_only", "will likely succeed", "pwned", "Unpickling"],
+    ),
+    # ials edit: click.FloatRange would accept these
+    "ials edit --strength nan": (lambda f, o: _ials_edit(f, o, "--strength", "nan"), ["--strength"], []),
+    "ials edit --strength inf": (lambda f, o: _ials_edit(f, o, "--strength", "inf"), ["--strength"], []),
+    "ials edit --strength -1": (lambda f, o: _ials_edit(f, o, "--strength", "-1"), ["--strength"], []),
+    "ials edit --every 0": (lambda f, o: _ials_edit(f, o, "--every", "0"), ["--every"], []),
+    "ials edit --out .xyz": (
+        lambda f, o: ["ials", "edit", "--code", f["missing"], "--emotion", "happy", "--out", o / "g.xyz"],
+        ["--out", "g.xyz"],
+        [],
+    ),
+    # edit: the output's format is checked before the edit, not after
+    "edit --out .xyz": (lambda f, o: _edit(f, o, "--out", o / "x.xyz"), ["--out", "x.xyz", ".xyz"], []),
+    "edit --out no suffix": (lambda f, o: _edit(f, o, "--out", o / "nosuffix"), ["--out", "nosuffix"], []),
+    "edit --strength nan": (
+        lambda f, o: _edit(f, o, "--strength", "nan", "--out", o / "e.png"),
+        ["--strength"],
+        [],
+    ),
+    "edit --strengths nan": (
+        lambda f, o: _edit(f, o, "--grid", "--strengths", "0,nan", "--out", o / "g.png"),
+        ["--strengths", "nan"],
+        [],
+    ),
+    # sizes are capped
+    "align --size 100000": (
+        lambda f, o: ["align", "--face", f["face"], "--out", o / "a.png", "--size", "100000"],
+        ["--size", "4096"],
+        [],
+    ),
+    "align --size 0": (
+        lambda f, o: ["align", "--face", f["face"], "--out", o / "a.png", "--size", "0"],
+        ["--size"],
+        [],
+    ),
+    "align --out .xyz": (
+        lambda f, o: ["align", "--face", f["face"], "--out", o / "a.xyz"],
+        ["--out", "a.xyz"],
+        [],
+    ),
+    "pix2pixhd build-dataset --size 100000": (
+        lambda f, o: [
+            "pix2pixhd",
+            "build-dataset",
+            "--prepared",
+            f["folder"],
+            "--out",
+            o / "pd",
+            "--size",
+            "100000",
+        ],
+        ["--size", "4096"],
+        [],
+    ),
+    # click's own usage errors, in the same one-line form
+    "missing option": (lambda f, o: ["run", "--audio", f["voice"], "--out-dir", o], ["--face"], []),
+    "bad choice": (
+        lambda f, o: _edit(f, o, "--editor", "magic", "--out", o / "e.png"),
+        ["--editor", "magic"],
+        [],
+    ),
+    "bad integer": (
+        lambda f, o: ["align", "--face", f["face"], "--out", o / "a.png", "--size", "big"],
+        ["--size", "big"],
+        [],
+    ),
+    "unknown option": (lambda f, o: _edit(f, o, "--colour", "red", "--out", o / "e.png"), ["--colour"], []),
+    # notebooks: an unknown -p key is named with the notebook's parameters, not dropped
+    "notebooks unknown -p": (
+        lambda f, o: ["notebooks", "run", "00", "-p", "strenght", "1", "--output-dir", o],
+        ["strenght", "00_quickstart", "strength"],
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTION_CASES), ids=list(OPTION_CASES))
+def test_bad_option_is_one_line_before_any_work(case, bad, voice, hostile, pairs, tmp_path, capsys):
+    build, needles, absent = OPTION_CASES[case]
+    files = {**bad, **hostile, "voice": voice, "pairs": pairs}
+    out = tmp_path / "out"
+    code, err = _run(build(files, out), capsys)
+    lines = err.splitlines()
+    assert code == 2, f"exit {code}, stderr: {err}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in {err!r}"
+    for word in absent:
+        assert word not in err, f"{word!r} in {err!r}"
+    assert not out.exists() or not any(out.iterdir()), f"{case} wrote {list(out.rglob('*'))}"
+
+
+def test_option_types_name_the_option_and_refuse_nan():
+    import click
+
+    from s2e_lib.cli.types import FiniteFloat, PositiveInt
+    from s2e_lib.errors import InputError
+
+    hop = click.Option(["--hop"])
+    with pytest.raises(InputError, match=r"^--hop: must be a finite number > 0 \(got -1.0\)$"):
+        FiniteFloat(0, min_open=True).convert("-1", hop, None)
+    for text in ("nan", "inf", "-inf", "x"):
+        with pytest.raises(InputError, match="--hop: must be a finite number"):
+            FiniteFloat().convert(text, hop, None)
+    assert FiniteFloat(0, 1).convert("1", hop, None) == 1.0
+    assert FiniteFloat(0).convert("0", hop, None) == 0.0
+    epochs = click.Option(["-e", "--epochs"])
+    with pytest.raises(InputError, match=r"^--epochs: must be an integer >= 1 and <= 10 \(got 11\)$"):
+        PositiveInt(10).convert("11", epochs, None)
+    with pytest.raises(InputError, match="--epochs"):
+        PositiveInt().convert("1.5", epochs, None)
+    assert PositiveInt().convert("3", epochs, None) == 3
+
+
+def test_group_without_command_still_shows_help(capsys):
+    assert main(["ser"]) == 2
+    captured = capsys.readouterr()
+    assert "Usage:" in captured.out + captured.err

@@ -245,7 +245,7 @@ def test_bad_option_values_are_one_line_errors(two_corpora, tmp_path, capsys, s2
     full, _ = two_corpora
     assert main(["ser", "train", "--data", str(full), "--epochs", "0", "--out", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: --epochs: must be 1 or more (got 0)"]
+    assert err == ["error: --epochs: must be an integer >= 1 and <= 100000 (got 0)"]
     assert not (tmp_path / "x.pt").exists()
 
 

@@ -17,9 +17,97 @@ from s2e_lib.fileio import atomic_output, require_file
 #: The project's working sample rate (Hz).
 SAMPLE_RATE = 16_000
 
+#: Longest recording a single-clip command (``s2e ser predict``, ``s2e run`` without
+#: ``--timeline``) accepts by default, in seconds; ``--max-seconds`` raises it. Decoding a
+#: clip costs 64 kB of float32 per second (230 MB per hour), and one clip is meant to hold
+#: one utterance; longer recordings belong in ``s2e run --timeline``, which streams.
+MAX_CLIP_SECONDS = 600.0
+
 
 class AudioDecodeError(InputError):
     """The file is not decodable audio (corrupt, empty, or has no audio stream)."""
+
+
+def _too_long(path, seconds: float | None, limit: float) -> InputError:
+    """The one-line refusal; ``seconds`` None = the length is unknown but past the limit."""
+    length = f"more than {limit:.0f} s of audio is" if seconds is None else f"{seconds:.0f} s of audio is"
+    return InputError(
+        f"{path}: {length} longer than the {limit:.0f} s limit of one clip "
+        "(use --max-seconds to raise it, or --timeline)"
+    )
+
+
+#: Slack (s) on ``max_seconds``: codec padding must not refuse a clip of exactly the limit.
+_LIMIT_SLACK_S = 0.5
+
+
+def _stream_seconds(container, stream) -> float | None:
+    """Duration (s) the container or stream header states, or None when it states none."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def audio_duration(path: str | os.PathLike) -> float | None:
+    """Duration in seconds that ``path``'s header states (nothing is decoded), or None.
+
+    Raises
+    ------
+    InputError
+        The file is missing or a directory.
+    AudioDecodeError
+        The file cannot be opened or has no audio stream.
+    """
+    import av
+
+    path = require_file(path, "audio file")
+    try:
+        with av.open(str(path)) as container:
+            streams = [s for s in container.streams if s.type == "audio"]
+            if not streams:
+                raise AudioDecodeError(f"{path}: no audio stream")
+            return _stream_seconds(container, streams[0])
+    except AudioDecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
+        raise AudioDecodeError(f"{path}: cannot decode audio ({one_line(exc)})") from None
+
+
+def check_clip_length(path: str | os.PathLike, max_seconds: float | None) -> float | None:
+    """Refuse ``path`` when its header states more than ``max_seconds`` of audio.
+
+    Cheap (nothing is decoded), for a command to fail before any long work; returns the
+    stated duration (None when the header states none: :func:`load_audio` then counts).
+    """
+    seconds = audio_duration(path)
+    if max_seconds is not None and seconds is not None and seconds > max_seconds + _LIMIT_SLACK_S:
+        raise _too_long(path, seconds, max_seconds)
+    return seconds
+
+
+class _Buffer:
+    """A growing float32 array: preallocated from the header's duration when known, so
+    decoding never holds a list of chunks and their concatenation at once."""
+
+    def __init__(self, capacity: int):
+        self.data = np.empty(max(capacity, 1024), dtype=np.float32)
+        self.size = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        end = self.size + samples.size
+        if end > self.data.size:  # the header under-stated the length: grow by half
+            grown = np.empty(max(end, int(self.data.size * 1.5)), dtype=np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = samples
+        self.size = end
+
+    def result(self) -> np.ndarray:
+        if self.size < 0.9 * self.data.size:  # over-stated: do not keep the slack
+            return self.data[: self.size].copy()
+        return self.data[: self.size]
 
 
 def load_audio(
@@ -27,12 +115,16 @@ def load_audio(
     sr: int = SAMPLE_RATE,
     offset: float = 0.0,
     duration: float | None = None,
+    max_seconds: float | None = None,
 ) -> np.ndarray:
     """Load ``path`` as mono float32 at ``sr`` Hz.
 
     Integer formats give samples in [-1, 1]; float formats (32-bit float WAV) keep their
     values, including peaks beyond ±1, so that a gain change is exactly a gain change (the
     speech-emotion features normalise the level; nothing is silently clipped).
+
+    Samples are decoded straight into one float32 array (sized from the header when it
+    states a duration), and decoding stops at the end of the requested range.
 
     Parameters
     ----------
@@ -42,42 +134,78 @@ def load_audio(
         Target sample rate.
     offset, duration : float
         Seconds to skip at the start, and seconds to keep (None = to the end).
+    max_seconds : float, optional
+        Refuse recordings whose kept part is longer (:data:`MAX_CLIP_SECONDS` for one
+        clip). Checked on the header's duration before anything is decoded; when the
+        header states none, decoding stops as soon as the limit is passed.
 
     Raises
     ------
     InputError
-        The file is missing or a directory.
+        The file is missing or a directory, or longer than ``max_seconds``.
     AudioDecodeError
         The file cannot be decoded or holds no audio samples.
     """
     import av
 
     path = require_file(path, "audio file")
-    chunks: list[np.ndarray] = []
+    start = max(0, int(round(offset * sr)))
+    stop = None if duration is None else start + int(round(duration * sr))
+    limit = None  # last sample index allowed (absolute), when a limit applies
+    if max_seconds is not None:
+        limit = start + int(round((max_seconds + _LIMIT_SLACK_S) * sr))
+        if stop is not None and stop <= limit:
+            limit = None
     try:
         with av.open(str(path)) as container:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
                 raise AudioDecodeError(f"{path}: no audio stream")
+            stated = _stream_seconds(container, streams[0])
+            expected = None if stated is None else int(round(stated * sr))
+            if expected is not None and stop is not None:
+                expected = min(expected, stop)
+            if limit is not None and expected is not None and expected > limit:
+                raise _too_long(path, (expected - start) / sr, max_seconds)
+            capacity = (expected - start + sr // 10) if expected is not None and expected > start else sr
+            if stop is not None:
+                capacity = min(capacity, stop - start)
+            if limit is not None:
+                capacity = min(capacity, limit - start + 1)
+            buffer = _Buffer(capacity)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+            position = 0  # samples decoded so far (before the offset cut)
+
+            def take(frames) -> bool:
+                """Keep the part of ``frames`` in [start, stop); False once past the end."""
+                nonlocal position
+                for out in frames:
+                    samples = out.to_ndarray().reshape(-1)
+                    first, last = position, position + samples.size
+                    position = last
+                    lo, hi = max(first, start), last if stop is None else min(last, stop)
+                    if hi > lo:
+                        buffer.append(samples[lo - first : hi - first])
+                    if limit is not None and position > limit:
+                        raise _too_long(path, None, max_seconds)
+                    if stop is not None and position >= stop:
+                        return False
+                return True
+
             for frame in container.decode(streams[0]):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-    except AudioDecodeError:
+                if not take(resampler.resample(frame)):
+                    break
+            else:
+                take(resampler.resample(None))
+    except InputError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
         raise AudioDecodeError(f"{path}: cannot decode audio ({one_line(exc)})") from None
-    if not chunks:
+    if position == 0:
         raise AudioDecodeError(f"{path}: no audio samples (empty or corrupt file)")
-    audio = np.concatenate(chunks).astype(np.float32, copy=False)
-    start = int(round(offset * sr))
-    stop = None if duration is None else start + int(round(duration * sr))
-    audio = audio[start:stop]
-    if audio.size == 0:
+    if buffer.size == 0:
         raise AudioDecodeError(f"{path}: no audio samples in the requested range")
-    return audio
+    return buffer.result()
 
 
 def write_wav(

@@ -6,8 +6,10 @@ only when run, so ``s2e --help`` is instant and one stage's heavy imports (torch
 never slow another's.
 
 Errors: a :class:`~s2e_lib.errors.S2EError` (bad input, missing file, unknown emotion)
-prints one line ``error: ...`` to stderr and exits 2; any other exception prints one
-line and exits 1. ``s2e --debug ...`` shows the traceback instead.
+prints one line ``error: ...`` to stderr and exits 2, and so does click's own usage error
+(missing option, bad choice, bad integer); any other exception prints one line and exits 1.
+Option values are checked when the command line is read, before any work (the types in
+:mod:`s2e_lib.cli.types`). ``s2e --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -89,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # `s2e ser` alone: show the group's help
         exc.show()
         return exc.exit_code
+    except click.ClickException as exc:  # a usage error: its traceback would say nothing more
+        click.echo(f"error: {_click_message(exc)}", err=True)
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except S2EError as exc:
         if debug:
             raise
@@ -110,6 +115,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # Commands may return an int exit status (e.g. 2 when one of several files was bad).
     return result if isinstance(result, int) else 0
+
+
+def _click_message(exc: click.ClickException) -> str:
+    """Click's own error (missing option, bad choice, bad integer) as one line naming the option,
+    with a pointer to the command's --help for usage errors."""
+    message = exc.format_message()
+    param = getattr(exc, "param", None)
+    if isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) and param:
+        name = max(param.opts, key=len) if param.param_type_name == "option" else (param.name or "").upper()
+        message = f"{name}: {exc.message}"
+    message = " ".join(message.split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message = f"{message.rstrip('.')} (see '{ctx.command_path} --help')"
+    return message
 
 
 def run_main() -> None:  # pragma: no cover - used by `python -m s2e_lib.cli`

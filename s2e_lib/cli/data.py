@@ -23,7 +23,13 @@ LEVELS = CommaList(int, strip_prefix="level_")
     default=None,
     help="Folder to create [default: data/sample].",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of every random choice.",
+)
 @click.option(
     "--speakers",
     "n_speakers",
@@ -189,7 +195,13 @@ def sample(
     show_default=True,
     help="Validation speakers drawn along with --n-test.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the speaker split.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the speaker split.",
+)
 @click.option(
     "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Parallel worker processes."
 )

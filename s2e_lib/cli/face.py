@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
 import click
 
-from s2e_lib.cli.types import CommaList
+from s2e_lib.cli.types import CommaList, FiniteFloat, ImageOut, PositiveInt
 from s2e_lib.emotions import MISSION_EMOTIONS
 
 
 @click.command()
 @click.option("--face", "face_path", required=True, type=click.Path(), help="Photo with a face.")
-@click.option("--out", required=True, type=click.Path(), help="Aligned crop to write (PNG/JPEG).")
-@click.option("--size", default=1024, show_default=True, type=int, help="Side of the crop in pixels.")
+@click.option("--out", required=True, type=ImageOut(), help="Aligned crop to write (PNG/JPEG).")
+@click.option(
+    "--size", default=1024, show_default=True, type=PositiveInt(4096), help="Side of the crop in pixels."
+)
 @click.option(
     "--method",
     default="ffhq",
@@ -69,6 +72,17 @@ def _save_like(image, out: str, source: str) -> None:
     save_image(image, out, overwrite=True)
 
 
+def _grid_strength(text: str) -> float:
+    """One --strengths column: a finite number in 0..2 (ValueError otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not (math.isfinite(value) and 0 <= value <= 2):
+        raise ValueError("must be a finite number >= 0 and <= 2")
+    return value
+
+
 @click.command()
 @click.option("--face", "face_path", required=True, type=click.Path(), help="Photo with a face.")
 @click.option(
@@ -78,8 +92,8 @@ def _save_like(image, out: str, source: str) -> None:
     "--strength",
     default=1.0,
     show_default=True,
-    type=float,
-    help="0 = unchanged, 1 = default, 1.5 = exaggerated.",
+    type=FiniteFloat(0, 2),
+    help="0 = unchanged, 1 = default, 1.5 = exaggerated (at most 2).",
 )
 @click.option(
     "--editor",
@@ -88,12 +102,16 @@ def _save_like(image, out: str, source: str) -> None:
     show_default=True,
     type=click.Choice(["warp", "pix2pixhd", "ials"]),
 )
-@click.option("--out", required=True, type=click.Path(), help="Edited photo (or grid) to write.")
+@click.option("--out", required=True, type=ImageOut(), help="Edited photo (or grid) to write.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="pix2pixHD generator checkpoint.")
 @click.option("--pretrain", type=click.Path(), default=None, help="IALS pretrain/ folder.")
 @click.option("--grid", is_flag=True, help="Write a labelled grid: rows emotions, columns strengths.")
 @click.option(
-    "--strengths", type=CommaList(float), default="0,0.5,1,1.5", show_default=True, help="Grid columns."
+    "--strengths",
+    type=CommaList(_grid_strength),
+    default="0,0.5,1,1.5",
+    show_default=True,
+    help="Grid columns (each 0..2).",
 )
 @click.option("--all-faces", is_flag=True, help="Edit every face, not only the largest (warp editor).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
@@ -122,6 +140,11 @@ def edit(
     start = time.perf_counter()
     if not grid and not emotion:
         raise InputError("--emotion is required (or use --grid)")
+    # emotions are checked before any image is read or model loaded
+    if grid:
+        rows = parse_emotions(emotion) if emotion else list(MISSION_EMOTIONS)
+    else:
+        emotion = parse_emotion(emotion)
     check_output(out, overwrite=overwrite)
     options = {}
     if checkpoint is not None:
@@ -135,7 +158,6 @@ def edit(
     if grid:
         from s2e_lib.viz.face import edit_grid
 
-        rows = parse_emotions(emotion) if emotion else list(MISSION_EMOTIONS)
         image = edit_grid(rgb, editor, rows, strengths, face=face)
         save_image(image, out, overwrite=True)
         record = {
@@ -145,7 +167,6 @@ def edit(
             "editor": editor_name,
         }
     else:
-        emotion = parse_emotion(emotion)
         if editor_name == "warp":
             result = editor.edit(
                 native,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from s2e_lib.cli.types import FiniteFloat, ImageOut, PositiveInt
 from s2e_lib.emotions import MISSION_EMOTIONS
 
 PRETRAIN_HELP = "IALS's pretrain/ folder (default: $S2E_IALS_PRETRAIN or models/ials/pretrain)."
@@ -18,8 +19,16 @@ def ials() -> None:
 @click.option("--pretrain", type=click.Path(file_okay=False), default=None, help=PRETRAIN_HELP)
 @click.option("--face", "face_path", required=True, type=click.Path(dir_okay=False), help="Face photo.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where the W+ code goes (.npy).")
-@click.option("--iters", default=500, show_default=True, type=click.IntRange(1), help="Inversion iterations.")
-@click.option("--lr", default=0.01, show_default=True, type=float, help="Adam learning rate.")
+@click.option(
+    "--iters", default=500, show_default=True, type=PositiveInt(100_000), help="Inversion iterations."
+)
+@click.option(
+    "--lr",
+    default=0.01,
+    show_default=True,
+    type=FiniteFloat(0, 10, min_open=True),
+    help="Adam learning rate.",
+)
 @click.option("--no-align", is_flag=True, help="The photo is already an FFHQ-aligned crop.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 def invert_cmd(pretrain, face_path, out, iters, lr, no_align, overwrite) -> None:
@@ -60,12 +69,14 @@ def invert_cmd(pretrain, face_path, out, iters, lr, no_align, overwrite) -> None
 )
 @click.option("--recipe", type=click.Choice(["default", "original"]), default="default", show_default=True)
 @click.option(
-    "--strength", default=1.0, show_default=True, type=click.FloatRange(0), help="Scales the step size."
+    "--strength",
+    default=1.0,
+    show_default=True,
+    type=FiniteFloat(0, 10),
+    help="Scales the step size (0..10).",
 )
-@click.option("--every", default=2, show_default=True, type=click.IntRange(1), help="Show every n-th step.")
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False), help="Grid image (.png), emotions × steps."
-)
+@click.option("--every", default=2, show_default=True, type=PositiveInt(1000), help="Show every n-th step.")
+@click.option("--out", required=True, type=ImageOut(), help="Grid image (.png), emotions × steps.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 def edit_cmd(pretrain, code, emotion, recipe, strength, every, out, overwrite) -> None:
     """Edit a W+ code toward EMOTION(s); write a grid of the steps (one row per emotion)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from s2e_lib.cli.types import CommaList
+from s2e_lib.cli.types import CommaList, Device, PositiveInt
 
 
 @click.group("pix2pixhd")
@@ -23,7 +23,9 @@ def pix2pixhd() -> None:
     "--out", required=True, type=click.Path(path_type=str), help="Output folder (A/, B/, pairs.csv)."
 )
 @click.option("--condition", type=click.Choice(["sign", "label"]), default="sign", show_default=True)
-@click.option("--size", type=int, default=256, show_default=True, help="Side of the square crops.")
+@click.option(
+    "--size", type=PositiveInt(4096), default=256, show_default=True, help="Side of the square crops."
+)
 @click.option(
     "--position",
     type=click.Choice(["corner", "center", "top-left", "top-right", "bottom-left", "bottom-right"]),
@@ -34,7 +36,9 @@ def pix2pixhd() -> None:
 @click.option("--level-scale", is_flag=True, help="Scale the condition by intensity level (level / 3).")
 @click.option("--emotions", default="angry,neutral,fear,happy,sad", show_default=True)
 @click.option("--align", is_flag=True, help="Align frames not aligned by `s2e prepare` (dlib, FFHQ crop).")
-@click.option("--max-per-take", type=int, default=None, help="At most this many target frames per take.")
+@click.option(
+    "--max-per-take", type=PositiveInt(), default=None, help="At most this many target frames per take."
+)
 @click.option("--speakers", type=CommaList(), default=None, help="Comma-separated speakers to keep.")
 @click.option(
     "--views", type=CommaList(), default=None, help="Comma-separated camera views to keep (e.g. front)."
@@ -78,16 +82,22 @@ def build_dataset_command(
 @click.option("--data", required=True, type=click.Path(path_type=str), help="Folder from build-dataset.")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (checkpoints, logs).")
 @click.option("--config", "preset", type=click.Choice(["tiny", "paper"]), default="tiny", show_default=True)
-@click.option("--steps", type=int, default=None, help="Total steps (default: the preset's).")
+@click.option(
+    "--steps", type=PositiveInt(10_000_000), default=None, help="Total steps (default: the preset's)."
+)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
-@click.option("--size", type=int, default=None, help="Training resolution (default: the preset's).")
-@click.option("--batch-size", type=int, default=None)
+@click.option(
+    "--size", type=PositiveInt(4096), default=None, help="Training resolution (default: the preset's)."
+)
+@click.option("--batch-size", type=PositiveInt(4096), default=None)
 @click.option(
     "--vgg-weights", type=click.Path(path_type=str), default=None, help="torchvision vgg19 state dict."
 )
-@click.option("--checkpoint-every", type=int, default=None)
-@click.option("--seed", type=int, default=None)
-@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
+@click.option("--checkpoint-every", type=PositiveInt(), default=None, help="Steps between checkpoints.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None)
+@click.option(
+    "--device", type=Device(), default=None, help="cpu, cuda or cuda:N (default: cuda when available)."
+)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch CPU threads.")
 @click.option("--residual", is_flag=True, help="G outputs input + correction (not in the paper).")
 @click.option("--no-hflip", is_flag=True, help="No horizontal-flip augmentation.")
@@ -119,6 +129,8 @@ def train_command(
 
     if threads:
         torch.set_num_threads(threads)
+    if vgg_weights:  # before the run folder is created or locked
+        _check_vgg_weights(vgg_weights)
 
     config = get_config(
         preset,
@@ -141,3 +153,15 @@ def train_command(
         f"edit with: s2e edit --editor pix2pixhd --checkpoint {result.run / 'generator.pt'}"
     )
     return 0
+
+
+def _check_vgg_weights(path: str) -> None:
+    """Read --vgg-weights safely (tensors only) and check its first layer's keys, so a wrong
+    or malicious file is one line naming it before any work."""
+    from s2e_lib.errors import S2EError
+    from s2e_lib.nn.vgg import VGGFeatures, load_vgg_features
+
+    try:
+        load_vgg_features(VGGFeatures("vgg19", ("relu1_1",)), path)
+    except S2EError as exc:
+        raise type(exc)(f"--vgg-weights: {exc}") from None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from s2e_lib.cli.types import FiniteFloat
 from s2e_lib.errors import InputError
 
 
@@ -42,13 +43,51 @@ from s2e_lib.errors import InputError
 @click.option("--pretrain", type=click.Path(path_type=Path), default=None, help="IALS pretrain/ folder.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--timeline", is_flag=True, help="Emotion over time: plot + animated face (GIF and MP4).")
-@click.option("--window", "window_s", default=2.0, show_default=True, help="Timeline window (s).")
-@click.option("--hop", "hop_s", default=0.5, show_default=True, help="Timeline hop (s).")
 @click.option(
-    "--smooth", "smooth_s", default=1.0, show_default=True, help="Timeline smoothing (s, Gaussian std)."
+    "--window",
+    "window_s",
+    type=FiniteFloat(0, 60, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Timeline window (s, > 0, at most 60).",
 )
-@click.option("--fps", default=10.0, show_default=True, help="Timeline animation frame rate.")
+@click.option(
+    "--hop",
+    "hop_s",
+    type=FiniteFloat(0, 60, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Timeline hop (s, > 0, at most 60).",
+)
+@click.option(
+    "--smooth",
+    "smooth_s",
+    type=FiniteFloat(0, 60),
+    default=1.0,
+    show_default=True,
+    help="Timeline smoothing (s, Gaussian std; 0 = none).",
+)
+@click.option(
+    "--fps",
+    type=FiniteFloat(0, 60, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Timeline animation frame rate (at most 60).",
+)
+@click.option(
+    "--max-seconds",
+    type=FiniteFloat(0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Refuse longer recordings (checked before decoding; --timeline streams and has no limit).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Skip pairs an earlier run into OUT_DIR completed and redo the ones it left incomplete "
+    "(the default for folders; with two files: reuse a complete result).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 def run(
     audio,
@@ -64,7 +103,9 @@ def run(
     hop_s,
     smooth_s,
     fps,
+    max_seconds,
     overwrite,
+    resume,
     as_json,
 ) -> int:
     """Hear the emotion in AUDIO and change the face in FACE to match.
@@ -80,6 +121,8 @@ def run(
         parse_strength(strength)
     except ValueError as exc:
         raise InputError(f"--strength: {exc}") from None
+    if resume and overwrite:
+        raise InputError("--resume keeps completed outputs and --overwrite replaces them: pass one")
     for path, what in ((audio, "audio"), (face, "face image")):
         if not path.exists():
             raise InputError(f"{path}: {what} not found")
@@ -90,37 +133,66 @@ def run(
         checkpoint=str(checkpoint) if checkpoint else None,
         pretrain=str(pretrain) if pretrain else None,
         overwrite=overwrite,
+        max_seconds=None if timeline else max_seconds,
     )
+    if timeline and (not audio.is_file() or not face.is_file()):
+        raise InputError("--timeline takes one audio file and one face image")
+    if not timeline and audio.is_file():  # a too long clip fails before any model loads
+        from s2e_lib.audio.io import check_clip_length
+
+        check_clip_length(audio, max_seconds)
+    pipeline = Pipeline(config)
+    _load_editor(pipeline)
     if timeline:
+        from s2e_lib.fileio import output_lock
         from s2e_lib.pipeline.animate import run_timeline
 
-        if not audio.is_file() or not face.is_file():
-            raise InputError("--timeline takes one audio file and one face image")
-        result = run_timeline(
-            audio, face, out_dir, config, window_s=window_s, hop_s=hop_s, smooth_s=smooth_s, fps=fps
-        )
+        with output_lock(out_dir):  # one run at a time per output folder
+            result = run_timeline(
+                audio,
+                face,
+                out_dir,
+                window_s=window_s,
+                hop_s=hop_s,
+                smooth_s=smooth_s,
+                fps=fps,
+                pipeline=pipeline,
+            )
         _report(result, as_json)
         return 0
-    pipeline = Pipeline(config)
-    results = run_batch(audio, face, out_dir, pipeline=pipeline)
+    results = run_batch(audio, face, out_dir, pipeline=pipeline, resume=True if resume else None)
     if len(results) == 1 and results[0].ok and audio.is_file() and face.is_file():
         _report(results[0].result, as_json)
         return 0
     failed = [r for r in results if not r.ok]
     for r in failed:
-        click.echo(f"error: {r.audio} + {r.face}: {r.error}", err=True)
+        click.echo(_printable(f"error: {r.audio} + {r.face}: {r.error}"), err=True)
     summary = {
         "pairs": len(results),
         "ok": len(results) - len(failed),
         "failed": len(failed),
+        "resumed": sum(r.resumed for r in results),
         "summary_csv": str(out_dir / "summary.csv"),
     }
     click.echo(
         json.dumps(summary)
         if as_json
-        else f"{summary['ok']}/{summary['pairs']} pairs done, {summary['failed']} failed -> {summary['summary_csv']}"
+        else f"{summary['ok']}/{summary['pairs']} pairs done ({summary['resumed']} from an earlier run), "
+        f"{summary['failed']} failed -> {summary['summary_csv']}"
     )
     return 2 if failed else 0
+
+
+def _load_editor(pipeline) -> None:
+    """Load the editor before any pair, so a bad --checkpoint or --pretrain is reported as
+    that option's problem (not as the first face's)."""
+    from s2e_lib.errors import S2EError
+
+    try:
+        _ = pipeline.editor
+    except S2EError as exc:
+        option = {"pix2pixhd": "--checkpoint", "ials": "--pretrain"}.get(pipeline.config.editor, "--editor")
+        raise type(exc)(f"{option}: {exc}") from None
 
 
 def _report(result: dict, as_json: bool) -> None:
@@ -136,3 +208,8 @@ def _report(result: dict, as_json: bool) -> None:
         click.echo(f"identity distance: {result['identity_distance']:.3f}")
     for name, path in result["outputs"].items():
         click.echo(f"  {name:14s} {path}")
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes (surrogate escapes) shown as ``\\xff``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

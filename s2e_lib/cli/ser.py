@@ -6,7 +6,7 @@ import json
 
 import click
 
-from s2e_lib.cli.types import CommaList
+from s2e_lib.cli.types import CommaList, FiniteFloat, PositiveInt
 
 
 @click.group()
@@ -36,22 +36,30 @@ def ser() -> None:
     default="",
     help="Comma-separated speakers held out and scored (e.g. Actor_01,Actor_02).",
 )
-@click.option("--epochs", type=int, default=None, help="Maximum epochs (default: the model's recipe).")
-@click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
-    "--ensemble", "n_models", type=int, default=None, help="Ensemble members (default: the model's recipe)."
+    "--epochs", type=PositiveInt(100_000), default=None, help="Maximum epochs (default: the model's recipe)."
 )
-@click.option("--jobs", type=int, default=1, show_default=True, help="Feature extraction processes.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option(
+    "--ensemble",
+    "n_models",
+    type=PositiveInt(100),
+    default=None,
+    help="Ensemble members (default: the model's recipe).",
+)
+@click.option(
+    "--jobs", type=PositiveInt(256), default=1, show_default=True, help="Feature extraction processes."
+)
 @click.option(
     "--threads",
-    type=int,
+    type=PositiveInt(256),
     default=1,
     show_default=True,
     help="Torch CPU threads (small models: 1 is fastest).",
 )
 @click.option(
     "--augment-copies",
-    type=int,
+    type=click.IntRange(0, 100),
     default=None,
     help="Random waveform augmentations per training clip (gain, noise, band, codec, room, speed; default: the recipe's).",
 )
@@ -75,11 +83,6 @@ def train(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
-    _check_positive(epochs=epochs, ensemble=n_models, jobs=jobs, threads=threads)
-    if augment_copies is not None and augment_copies < 0:
-        from s2e_lib.errors import InputError
-
-        raise InputError(f"--augment-copies: must be 0 or more (got {augment_copies})")
     result = run_train(
         list(data),
         out,
@@ -128,9 +131,18 @@ def train(
 @click.option(
     "--robustness", is_flag=True, help="With --loco: add the gain/noise/band/codec/room/speed table."
 )
-@click.option("--ensemble", "n_models", type=int, default=None, help="With --loco: members per model.")
-@click.option("--augment-copies", type=int, default=None, help="With --loco: augmented copies per clip.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Feature extraction processes.")
+@click.option(
+    "--ensemble", "n_models", type=PositiveInt(100), default=None, help="With --loco: members per model."
+)
+@click.option(
+    "--augment-copies",
+    type=click.IntRange(0, 100),
+    default=None,
+    help="With --loco: augmented copies per clip.",
+)
+@click.option(
+    "--jobs", type=PositiveInt(256), default=1, show_default=True, help="Feature extraction processes."
+)
 @click.option(
     "--out",
     "out_dir",
@@ -154,7 +166,6 @@ def evaluate(
 ) -> int:
     """Score a model on labelled corpora, or (--loco) a recipe across corpora; the last stdout line is one JSON object."""
     _single_thread()
-    _check_positive(ensemble=n_models, jobs=jobs)
     if loco:
         return _evaluate_loco(
             data, recipe, test_only, within, robustness, n_models, augment_copies, jobs, out_dir
@@ -248,8 +259,18 @@ def _evaluate_loco(
     "--model", "model_path", default=None, type=click.Path(), help="Checkpoint (default: the shipped model)."
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per file.")
-def predict(files, model_path, as_json) -> int:
-    """Predict the emotion of each audio FILE (any format), with every label's probability."""
+@click.option(
+    "--max-seconds",
+    type=FiniteFloat(0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Refuse longer recordings (one clip; checked before decoding).",
+)
+def predict(files, model_path, as_json, max_seconds) -> int:
+    """Predict the emotion of each audio FILE (any format), with every label's probability.
+
+    A FILE longer than --max-seconds (10 minutes by default) is refused before it is decoded.
+    """
     from s2e_lib.errors import S2EError
     from s2e_lib.ser.predict import load_model
 
@@ -259,7 +280,7 @@ def predict(files, model_path, as_json) -> int:
     status = 0
     for path in files:
         try:
-            result = emotion_model.predict_file(path)
+            result = emotion_model.predict_file(path, max_seconds=max_seconds)
         except S2EError as exc:
             click.echo(f"error: {exc}", err=True)
             status = 2
@@ -270,14 +291,6 @@ def predict(files, model_path, as_json) -> int:
             probs = "  ".join(f"{k} {v:.2f}" for k, v in result["probabilities"].items())
             click.echo(f"{path}\t{result['emotion']}\t{probs}")
     return status
-
-
-def _check_positive(**options) -> None:
-    from s2e_lib.errors import InputError
-
-    for name, value in options.items():
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')}: must be 1 or more (got {value})")
 
 
 def _single_thread() -> None:

@@ -394,7 +394,75 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike, relative: bool = T
     table = manifest_table(df, path.parent if relative else None)
     with atomic_output(path) as tmp:
         table.to_csv(tmp, index=False)
+    outside = _outside_paths(table, path.parent)
+    if outside:  # declare where they live, so read_manifest accepts them
+        roots = [os.path.normpath(Path(df.attrs["root"]).absolute())] if df.attrs.get("root") else []
+        rest = [p for p in outside if not any(_under(p, r) for r in roots)]
+        roots += [os.path.commonpath(rest)] if rest else []
+        with atomic_output(_roots_file(path)) as tmp:
+            tmp.write_text(json.dumps({"format": ROOTS_FORMAT, "roots": roots}, indent=2) + "\n")
     return path
+
+
+#: ``format`` of the ``<manifest stem>.roots.json`` file :func:`write_manifest` writes
+#: beside a manifest whose paths lie outside its folder.
+ROOTS_FORMAT = "s2e-manifest-roots"
+
+
+def _roots_file(manifest: Path) -> Path:
+    return manifest.with_name(f"{manifest.stem}.roots.json")
+
+
+def _outside_paths(table: pd.DataFrame, folder: Path) -> list[str]:
+    """Absolute paths of ``table`` (audio_path, videos) that lie outside ``folder``."""
+    base = os.path.normpath(Path(folder).absolute())
+    found = []
+    values = list(table["audio_path"]) if "audio_path" in table.columns else []
+    if "videos" in table.columns:
+        for v in table["videos"]:
+            try:
+                values.extend((json.loads(v) if isinstance(v, str) else (v or {})).values())
+            except (json.JSONDecodeError, AttributeError):
+                continue
+    for v in values:
+        if isinstance(v, str) and v and os.path.isabs(v) and not _under(os.path.normpath(v), base):
+            found.append(os.path.normpath(v))
+    return found
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def manifest_roots(path: str | os.PathLike) -> list[Path]:
+    """Folders a manifest may point into: its own folder, the corpus root of a prepared
+    tree (``prepare_params.json``), the roots :func:`write_manifest` declared
+    (``<stem>.roots.json``) and the project's ``data/`` folder."""
+    path = Path(path)
+    roots = [path.parent.absolute()]
+    for file, key in ((path.parent / "prepare_params.json", "root"), (_roots_file(path), "roots")):
+        try:
+            value = json.loads(file.read_text(encoding="utf-8")).get(key)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            continue
+        for root in [value] if isinstance(value, str) else (value or []):
+            if isinstance(root, str) and os.path.isabs(root):
+                roots.append(Path(root))
+    try:
+        from s2e_lib.paths import project_paths
+
+        roots.append(project_paths().data.absolute())
+    except Exception:  # no project home: the other roots only
+        pass
+    return roots
+
+
+def _inside_any(p: str, roots: list[Path]) -> bool:
+    lexical, real = os.path.normpath(p), os.path.realpath(p)
+    for root in roots:
+        if _under(lexical, os.path.normpath(root)) or _under(real, os.path.realpath(root)):
+            return True
+    return False
 
 
 def manifest_table(df: pd.DataFrame, base: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -433,10 +501,15 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     Paths relative to the manifest's folder become absolute; ``videos`` becomes a dict;
     ``utterance`` stays a string (``"001"``), ``level`` an int.
 
+    An ``audio_path`` or ``videos`` entry must stay inside the manifest's data roots
+    (:func:`manifest_roots`): a relative path inside the manifest's folder, an absolute
+    one inside any root. A crafted ``../../etc/passwd`` is refused.
+
     Raises
     ------
     InputError
-        The file is missing, not a CSV, or lacks manifest columns.
+        The file is missing, not a CSV, or lacks manifest columns, or a path in it lies
+        outside its data roots (the message names the manifest, the row and the path).
     """
     path = Path(path)
     if not path.is_file():
@@ -449,6 +522,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise InputError(f"{path}: not a manifest (missing columns: {', '.join(missing)})")
     base = path.parent.resolve()
+    roots = manifest_roots(path)
 
     def absolute(p):
         if not isinstance(p, str) or not p:
@@ -456,19 +530,33 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         q = Path(p)
         return str(q if q.is_absolute() else base / q)
 
-    for col in ("audio_path", "source_path"):
-        if col in df.columns:
-            df[col] = df[col].map(absolute)
+    def checked(p, row: int, column: str):
+        q = absolute(p)
+        if not isinstance(q, str) or not q:
+            return q
+        inside = _inside_any(q, [base]) if not Path(p).is_absolute() else _inside_any(q, roots)
+        if not inside:
+            raise InputError(
+                f"{path}: row {row + 1}: {column} {p!r} lies outside the manifest's data folder "
+                f"{path.parent} (refused)"
+            )
+        return q
+
+    if "source_path" in df.columns:  # provenance only: never read
+        df["source_path"] = df["source_path"].map(absolute)
+    df["audio_path"] = [checked(p, i, "audio_path") for i, p in enumerate(df["audio_path"])]
     if "videos" in df.columns:
 
-        def parse_videos(text):
+        def parse_videos(text, row):
             try:
                 value = json.loads(text) if isinstance(text, str) and text.strip() else {}
             except json.JSONDecodeError:
                 raise InputError(f"{path}: videos column is not JSON: {text[:60]!r}") from None
-            return {k: absolute(v) for k, v in value.items()}
+            if not isinstance(value, dict):
+                raise InputError(f"{path}: row {row + 1}: videos is not a JSON object: {text[:60]!r}")
+            return {k: checked(v, row, f"video {k}") for k, v in value.items()}
 
-        df["videos"] = df["videos"].map(parse_videos)
+        df["videos"] = [parse_videos(t, i) for i, t in enumerate(df["videos"])]
     else:
         df["videos"] = [{} for _ in range(len(df))]
     df["level"] = df["level"].astype(int)

@@ -7,13 +7,17 @@ Layout of ``<out>``::
     frames/<speaker>/<view>/<emotion>/level_<n>/<utt>/<frame:05d>.png
     frames.csv                                     one row per saved frame
     problems.csv                                   path, stage, error
+    prepare_params.json                            the marker: parameters, fingerprint, root
     .prepared/<speaker>/<emotion>/level_<n>/<utt>.json   per-take record (resume)
 
 Resuming: each take's record holds a fingerprint of the parameters that shape its
 outputs and the size and mtime of its sources; a later run with the same fingerprint
 and unchanged sources skips the take. Every file is written under a temporary name and
 renamed, so an interrupted run never leaves a partial file under a final name. The
-source tree is only read.
+source tree is only read. Only an empty or new folder, or one carrying
+``prepare_params.json`` (this stage's marker), is written to: a user's folder is never
+taken over. Names of folders and files come from the corpus through
+:func:`s2e_lib.fileio.safe_name` and never leave ``<out>``.
 """
 
 from __future__ import annotations
@@ -35,13 +39,18 @@ from s2e_lib.data.frames import FRAME_COLUMNS
 from s2e_lib.data.manifest import MANIFEST_COLUMNS, manifest_table, problem, scan
 from s2e_lib.data.video import FRAME_SELECTIONS, read_frames, select_frames, write_image
 from s2e_lib.emotions import MISSION_EMOTIONS
-from s2e_lib.errors import one_line, InputError
-from s2e_lib.fileio import atomic_output
+from s2e_lib.errors import InputError, one_line
+from s2e_lib.fileio import atomic_output, path_inside, safe_name
 
 PROBLEM_COLUMNS = ("path", "stage", "error")
 RECORD_DIR = ".prepared"
 #: Bump when the prepared outputs change meaning, so old records are redone.
 PREPARE_VERSION = 1
+#: The marker file of a prepared tree; a non-empty ``--out`` without it is refused.
+PARAMS_FILE = "prepare_params.json"
+#: ``format`` key of :data:`PARAMS_FILE` (older trees lack it and are recognised by
+#: their ``version`` and ``fingerprint`` keys).
+PREPARE_FORMAT = "s2e-prepare"
 
 FrameTransform = Callable[[np.ndarray], np.ndarray]
 
@@ -175,6 +184,8 @@ def prepare(
     }
     fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     out.mkdir(parents=True, exist_ok=True)
+    marker = {"format": PREPARE_FORMAT, **params, "fingerprint": fingerprint, "root": str(root)}
+    _write_marker(out, marker)  # first, so an interrupted first run can be resumed
 
     rows = df.to_dict("records")
     results = _run(rows, out, params, fingerprint, frame_transform, jobs, progress)
@@ -209,8 +220,7 @@ def prepare(
         result.frames.to_csv(tmp, index=False)
     with replace_atomic(out / "problems.csv") as tmp:
         result.problems.to_csv(tmp, index=False)
-    with replace_atomic(out / "prepare_params.json") as tmp:
-        tmp.write_text(json.dumps({**params, "fingerprint": fingerprint, "root": str(root)}, indent=2) + "\n")
+    _write_marker(out, marker)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -258,8 +268,12 @@ def prepare_take(
     ``problems``.
     """
     speaker, emotion, level_dir, utt = take_key(row)
-    record_path = out / RECORD_DIR / speaker / emotion / level_dir / f"{utt}.json"
-    audio_rel = Path("audio") / speaker / emotion / level_dir / f"{utt}.wav"
+    # folder and file names come from the corpus (folder and file names): one safe
+    # component each, and every output path is checked to stay inside ``out``
+    s_speaker, s_emotion, s_utt = safe_name(speaker), safe_name(emotion), safe_name(utt)
+    record_path = path_inside(out, RECORD_DIR, s_speaker, s_emotion, level_dir, f"{s_utt}.json")
+    audio_rel = Path("audio") / s_speaker / s_emotion / level_dir / f"{s_utt}.wav"
+    path_inside(out, audio_rel)
     videos = dict(row.get("videos") or {}) if params["video"] else {}
     sources = {"audio": row["audio_path"], **{f"video:{v}": p for v, p in videos.items()}}
     stats = _source_stats(sources)
@@ -299,8 +313,8 @@ def prepare_take(
 
     frame_rows: list[dict] = []
     for view, vpath in sorted(videos.items()):
-        rel_dir = Path("frames") / speaker / view / emotion / level_dir / utt
-        target = out / rel_dir
+        rel_dir = Path("frames") / s_speaker / safe_name(view) / s_emotion / level_dir / s_utt
+        target = path_inside(out, rel_dir)
         if target.exists():  # stale frames of an earlier run with other parameters
             shutil.rmtree(target)
         try:
@@ -386,6 +400,34 @@ def _check_out(root: Path, out: Path) -> None:
         )
     if o.exists() and not o.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    # the output lock (fileio.output_lock) leaves its files; they do not make a folder "used"
+    used = o.is_dir() and any(p.name not in (".s2e.lock", ".s2e.lock.pid") for p in o.iterdir())
+    if used and not is_prepared_tree(o):
+        raise InputError(
+            f"{out}: not an s2e prepare folder (no {PARAMS_FILE}); choose an empty or new folder"
+        )
+
+
+def is_prepared_tree(folder: str | os.PathLike) -> bool:
+    """True when ``folder`` carries the marker :func:`prepare` writes (:data:`PARAMS_FILE`).
+
+    Only such a folder is resumed (files in it replaced, stale frame folders removed).
+    """
+    marker = Path(folder) / PARAMS_FILE
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    if "format" in data:
+        return data["format"] == PREPARE_FORMAT
+    return isinstance(data.get("version"), int) and isinstance(data.get("fingerprint"), str)
+
+
+def _write_marker(out: Path, marker: dict) -> None:
+    with replace_atomic(out / PARAMS_FILE) as tmp:
+        tmp.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
 
 
 def _source_stats(sources: dict[str, str]) -> dict[str, list[int]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from s2e_lib.errors import MissingResourceError
+from s2e_lib.errors import InputError, MissingResourceError
 
 # torchvision's configurations "D" (VGG-16) and "E" (VGG-19); "M" is a 2×2 max-pool.
 CONFIGS: dict[str, list] = {
@@ -125,12 +125,38 @@ class VGGFeatures(nn.Module):
         return outputs  # type: ignore[return-value]
 
 
+def load_problem(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in a few words.
+
+    A file holding Python objects (a pickled module, or a malicious pickle) is described as
+    such, naming the refused global; torch's own advice to retry without ``weights_only``
+    is never repeated (that would run the file's code). Anything else (a truncated or
+    foreign file) gives the exception's first line.
+    """
+    import re
+
+    text = str(exc)
+    if "Weights only load failed" in text or "weights_only" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return f"it holds Python objects{what}, not only tensors; refused, as loading it could run code"
+    first = text.strip().splitlines()[0].strip()[:120] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def load_vgg_features(module: VGGFeatures, path: str | os.PathLike) -> VGGFeatures:
     """Load the ``features.*`` part of a torchvision VGG state dict from ``path``."""
     path = Path(path)
     if not path.is_file():
         raise MissingResourceError(f"{path}: VGG weights not found")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a pickle of Python objects, a truncated or foreign file
+        raise InputError(f"{path}: not readable VGG weights ({load_problem(exc)})") from None
+    if not isinstance(state, dict):
+        raise InputError(
+            f"{path}: not a torchvision {module.arch} state dict (holds a {type(state).__name__})"
+        )
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     features = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}

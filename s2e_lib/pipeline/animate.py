@@ -1,4 +1,9 @@
-"""``s2e run --timeline``: emotion per sliding window, a plot, and a face that follows the voice."""
+"""``s2e run --timeline``: emotion per sliding window, a plot, and a face that follows the voice.
+
+Streams: the recording is decoded once into float32 (no length limit; 230 MB per hour),
+classified window by window, and the animation is rendered, composed and encoded (GIF
+and MP4) one frame at a time, so memory does not grow with the number of frames.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import numpy as np
 
 from s2e_lib.fileio import atomic_output, check_output, write_text_atomic
 from s2e_lib.pipeline.run import Pipeline, RunConfig, face_box, versions
-from s2e_lib.pipeline.timeline import emotion_timeline, expression_track, render_track
+from s2e_lib.pipeline.timeline import emotion_timeline, expression_track, iter_track_faces
 
 #: Longest side of the animation frames (px); the full photo is scaled down to it.
 ANIMATION_SIDE = 384
@@ -43,6 +48,25 @@ def compose_frame(
     return frame
 
 
+#: Points (min/max pairs) the waveform of timeline.png is drawn with, whatever the length.
+WAVEFORM_POINTS = 20_000
+
+
+def waveform_envelope(audio: np.ndarray, sr: int, points: int = WAVEFORM_POINTS) -> tuple[np.ndarray, float]:
+    """``(envelope, rate)``: the min and max of each block of ``audio``, interleaved, at
+    ``rate`` values per second; the audio itself when it is short enough. Plotting an
+    hour's 57.6 M samples would cost gigabytes; the envelope draws the same picture."""
+    audio = np.asarray(audio).reshape(-1)
+    if audio.size <= points:
+        return audio, float(sr)
+    block = int(np.ceil(2 * audio.size / points))
+    n = audio.size // block
+    blocks = audio[: n * block].reshape(n, block)
+    envelope = np.empty(2 * n, dtype=np.float32)
+    envelope[0::2], envelope[1::2] = blocks.min(axis=1), blocks.max(axis=1)
+    return envelope, 2.0 * sr / block
+
+
 def _downscale(image: np.ndarray, side: int) -> np.ndarray:
     import cv2
 
@@ -68,8 +92,9 @@ def run_timeline(
     """Write timeline.json, timeline.png, animation.gif, animation.mp4 and result.json to ``out_dir``."""
     import matplotlib.pyplot as plt
 
+    from s2e_lib.audio.io import load_audio
     from s2e_lib.face import load_image
-    from s2e_lib.media import write_gif, write_mp4
+    from s2e_lib.media import GifWriter, Mp4Writer
     from s2e_lib.viz.pipeline import timeline_figure
 
     pipeline = pipeline or Pipeline(config)
@@ -82,7 +107,10 @@ def run_timeline(
     seconds: dict[str, float] = {}
 
     tick = time.perf_counter()
-    audio, probabilities = pipeline.classify(audio_path)
+    audio = load_audio(audio_path)  # float32, one array, no clip limit: the timeline streams
+    probabilities = {
+        k: float(v) for k, v in pipeline.model.predict_proba(audio, sr=16000, path=audio_path).items()
+    }
     timeline = emotion_timeline(
         audio, 16000, pipeline.model, window_s=window_s, hop_s=hop_s, smooth_s=smooth_s
     )
@@ -97,22 +125,34 @@ def run_timeline(
     track = expression_track(timeline, fps)
     if pipeline.fixed_strength is not None:  # a fixed strength scales the auto curve
         track = [(t, e, round(s * pipeline.fixed_strength, 2)) for t, e, s in track]
-    faces = render_track(image, track, pipeline.editor, progress=progress)
-    frames = [
-        compose_frame(f, timeline.at(t), timeline.labels, e, s, t)
-        for f, (t, e, s) in zip(faces, track, strict=True)
-    ]
+    faces = iter_track_faces(image, track, pipeline.editor, progress=progress)
+    shown = timeline.at_many(np.array([t for t, _, _ in track]))
+    with (
+        GifWriter(outputs["animation.gif"], fps=fps, overwrite=config.overwrite) as gif,
+        Mp4Writer(
+            outputs["animation.mp4"], fps=fps, audio=audio, sr=16000, overwrite=config.overwrite
+        ) as mp4,
+    ):  # one frame at a time: render, compose, encode into both files
+        for face, (t, e, s), p in zip(faces, track, shown, strict=True):
+            frame = compose_frame(face, p, timeline.labels, e, s, t)
+            gif.write(frame)
+            mp4.write(frame)
+    n_frames = gif.n_frames
     seconds["animate"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
+    envelope, envelope_rate = waveform_envelope(audio, 16000)
     figure = timeline_figure(
-        timeline.times, timeline.smoothed, timeline.labels, raw=timeline.raw, audio=audio
+        timeline.times,
+        timeline.smoothed,
+        timeline.labels,
+        raw=timeline.raw,
+        audio=envelope,
+        sr=envelope_rate,
     )
     with atomic_output(outputs["timeline.png"], overwrite=config.overwrite) as tmp:
         figure.savefig(tmp, dpi=100, format="png", pil_kwargs={"compress_level": 1})
     plt.close(figure)
-    write_gif(frames, outputs["animation.gif"], fps=fps, overwrite=config.overwrite)
-    write_mp4(frames, outputs["animation.mp4"], fps=fps, audio=audio, sr=16000, overwrite=config.overwrite)
     write_text_atomic(
         outputs["timeline.json"],
         json.dumps(
@@ -140,7 +180,7 @@ def run_timeline(
         "probabilities": probabilities,
         "timeline_emotions": sorted(set(timeline.top())),
         "n_windows": int(len(timeline.times)),
-        "n_frames": len(frames),
+        "n_frames": n_frames,
         "strength": pipeline.fixed_strength if pipeline.fixed_strength is not None else "auto",
         "strength_mode": "fixed" if pipeline.fixed_strength is not None else "auto",
         "editor": config.editor,

@@ -26,9 +26,17 @@ from typing import Any
 import numpy as np
 
 from s2e_lib import __version__
+from s2e_lib.audio.io import MAX_CLIP_SECONDS
 from s2e_lib.errors import InputError, S2EError
 from s2e_lib.face.io import save_image
-from s2e_lib.fileio import check_output, write_text_atomic
+from s2e_lib.fileio import (
+    atomic_output,
+    check_output,
+    output_lock,
+    path_inside,
+    safe_name,
+    write_text_atomic,
+)
 from s2e_lib.pipeline.strength import (
     auto_strength,
     confidence_from_probabilities,
@@ -72,6 +80,9 @@ class RunConfig:
         Replace existing output files.
     identity : bool
         Compute the dlib identity distance between input and edited face.
+    max_seconds : float or None
+        Longest recording one pair accepts, checked before decoding (``--max-seconds``;
+        None = no limit). ``--timeline`` streams and ignores it.
     """
 
     editor: str = "warp"
@@ -82,6 +93,7 @@ class RunConfig:
     overwrite: bool = False
     identity: bool = True
     summary_figure: bool = True
+    max_seconds: float | None = MAX_CLIP_SECONDS
 
 
 @dataclass
@@ -92,6 +104,7 @@ class PairResult:
     ok: bool
     result: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    resumed: bool = False  # complete from an earlier run into the same folder: skipped
 
 
 def versions() -> dict[str, str]:
@@ -168,7 +181,7 @@ class Pipeline:
         from s2e_lib.audio import load_audio
         from s2e_lib.ser import check_speech
 
-        audio = load_audio(audio_path)
+        audio = load_audio(audio_path, max_seconds=self.config.max_seconds)
         check_speech(audio, 16000, audio_path)
         probabilities = self.model.predict_proba(audio, sr=16000)
         return audio, {k: float(v) for k, v in probabilities.items()}
@@ -195,13 +208,23 @@ class Pipeline:
         return auto_strength(probabilities, level_from_path(audio_path)), "auto"
 
     def run_pair(
-        self, audio_path: str | os.PathLike, face_path: str | os.PathLike, out_dir: str | os.PathLike
+        self,
+        audio_path: str | os.PathLike,
+        face_path: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        replace_partial: bool = False,
     ) -> dict[str, Any]:
-        """Process one pair into ``out_dir``; returns the result dict (also in result.json)."""
+        """Process one pair into ``out_dir``; returns the result dict (also in result.json).
+
+        ``result.json`` is written last: a folder without it is an incomplete pair.
+        ``replace_partial=True`` (see :func:`pair_state`) replaces the files an interrupted
+        run left in ``out_dir`` for this pair, whatever ``overwrite`` says.
+        """
         out_dir = Path(out_dir)
         outputs = {name: out_dir / name for name in ("result.json", "edited.png", "summary.png")}
-        for path in outputs.values():
-            check_output(path, overwrite=self.config.overwrite)
+        if not replace_partial:
+            for path in outputs.values():
+                check_output(path, overwrite=self.config.overwrite)
         seconds: dict[str, float] = {}
 
         tick = time.perf_counter()
@@ -238,7 +261,7 @@ class Pipeline:
             seconds["identity"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        _save_image(edited, outputs["edited.png"], self.config.overwrite)
+        _save_image(edited, outputs["edited.png"], self.config.overwrite, own_output=replace_partial)
         if self.config.summary_figure:
             from s2e_lib.viz.pipeline import summary_image
 
@@ -255,7 +278,7 @@ class Pipeline:
                 strength,
                 title=f"{Path(audio_path).name} -> {Path(face_path).name}",
             )
-            _save_image(summary, outputs["summary.png"], self.config.overwrite)
+            _save_image(summary, outputs["summary.png"], self.config.overwrite, own_output=replace_partial)
         else:
             outputs.pop("summary.png")
         seconds["write"] = time.perf_counter() - tick
@@ -276,10 +299,53 @@ class Pipeline:
             "outputs": {k: str(v) for k, v in outputs.items()},
             "versions": versions(),
         }
-        write_text_atomic(
-            outputs["result.json"], json.dumps(result, indent=2), overwrite=self.config.overwrite
-        )
+        if replace_partial:
+            with atomic_output(outputs["result.json"], own_output=True) as tmp:
+                tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        else:
+            write_text_atomic(
+                outputs["result.json"], json.dumps(result, indent=2), overwrite=self.config.overwrite
+            )
         return result
+
+
+def pair_state(
+    pair_dir: str | os.PathLike, audio: str | os.PathLike, face: str | os.PathLike, config: RunConfig
+) -> tuple[str, dict[str, Any]]:
+    """What an earlier run left in ``pair_dir`` for this pair and configuration.
+
+    Returns ``(state, result)``: ``"complete"`` (its ``result.json`` — written last — names
+    this audio, face, editor and strength, and the outputs it lists exist; ``result`` is its
+    content), ``"partial"`` (only this pair's files from an interrupted run: redo it, replacing
+    them), ``"fresh"`` (none of the output files) or ``"other"`` (a ``result.json`` of another
+    pair or configuration, or unreadable: not ours to replace).
+    """
+    pair_dir = Path(pair_dir)
+    names = ("result.json", "edited.png", "summary.png")
+    result_path = pair_dir / "result.json"
+    if not result_path.exists():
+        return ("partial" if any((pair_dir / n).exists() for n in names) else "fresh"), {}
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "other", {}
+    if not isinstance(result, dict):
+        return "other", {}
+    fixed = parse_strength(config.strength)
+    same = (
+        result.get("audio") == str(Path(audio).resolve())
+        and result.get("face") == str(Path(face).resolve())
+        and result.get("editor") == config.editor
+        and result.get("strength_mode") == ("auto" if fixed is None else "fixed")
+        and (fixed is None or result.get("strength") == fixed)
+    )
+    if not same:
+        return "other", {}
+    outputs = result.get("outputs")
+    # the names, looked up in pair_dir: the recorded paths may be relative to another cwd
+    if not isinstance(outputs, dict) or not all((pair_dir / Path(p).name).exists() for p in outputs.values()):
+        return "partial", {}
+    return "complete", result
 
 
 def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, int, int, int] | None:
@@ -299,7 +365,11 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
     return left, top, right, bottom
 
 
-def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
+def _save_image(image: np.ndarray, path: Path, overwrite: bool, own_output: bool = False) -> None:
+    if own_output:  # a file an interrupted run left for this pair: replace it
+        with atomic_output(path, own_output=True) as tmp:
+            save_image(image, tmp, overwrite=True, format="PNG", compress_level=1)
+        return
     save_image(image, path, overwrite=overwrite, format="PNG", compress_level=1)
 
 
@@ -319,7 +389,8 @@ def collect_files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str)
 def _pair_name(audio: Path, face: Path, audio_root: Path, many_faces: bool) -> str:
     rel = audio.relative_to(audio_root) if audio_root.is_dir() else Path(audio.name)
     name = "_".join(rel.with_suffix("").parts)
-    return f"{name}__{face.stem}" if many_faces else name
+    # one safe folder name (file names may hold control characters or bytes that are not UTF-8)
+    return safe_name(f"{name}__{face.stem}" if many_faces else name)
 
 
 SUMMARY_COLUMNS = (
@@ -343,12 +414,34 @@ def run_batch(
     config: RunConfig | None = None,
     progress: bool = True,
     pipeline: Pipeline | None = None,
+    resume: bool | None = None,
 ) -> list[PairResult]:
     """Process every (audio, face) pair; write ``out_dir/summary.csv``.
 
     A single pair (two files) writes straight into ``out_dir``; otherwise each pair gets
     ``out_dir/<audio name>[__<face name>]/``.
+
+    The run holds an exclusive lock on ``out_dir`` (:func:`~s2e_lib.fileio.output_lock`): a
+    second run into the same folder stops with "busy: …" before writing anything.
+
+    ``resume`` (default: on for batches, off for a single pair; ignored with ``overwrite``):
+    pairs an earlier run completed (their ``result.json``, written last, is there) are skipped
+    and reported from it, pairs it left incomplete are redone, their partial files replaced
+    (see :func:`pair_state`); ``summary.csv`` is rewritten from all pairs.
     """
+    with output_lock(out_dir):
+        return _run_batch(audio, face, out_dir, config, progress, pipeline, resume)
+
+
+def _run_batch(
+    audio: str | os.PathLike,
+    face: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: RunConfig | None,
+    progress: bool,
+    pipeline: Pipeline | None,
+    resume: bool | None,
+) -> list[PairResult]:
     from tqdm.auto import tqdm
 
     pipeline = pipeline or Pipeline(config)
@@ -357,6 +450,7 @@ def run_batch(
     out_dir = Path(out_dir)
     single = len(audio_files) == 1 and len(face_files) == 1 and Path(audio).is_file() and Path(face).is_file()
     pairs = [(a, f) for a in audio_files for f in face_files]
+    resume = (not single if resume is None else resume) and not pipeline.config.overwrite
     results: list[PairResult] = []
     bar = tqdm(pairs, desc="s2e run", unit="pair", disable=not progress or single)
     for audio_file, face_file in bar:
@@ -366,18 +460,46 @@ def run_batch(
             else out_dir / _pair_name(audio_file, face_file, Path(audio), len(face_files) > 1)
         )
         try:
-            result = pipeline.run_pair(audio_file, face_file, pair_dir)
+            if not single:  # a pair folder (e.g. a symlink left there) must not lead outside out_dir
+                path_inside(out_dir, pair_dir.name)
+            state, previous = (
+                pair_state(pair_dir, audio_file, face_file, pipeline.config) if resume else ("fresh", {})
+            )
+            if state == "complete":  # done by an earlier run into this folder
+                results.append(
+                    PairResult(str(audio_file), str(face_file), str(pair_dir), True, previous, resumed=True)
+                )
+                continue
+            result = pipeline.run_pair(audio_file, face_file, pair_dir, replace_partial=state == "partial")
             results.append(PairResult(str(audio_file), str(face_file), str(pair_dir), True, result))
         except S2EError as exc:
             if single:
                 raise
             results.append(PairResult(str(audio_file), str(face_file), str(pair_dir), False, error=str(exc)))
     if not single:
-        write_summary_csv(results, out_dir / "summary.csv", overwrite=pipeline.config.overwrite)
+        summary_csv = out_dir / "summary.csv"
+        write_summary_csv(
+            results,
+            summary_csv,
+            overwrite=pipeline.config.overwrite or (resume and _own_summary(summary_csv)),
+        )
     return results
 
 
+def _own_summary(path: Path) -> bool:
+    """True when ``path`` is absent or a ``summary.csv`` written by :func:`run_batch`."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:  # names may not be UTF-8
+            return fh.readline().startswith("audio,face,")
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_summary_csv(results: list[PairResult], path: Path, overwrite: bool = False) -> Path:
+    """Write the batch's ``summary.csv``. File names that are not valid UTF-8 (``x\\xffy.wav``)
+    are written back as their original bytes (``surrogateescape``), never lost."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS)
     writer.writeheader()
@@ -392,11 +514,13 @@ def write_summary_csv(results: list[PairResult], path: Path, overwrite: bool = F
                 "strength": r.result.get("strength", ""),
                 "identity_distance": r.result.get("identity_distance", ""),
                 "seconds": r.result.get("seconds", {}).get("total", ""),
-                "out_dir": r.out_dir,
+                "out_dir": os.fsdecode(r.out_dir),
                 "error": r.error,
             }
         )
-    return write_text_atomic(path, buffer.getvalue(), overwrite=overwrite)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogateescape")
+    return Path(path)
 
 
 def config_dict(config: RunConfig) -> dict[str, Any]:

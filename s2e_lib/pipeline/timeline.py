@@ -10,11 +10,15 @@ Decisions (docs/pipeline.md):
   the top two probabilities. The strength is therefore continuous in time and falls to 0
   exactly where the top emotion changes, so the face passes through its neutral pose
   instead of jumping between expressions.
-- Frames are rendered once per distinct (emotion, strength rounded to 0.02) and reused.
+- Frames are rendered once per distinct (emotion, strength rounded to 0.02) and reused
+  (the last :data:`RENDER_CACHE` of them are kept), and produced one at a time
+  (:func:`iter_track_faces`): a timeline holds per-window probabilities, never every frame.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +26,8 @@ import numpy as np
 from s2e_lib.pipeline.strength import auto_strength
 
 MARGIN_FULL = 0.15
+#: Rendered expressions kept for reuse (384-px faces: about 0.45 MB each).
+RENDER_CACHE = 96
 
 
 @dataclass
@@ -39,7 +45,14 @@ class Timeline:
 
     def at(self, t: float) -> np.ndarray:
         """Smoothed probabilities at time ``t`` (linear interpolation between windows)."""
-        return np.array([np.interp(t, self.times, self.smoothed[:, j]) for j in range(len(self.labels))])
+        return self.at_many(np.array([t]))[0]
+
+    def at_many(self, ts: np.ndarray) -> np.ndarray:
+        """Smoothed probabilities at every time in ``ts``, shape (len(ts), n_labels)."""
+        ts = np.asarray(ts, dtype=np.float64)
+        return np.stack(
+            [np.interp(ts, self.times, self.smoothed[:, j]) for j in range(len(self.labels))], axis=1
+        )
 
     def to_records(self) -> list[dict]:
         return [
@@ -91,12 +104,9 @@ def expression_at(probabilities: np.ndarray, labels: list[str]) -> tuple[str, fl
 def expression_track(timeline: Timeline, fps: float) -> list[tuple[float, str, float]]:
     """(time, emotion, strength) for every video frame over the recording."""
     n_frames = max(1, int(np.ceil(timeline.duration * fps)))
-    track = []
-    for i in range(n_frames):
-        t = i / fps
-        emotion, strength = expression_at(timeline.at(t), timeline.labels)
-        track.append((t, emotion, strength))
-    return track
+    times = np.arange(n_frames) / fps
+    probabilities = timeline.at_many(times)
+    return [(float(t), *expression_at(p, timeline.labels)) for t, p in zip(times, probabilities, strict=True)]
 
 
 def render_track(
@@ -105,23 +115,41 @@ def render_track(
     editor,
     progress: bool = True,
 ) -> list[np.ndarray]:
-    """Edit ``image`` for every frame of ``track`` (renders each distinct expression once;
-    the face is detected once, before the first edit, and handed to every edit)."""
+    """Edit ``image`` for every frame of ``track``, as a list (see :func:`iter_track_faces`,
+    which yields them one at a time)."""
+    return list(iter_track_faces(image, track, editor, progress=progress))
+
+
+def iter_track_faces(
+    image: np.ndarray,
+    track: list[tuple[float, str, float]],
+    editor,
+    progress: bool = True,
+    cache_size: int = RENDER_CACHE,
+) -> Iterator[np.ndarray]:
+    """Yield ``image`` edited for each frame of ``track``, one frame at a time.
+
+    Each distinct expression is rendered once while it stays among the last ``cache_size``
+    used; the face is detected once, before the first edit, and handed to every edit.
+    Yielded arrays are shared between frames: treat them as read-only.
+    """
     from tqdm.auto import tqdm
 
-    cache: dict[tuple[str, float], np.ndarray] = {}
-    frames = []
+    cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
     faces = None
     for _, emotion, strength in tqdm(track, desc="animate", unit="frame", disable=not progress):
         key = ("neutral", 0.0) if strength <= 0 or emotion == "neutral" else (emotion, strength)
-        if key not in cache:
-            if key == ("neutral", 0.0):
-                cache[key] = image
-            else:
-                if faces is None:
-                    from s2e_lib.face.detect import detect_faces
+        if key == ("neutral", 0.0):
+            yield image
+            continue
+        if key in cache:
+            cache.move_to_end(key)
+        else:
+            if faces is None:
+                from s2e_lib.face.detect import detect_faces
 
-                    faces = detect_faces(image)
-                cache[key] = editor.edit(image, emotion, strength, faces=faces).image
-        frames.append(cache[key])
-    return frames
+                faces = detect_faces(image)
+            cache[key] = editor.edit(image, emotion, strength, faces=faces).image
+            if len(cache) > cache_size:
+                cache.popitem(last=False)
+        yield cache[key]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from s2e_lib.audio.features import FeatureConfig, extract
-from s2e_lib.audio.io import SAMPLE_RATE, load_audio
+from s2e_lib.audio.io import MAX_CLIP_SECONDS, SAMPLE_RATE, load_audio
 from s2e_lib.audio.speech import (
     DIGITAL_SILENCE_DBFS,
     active_level_dbfs,
@@ -35,6 +35,11 @@ MIN_SECONDS = 0.3
 MIN_SPEECH_SECONDS = 0.15
 #: Clips longer than this are classified in windows whose probabilities are averaged.
 MAX_SINGLE_SECONDS = 6.0
+#: Recordings longer than one clip (a timeline) are searched for speech in segments this
+#: long, stopping at the first speech, so the check's memory and time do not grow with length.
+LONG_CHECK_SEGMENT_SECONDS = 60.0
+#: Windows featurised and classified at once (bounds memory on long recordings).
+WINDOW_BATCH = 256
 
 
 def default_model_path() -> Path:
@@ -55,6 +60,9 @@ def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLi
     audio = np.asarray(audio).reshape(-1)
     if audio.size == 0:
         raise InputError(f"{name}: no audio samples")
+    if audio.size > MAX_CLIP_SECONDS * sr:  # longer than one clip: a timeline
+        _check_long_speech(audio, sr, name)
+        return
     if not np.all(np.isfinite(audio)):
         raise InputError(f"{name}: audio contains NaN or infinite samples")
     seconds = audio.size / sr
@@ -69,6 +77,28 @@ def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLi
             f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech; "
             "silence, noise or music?)"
         )
+
+
+def _check_long_speech(audio: np.ndarray, sr: int, name: str) -> None:
+    """:func:`check_speech` for recordings longer than one clip, in bounded memory: the
+    level is measured on the whole (chunked frame powers), the voice-activity detector runs
+    on :data:`LONG_CHECK_SEGMENT_SECONDS` segments until it has heard enough speech."""
+    segment = int(LONG_CHECK_SEGMENT_SECONDS * sr)
+    for first in range(0, audio.size, segment):
+        if not np.all(np.isfinite(audio[first : first + segment])):
+            raise InputError(f"{name}: audio contains NaN or infinite samples")
+    level = active_level_dbfs(audio, sr)
+    if not np.isfinite(level) or level < DIGITAL_SILENCE_DBFS:
+        raise InputError(f"{name}: no speech found (the recording is silent)")
+    found = 0.0
+    for first in range(0, audio.size, segment):
+        found += speech_seconds(speech_spans(audio[first : first + segment], sr), sr)
+        if found >= MIN_SPEECH_SECONDS:
+            return
+    raise InputError(
+        f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech; "
+        "silence, noise or music?)"
+    )
 
 
 def window_starts(n_samples: int, sr: int, window_s: float, hop_s: float) -> np.ndarray:
@@ -110,8 +140,13 @@ class EmotionModel:
         return extract(audio, sr, self.feature_config)
 
     def _proba(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
-        feats = [self.features(c, sr) for c in clips]
-        return torch.softmax(predict_logits(self.model, feats), dim=1).numpy()
+        """Probabilities of ``clips`` (views into one recording), :data:`WINDOW_BATCH` at a
+        time, so a long recording never holds every window's features at once."""
+        out = []
+        for first in range(0, len(clips), WINDOW_BATCH):
+            feats = [self.features(c, sr) for c in clips[first : first + WINDOW_BATCH]]
+            out.append(torch.softmax(predict_logits(self.model, feats), dim=1).numpy())
+        return np.concatenate(out) if len(out) != 1 else out[0]
 
     def predict_windows(
         self, audio: np.ndarray, sr: int = SAMPLE_RATE, window_s: float = 3.0, hop_s: float = 1.0
@@ -151,9 +186,13 @@ class EmotionModel:
             probs = self._proba(voiced, sr).mean(axis=0)
         return {label: float(p) for label, p in zip(self.labels, probs, strict=False)}
 
-    def predict_file(self, path: str | os.PathLike) -> dict:
-        """``{"file", "emotion", "probabilities"}`` for one audio file (InputError when bad)."""
-        audio = load_audio(path, sr=SAMPLE_RATE)
+    def predict_file(self, path: str | os.PathLike, max_seconds: float | None = None) -> dict:
+        """``{"file", "emotion", "probabilities"}`` for one audio file (InputError when bad).
+
+        ``max_seconds`` refuses longer recordings before decoding them (``s2e ser predict``
+        passes :data:`~s2e_lib.audio.io.MAX_CLIP_SECONDS` unless ``--max-seconds`` says otherwise).
+        """
+        audio = load_audio(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
         probs = self.predict_proba(audio, SAMPLE_RATE, path=path)
         return {"file": str(path), "emotion": max(probs, key=probs.get), "probabilities": probs}
 

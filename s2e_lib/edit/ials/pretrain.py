@@ -26,8 +26,8 @@ import torch
 
 from s2e_lib.edit.ials.classifier import AttributeClassifier
 from s2e_lib.edit.ials.stylegan1 import Generator, StyleGANConfig
-from s2e_lib.errors import InputError, MissingResourceError, one_line
-from s2e_lib.nn.vgg import VGGFeatures, load_vgg_features
+from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.nn.vgg import VGGFeatures, load_problem, load_vgg_features
 from s2e_lib.paths import project_paths
 
 IALS_URL = "https://github.com/yxuhan/IALS"
@@ -57,7 +57,7 @@ def load_state_dict(path: str | os.PathLike, what: str, allow_pickle: bool = Fal
         if not allow_pickle:
             raise InputError(
                 f"{path}: {what} is not a plain state dict readable with weights_only=True "
-                f"({one_line(exc, 120)}); if you trust the file, pass allow_pickle=True"
+                f"({load_problem(exc)}); if you trust the file, pass allow_pickle=True"
             ) from None
         state = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(state, torch.nn.Module):

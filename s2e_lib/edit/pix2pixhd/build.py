@@ -38,7 +38,7 @@ from s2e_lib.edit.pix2pixhd.signs import CONDITIONS, POSITIONS, draw_sign, level
 from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotions
 from s2e_lib.errors import InputError
 from s2e_lib.face.io import save_image
-from s2e_lib.fileio import atomic_output, write_text_atomic
+from s2e_lib.fileio import atomic_output, path_inside, safe_name, write_text_atomic
 
 
 @dataclass
@@ -199,10 +199,15 @@ def pair_frames(
 
 
 def pair_name(row) -> str:
-    """File name shared by a pair's A and B images."""
+    """File name shared by a pair's A and B images.
+
+    Its parts come from ``frames.csv``: each goes through :func:`s2e_lib.fileio.safe_name`,
+    so a crafted field (``../../x``) can never name a file outside the output folder.
+    """
     level = "x" if pd.isna(row["level"]) else int(row["level"])
     utt = str(row["utterance"]) or "na"
-    return f"{row['speaker']}_{row['view']}_{row['emotion']}_l{level}_{utt}_{int(row['frame_index']):05d}.png"
+    parts = [safe_name(row["speaker"]), safe_name(row["view"]), safe_name(row["emotion"])]
+    return f"{'_'.join(parts)}_l{level}_{safe_name(utt)}_{int(row['frame_index']):05d}.png"
 
 
 # --- images -----------------------------------------------------------------------------
@@ -321,7 +326,7 @@ def build_dataset(
     cache: dict[str, np.ndarray] = {}
     for _, row in tqdm(pairs.iterrows(), total=len(pairs), desc="pairs", disable=not progress):
         name = pair_name(row)
-        a_path, b_path = out / "A" / name, out / "B" / name
+        a_path, b_path = path_inside(out, "A", name), path_inside(out, "B", name)
         weight = level_weight(row["level"]) if settings.level_scale else 1.0
         if not (a_path.is_file() and b_path.is_file()):
             try:

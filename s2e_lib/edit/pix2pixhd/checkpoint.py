@@ -4,6 +4,8 @@ for inference), reading either back, and rebuilding the trained generator."""
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,12 +56,37 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated or foreign file
-        raise InputError(
-            f"{path}: not a readable pix2pixHD checkpoint ({type(exc).__name__}: {exc})"
-        ) from None
+        from s2e_lib.nn.vgg import load_problem
+
+        raise InputError(f"{path}: not a readable pix2pixHD checkpoint ({load_problem(exc)})") from None
     if not isinstance(state, dict) or state.get("format") not in (CHECKPOINT_FORMAT, GENERATOR_FORMAT):
         raise InputError(f"{path}: not an s2e pix2pixHD checkpoint (no format tag)")
     return state
+
+
+def read_resume_state(path: str | os.PathLike, log: Callable[[str], None] | None = None) -> dict | None:
+    """The training state in ``checkpoint.pt`` for ``--resume``, or None when it cannot be read.
+
+    Checkpoints are written atomically, but a file damaged afterwards (a full disk, an
+    interrupted copy, an older version) must not block training forever: it is reported
+    through ``log`` ("ignored unreadable resume state …") and training restarts. A readable
+    file that is not an s2e pix2pixHD checkpoint is refused (it is not ours to replace).
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or corrupt: start again
+        (log or _stderr)(
+            f"ignored unreadable resume state {path} ({type(exc).__name__}); training restarts from step 0"
+        )
+        return None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{path}: not an s2e pix2pixHD training checkpoint (no format tag)")
+    return state
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def load_generator(

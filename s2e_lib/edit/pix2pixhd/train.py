@@ -20,7 +20,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -29,7 +31,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from s2e_lib.edit.pix2pixhd.checkpoint import load_checkpoint, load_generator, save_checkpoint
+from s2e_lib.edit.pix2pixhd.checkpoint import (
+    load_checkpoint,
+    load_generator,
+    read_resume_state,
+    save_checkpoint,
+)
 from s2e_lib.edit.pix2pixhd.config import (
     PRESETS,
     TrainConfig,
@@ -49,7 +56,7 @@ from s2e_lib.edit.pix2pixhd.model import (
     lsgan_loss,
 )
 from s2e_lib.errors import InputError
-from s2e_lib.fileio import atomic_output, write_text_atomic
+from s2e_lib.fileio import atomic_output, output_lock, write_text_atomic
 
 LOSS_COLUMNS = (
     "step",
@@ -232,11 +239,16 @@ class TrainResult:
     seconds_per_step: float
 
 
-def _read_log(path: Path, up_to: int) -> list[dict]:
+def _read_log(path: Path, up_to: int, log: Callable[[str], None] | None = None) -> list[dict]:
     if not path.is_file():
         return []
-    df = pd.read_csv(path, float_precision="round_trip")
-    return df[df["step"] <= up_to].to_dict("records")
+    try:
+        df = pd.read_csv(path, float_precision="round_trip")
+        return df[df["step"] <= up_to].to_dict("records")
+    except Exception as exc:  # a damaged log must not block training: start it again
+        if log:
+            log(f"ignored unreadable loss log {path} ({type(exc).__name__})")
+        return []
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -253,6 +265,7 @@ def train(
     stop_after: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train (or continue training) pix2pixHD on a pair folder.
 
@@ -274,9 +287,31 @@ def train(
         Default: CUDA when available.
     progress : bool
         Show a tqdm bar.
+    log : callable, optional
+        Receives one-line notes (an unreadable ``checkpoint.pt`` ignored on resume: training
+        restarts from step 0 with the run's recorded configuration). Default: stderr.
+
+    The run holds an exclusive lock on ``out`` (a second ``train`` into it stops with
+    "busy: …").
     """
     out = Path(out)
     dataset = PairDataset(data)
+    with output_lock(out):
+        return _train(dataset, data, out, config, resume, steps, stop_after, device, progress, log or _stderr)
+
+
+def _train(
+    dataset: PairDataset,
+    data: str | os.PathLike,
+    out: Path,
+    config: TrainConfig | None,
+    resume: bool,
+    steps: int | None,
+    stop_after: int | None,
+    device: str | torch.device | None,
+    progress: bool,
+    log: Callable[[str], None],
+) -> TrainResult:
     checkpoint_path = out / "checkpoint.pt"
     state = None
     if checkpoint_path.is_file():
@@ -284,10 +319,13 @@ def train(
             raise InputError(
                 f"{out}: already holds a checkpoint; pass --resume to continue or use a new --out"
             )
-        state = load_checkpoint(checkpoint_path)
-        config = TrainConfig(**state["config"])
+        state = read_resume_state(checkpoint_path, log)
+        if state is None:  # damaged: restart with the configuration recorded in run.json
+            config = _recorded_config(out / "run.json") or config
+        else:
+            config = TrainConfig(**state["config"])
         for key in ("condition", "emotions"):
-            if state["data"].get(key) != dataset.settings.get(key):
+            if state is not None and state["data"].get(key) != dataset.settings.get(key):
                 raise InputError(
                     f"{data}: {key} differs from the run being resumed ({state['data'].get(key)})"
                 )
@@ -302,7 +340,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
     log_path = out / "losses.csv"
-    log_rows = _read_log(log_path, start)
+    log_rows = _read_log(log_path, start, log)
     _write_log(log_path, log_rows)
 
     end = config.steps if stop_after is None else min(config.steps, int(stop_after))
@@ -397,6 +435,18 @@ def train(
     return TrainResult(
         out, trainer.step_count, losses_df, trainer.vgg_note, timed_seconds / max(timed_steps, 1)
     )
+
+
+def _recorded_config(path: Path) -> TrainConfig | None:
+    """The configuration in a run's ``run.json``, or None when absent or unreadable."""
+    try:
+        return TrainConfig(**json.loads(path.read_text(encoding="utf-8"))["config"])
+    except Exception:
+        return None
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 __all__ = [
