@@ -330,3 +330,15 @@ def test_truncated_resume_state_is_ignored_not_fatal(tmp_path):
     )
     assert [h["epoch"] for h in result.history] == [0, 1, 2]
     assert not state.exists()
+
+
+def test_heavy_clipping_is_reported_as_a_warning(tmp_path):
+    from s2e_lib.ser.predict import audio_warnings
+
+    clip = _voices(1, seed=6)[0]
+    assert audio_warnings(clip / np.abs(clip).max() * np.float32(0.5)) == []
+    clipped = np.clip(clip / np.abs(clip).max() * np.float32(8.0), -1.0, 1.0)
+    warnings = audio_warnings(clipped)
+    assert len(warnings) == 1 and warnings[0].startswith("heavy clipping:")
+    result = load_model().predict_file(write_wav(tmp_path / "clipped.wav", clipped))
+    assert result["warnings"] == warnings or result["warnings"][0].startswith("heavy clipping:")

@@ -58,6 +58,7 @@ RESULT_KEYS = (
     "level",
     "editor",
     "identity_distance",
+    "warnings",
     "seconds",
     "outputs",
     "versions",
@@ -179,11 +180,9 @@ class Pipeline:
     def classify(self, audio_path: str | os.PathLike) -> tuple[np.ndarray, dict[str, float]]:
         """Load, check and classify a recording; returns the audio and label probabilities."""
         from s2e_lib.audio import load_audio
-        from s2e_lib.ser import check_speech
 
         audio = load_audio(audio_path, max_seconds=self.config.max_seconds)
-        check_speech(audio, 16000, audio_path)
-        probabilities = self.model.predict_proba(audio, sr=16000)
+        probabilities = self.model.predict_proba(audio, sr=16000, path=audio_path)  # checks the speech
         return audio, {k: float(v) for k, v in probabilities.items()}
 
     def photo(self, face_path: str | os.PathLike) -> Photo:
@@ -228,7 +227,7 @@ class Pipeline:
         seconds: dict[str, float] = {}
 
         tick = time.perf_counter()
-        _, probabilities = self.classify(audio_path)
+        audio, probabilities = self.classify(audio_path)
         seconds["speech_emotion"] = time.perf_counter() - tick
         emotion = max(probabilities, key=probabilities.get)
         strength, mode = self.strength_for(probabilities, audio_path)
@@ -295,6 +294,7 @@ class Pipeline:
             "level": level_from_path(audio_path),
             "editor": self.config.editor,
             "identity_distance": distance,
+            "warnings": _audio_warnings(audio),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
             "outputs": {k: str(v) for k, v in outputs.items()},
             "versions": versions(),
@@ -363,6 +363,12 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
     if (right - left) * (bottom - top) > 0.6 * image.shape[0] * image.shape[1]:
         return None
     return left, top, right, bottom
+
+
+def _audio_warnings(audio: np.ndarray) -> list[str]:
+    from s2e_lib.ser.predict import audio_warnings  # loaded with the speech model already
+
+    return audio_warnings(audio)
 
 
 def _save_image(image: np.ndarray, path: Path, overwrite: bool, own_output: bool = False) -> None:

@@ -194,7 +194,35 @@ class EmotionModel:
         """
         audio = load_audio(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
         probs = self.predict_proba(audio, SAMPLE_RATE, path=path)
-        return {"file": str(path), "emotion": max(probs, key=probs.get), "probabilities": probs}
+        return {
+            "file": str(path),
+            "emotion": max(probs, key=probs.get),
+            "probabilities": probs,
+            "warnings": audio_warnings(audio),
+        }
+
+
+#: Above this share of samples at full scale a recording is reported as heavily clipped.
+CLIPPING_SHARE = 0.005
+
+
+def audio_warnings(audio: np.ndarray) -> list[str]:
+    """Problems that make a label unreliable without making the clip unusable.
+
+    Today: heavy clipping (over :data:`CLIPPING_SHARE` of the samples at or beyond 99.9 %
+    of full scale), which distorts the spectrum the features describe. Clips without
+    speech (silence, noise, random bytes decoded as noise) are refused by
+    :func:`check_speech` instead.
+    """
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    warnings: list[str] = []
+    if audio.size:
+        share = float(np.count_nonzero(np.abs(audio) >= 0.999)) / audio.size
+        if share > CLIPPING_SHARE:
+            warnings.append(
+                f"heavy clipping: {100 * share:.1f}% of samples at full scale; the label may be unreliable"
+            )
+    return warnings
 
 
 def _has_speech(audio: np.ndarray, sr: int) -> bool:
