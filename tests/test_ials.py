@@ -9,6 +9,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from s2e_lib.edit.ials import directions as D
 from s2e_lib.edit.ials.invert import InversionConfig, invert, load_code, save_inversion
@@ -328,3 +329,173 @@ def test_original_lambda1_signs_along_the_smiling_direction(c):
         r = get_recipe(emotion, "original")
         along = r.step * float(D.unit(D.mix(a, s, r.lambda1)) @ a)
         assert np.sign(along) == expected, (emotion, c, along)
+
+
+# --- faithfulness to IALS's released code (issue 14) --------------------------------------
+
+
+def test_instance_norm_eps_is_1e5_like_nn_instancenorm2d(tiny, ffhq_generator):
+    from s2e_lib.edit.ials.stylegan1 import INSTANCE_NORM_EPS, InstanceNorm
+
+    assert INSTANCE_NORM_EPS == 1e-5
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8, 8) * 1e-3  # small activations: ε matters
+    layer = InstanceNorm()
+    assert torch.allclose(layer(x), F.instance_norm(x, eps=1e-5), atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(layer(x), F.instance_norm(x, eps=1e-8), atol=1e-3)
+    g, _ = tiny
+    norms = [m for m in g.modules() if isinstance(m, InstanceNorm)]
+    assert len(norms) == 2 * (g.config.log2_resolution - 1)
+    assert all(m.eps == 1e-5 for m in norms)
+    for m in ffhq_generator.modules():
+        if isinstance(m, (InstanceNorm, torch.nn.InstanceNorm2d)):
+            assert m.eps == 1e-5
+
+
+class SaturatedClassifier(torch.nn.Module):
+    """Constant logits: the gradient w.r.t. the image is exactly zero."""
+
+    def forward(self, image):
+        return (image * 0.0).sum(dim=(1, 2, 3))[:, None] + torch.tensor([[0.0, 50.0]])
+
+
+def test_saturated_classifier_fallback_is_warned_and_reported(tiny):
+    from s2e_lib.edit.ials.directions import SaturatedClassifierWarning
+    from s2e_lib.edit.ials.editor import IALSModels
+    from s2e_lib.edit.ials.recipes import EditRecipe
+
+    g, avg = tiny
+    a = {n: D.unit(torch.randn(512)) for n in ("smiling", "young")}
+    models = IALSModels(
+        g, avg, {"smiling": SaturatedClassifier(), "young": LinearClassifier(g.resolution, 2)}, a
+    )
+    recipe = EditRecipe("happy", conditions=("young",), lambda1=-100.0, lambda2=0.3, step=0.1, n_steps=2)
+    fallbacks: list[dict] = []
+    with pytest.warns(SaturatedClassifierWarning, match="smiling.*vanishing gradient"):
+        codes = models.trajectory(_code(g), recipe, fallbacks=fallbacks)
+    assert fallbacks == [
+        {"step": k, "attribute": "smiling", "reason": "vanishing gradient"} for k in range(2)
+    ]
+    # the fallback is the attribute-level direction (λ = 1), not −a from λ1·a with s = 0
+    d = D.unit(codes[1][0] - codes[0][0])
+    assert float(d @ a["smiling"]) > 0
+    assert all(torch.isfinite(c).all() for c in codes)
+
+
+def test_editor_info_lists_fallbacks(tiny):
+    from s2e_lib.edit.ials.directions import SaturatedClassifierWarning
+    from s2e_lib.edit.ials.editor import IALSEditor, IALSModels
+
+    g, avg = tiny
+    names = ("smiling", "young", "male")
+    classifiers = {n: LinearClassifier(g.resolution, i) for i, n in enumerate(names)}
+    classifiers["smiling"] = SaturatedClassifier()
+    models = IALSModels(g, avg, classifiers, {n: D.unit(torch.randn(512)) for n in names})
+    editor = IALSEditor(models=models, iterations=2, progress=False)
+    crop = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    with pytest.warns(SaturatedClassifierWarning):
+        result = editor.edit_aligned(crop, "happy")
+    steps = get_recipe("happy").n_steps
+    assert result.info["fallbacks"] == [
+        {"step": k, "attribute": "smiling", "reason": "vanishing gradient"} for k in range(steps)
+    ]
+
+
+def test_non_finite_gradient_is_reported():
+    assert D.gradient_problem(torch.tensor([1.0, float("nan")])) == "non-finite gradient"
+    assert D.gradient_problem(torch.tensor([float("inf"), 0.0])) == "non-finite gradient"
+    assert D.gradient_problem(torch.zeros(3)) == "vanishing gradient"
+    assert D.gradient_problem(torch.ones(3)) is None
+
+
+def _noisy(g):
+    noisy = Generator(g.config)
+    noisy.load_state_dict(g.state_dict())
+    with torch.no_grad():
+        for name, param in noisy.named_parameters():
+            if name.endswith("noise.weight"):
+                param.fill_(0.5)
+    return noisy.eval().requires_grad_(False)
+
+
+def test_original_recipe_redraws_noise_per_forward_fixed_noise_optional(tiny):
+    from s2e_lib.edit.ials.editor import IALSEditor, IALSModels
+
+    g, avg = tiny
+    models = IALSModels(_noisy(g), avg, {}, {})
+    w = _code(g)
+    original = IALSEditor(models=models, recipe="original", progress=False)
+    assert original.noise == "random" and original.inversion.randomize_noise
+    with torch.no_grad():
+        assert not torch.allclose(original.models.render(w), original.models.render(w))
+    for editor in (
+        IALSEditor(models=models, recipe="original", noise="fixed", progress=False),
+        IALSEditor(models=models, progress=False),
+    ):
+        assert editor.noise == "fixed" and not editor.inversion.randomize_noise
+        with torch.no_grad():
+            assert torch.equal(editor.models.render(w), editor.models.render(w))
+    assert not models.randomize_noise  # the caller's models are not changed
+    with pytest.raises(InputError, match="noise"):
+        IALSEditor(models=models, noise="sometimes")
+
+
+def test_original_inversion_redraws_noise(tiny, monkeypatch):
+    g, avg = _noisy(tiny[0]), tiny[1]
+    calls = []
+    real = Generator.synthesis
+
+    def spy(self, wplus, randomize_noise=False):
+        calls.append(randomize_noise)
+        return real(self, wplus, randomize_noise)
+
+    monkeypatch.setattr(Generator, "synthesis", spy)
+    target = (np.random.default_rng(1).random((16, 16, 3)) * 255).astype(np.uint8)
+    invert(g, target, avg, config=InversionConfig.original(iterations=3), progress=False)
+    assert calls == [True] * 4
+    calls.clear()
+    invert(g, target, avg, config=InversionConfig(iterations=3), progress=False)
+    assert calls == [False] * 4
+
+
+def test_vgg_target_is_pil_bilinear_256():
+    from PIL import Image
+
+    from s2e_lib.edit.ials.invert import vgg_target_image
+
+    photo = (np.random.default_rng(2).random((1024, 1024, 3)) * 255).astype(np.uint8)
+    expected = np.array(Image.fromarray(photo).resize((256, 256), Image.BILINEAR))
+    got = vgg_target_image(photo, 256)
+    assert got.shape == (1, 3, 256, 256)
+    assert torch.equal(got, torch.from_numpy(expected).permute(2, 0, 1)[None].float() / 127.5 - 1)
+
+
+def test_original_inversion_feeds_raw_images_to_vgg(tiny):
+    from PIL import Image
+
+    from s2e_lib.nn.vgg import VGGFeatures
+
+    g, avg = tiny
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg16", ("relu1_1", "relu1_2"))
+    seen: list[torch.Tensor] = []
+    hook = vgg.features[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    photo = (np.random.default_rng(3).random((64, 64, 3)) * 255).astype(np.uint8)
+    config = InversionConfig.original(iterations=1, vgg_size=8, randomize_noise=False)
+    result = invert(g, photo, avg, vgg=vgg, config=config, progress=False)
+    hook.remove()
+    assert vgg.normalize_input  # the caller's module is untouched
+    target = np.array(Image.fromarray(photo).resize((8, 8), Image.BILINEAR))
+    assert torch.equal(seen[0], torch.from_numpy(target).permute(2, 0, 1)[None].float() / 127.5 - 1)
+    with torch.no_grad():
+        generated = g.synthesis(avg.expand(g.num_ws, -1)[None])
+    assert torch.allclose(seen[1], F.avg_pool2d(generated, 2), atol=1e-6)  # raw [-1, 1], pooled
+    assert seen[1].min() < 0  # not mapped to [0, 1]
+    assert result.losses["perceptual"][0] > 0
+    # s2e's default keeps the ImageNet-normalised [0, 1] input
+    seen.clear()
+    hook = vgg.features[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    invert(g, photo, avg, vgg=vgg, config=InversionConfig(iterations=1, vgg_size=8), progress=False)
+    hook.remove()
+    mean, std = vgg.mean, vgg.std
+    assert torch.allclose(seen[1], (F.avg_pool2d((generated + 1) / 2, 2) - mean) / std, atol=1e-5)

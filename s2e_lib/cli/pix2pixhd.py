@@ -1,4 +1,5 @@
-"""``s2e pix2pixhd``: build neutral → emotion pairs from prepared frames, and train."""
+"""``s2e pix2pixhd``: build neutral → emotion pairs from prepared frames, train, and import
+NVIDIA pix2pixHD checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from s2e_lib.cli.types import CommaList, Device, PositiveInt
 
 @click.group("pix2pixhd")
 def pix2pixhd() -> None:
-    """pix2pixHD sign-conditioned expression editing: dataset, training.
+    """pix2pixHD sign-conditioned expression editing: dataset, training, NVIDIA import.
 
     Edit a photo with a trained run: s2e edit --editor pix2pixhd --checkpoint RUN/generator.pt
     """
@@ -81,7 +82,9 @@ def build_dataset_command(
 @pix2pixhd.command("train")
 @click.option("--data", required=True, type=click.Path(path_type=str), help="Folder from build-dataset.")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (checkpoints, logs).")
-@click.option("--config", "preset", type=click.Choice(["tiny", "paper"]), default="tiny", show_default=True)
+@click.option(
+    "--config", "preset", type=click.Choice(["tiny", "paper", "original"]), default="tiny", show_default=True
+)
 @click.option(
     "--steps", type=PositiveInt(10_000_000), default=None, help="Total steps (default: the preset's)."
 )
@@ -103,6 +106,11 @@ def build_dataset_command(
 @click.option("--no-hflip", is_flag=True, help="No horizontal-flip augmentation.")
 @click.option("--vflip", is_flag=True, help="Vertical-flip augmentation (the original used it).")
 @click.option("--rot90", is_flag=True, help="90-degree rotation augmentation (the original used it).")
+@click.option(
+    "--vgg-imagenet-norm",
+    is_flag=True,
+    help="ImageNet-normalise VGG-19's inputs (default: raw [-1, 1] images, as NVIDIA's code).",
+)
 def train_command(
     data,
     out,
@@ -120,6 +128,7 @@ def train_command(
     no_hflip,
     vflip,
     rot90,
+    vgg_imagenet_norm,
 ):
     """Train pix2pixHD; writes OUT/checkpoint.pt, OUT/generator.pt, OUT/losses.csv, OUT/samples/."""
     import torch
@@ -143,6 +152,7 @@ def train_command(
         hflip=False if no_hflip else None,
         vflip=vflip or None,
         rot90=rot90 or None,
+        vgg_imagenet_norm=vgg_imagenet_norm or None,
     )
     result = train(data, out, config, resume=resume, steps=steps, device=device)
     click.echo(result.vgg_note)
@@ -153,6 +163,103 @@ def train_command(
         f"edit with: s2e edit --editor pix2pixhd --checkpoint {result.run / 'generator.pt'}"
     )
     return 0
+
+
+@pix2pixhd.command("import-nvidia")
+@click.option("--generator", required=True, type=click.Path(path_type=str), help="NVIDIA's latest_net_G.pth.")
+@click.option(
+    "--discriminator",
+    type=click.Path(path_type=str),
+    default=None,
+    help="NVIDIA's latest_net_D.pth (stored too, under D).",
+)
+@click.option(
+    "--config",
+    "preset",
+    type=click.Choice(["original", "paper", "tiny"]),
+    default="original",
+    show_default=True,
+    help="Preset the run used; network sizes are read off the weights.",
+)
+@click.option(
+    "--size",
+    type=PositiveInt(4096),
+    default=None,
+    help="Resolution it was trained at (default: the preset's).",
+)
+@click.option(
+    "--position",
+    type=click.Choice(["center", "corner", "top-left", "top-right", "bottom-left", "bottom-right"]),
+    default="center",
+    show_default=True,
+    help="Where the sign was drawn in training (the original: center).",
+)
+@click.option("--out", required=True, type=click.Path(path_type=str), help="s2e checkpoint to write (.pt).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def import_nvidia_command(generator, discriminator, preset, size, position, out, overwrite):
+    """Convert NVIDIA pix2pixHD weights into an s2e checkpoint for `s2e edit --editor pix2pixhd`.
+
+    (`s2e edit --checkpoint latest_net_G.pth` also works directly, with the original preset.)
+    """
+    from dataclasses import asdict
+
+    import torch
+
+    from s2e_lib.edit.pix2pixhd.build import BuildSettings
+    from s2e_lib.edit.pix2pixhd.config import get_config
+    from s2e_lib.edit.pix2pixhd.nvidia import s2e_checkpoint
+    from s2e_lib.errors import InputError
+    from s2e_lib.fileio import atomic_output, check_output
+
+    check_output(out, overwrite=overwrite)
+    base = get_config(preset, size=size)
+    states = [_read_nvidia(generator, "--generator")]
+    states.append(_read_nvidia(discriminator, "--discriminator") if discriminator else None)
+    state = s2e_checkpoint(states[0], states[1], base)
+    config = state["config"]
+    state["data"] = BuildSettings(condition="sign", size=config["size"], position=position).to_dict()
+    if config["size"] != base.size:
+        raise InputError(f"--size {base.size} is not a multiple of 2 ** downsamplings; use {config['size']}")
+    with atomic_output(out) as tmp:
+        torch.save(state, tmp)
+    changed = [
+        f"{k} {config[k]} (preset {v})" for k, v in asdict(base).items() if k != "size" and config[k] != v
+    ]
+    kind = "global + local enhancer" if config["local_enhancer"] else "global"
+    click.echo(
+        f"wrote {out}: {kind} generator, ngf {config['ngf']}, {config['n_downsampling']} downsamplings, "
+        f"{config['n_blocks']} blocks"
+        + (", with D" if discriminator else "")
+        + (f"; sizes from the weights differ from --config {preset}: {', '.join(changed)}" if changed else "")
+    )
+    click.echo(f"edit with: s2e edit --editor pix2pixhd --checkpoint {out}")
+    return 0
+
+
+def _read_nvidia(path: str, option: str) -> dict:
+    """A tensors-only NVIDIA state dict, or one line naming the option."""
+    from pathlib import Path
+
+    import torch
+
+    from s2e_lib.errors import InputError, MissingResourceError
+    from s2e_lib.nn.vgg import load_problem
+
+    if not Path(path).is_file():
+        raise MissingResourceError(f"{option}: {path}: not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"{option}: {path}: not readable ({load_problem(exc)})") from None
+    from s2e_lib.edit.pix2pixhd.nvidia import detect_kind
+
+    kind = detect_kind(state)
+    wanted = ("discriminator",) if option == "--discriminator" else ("global", "local")
+    if kind not in wanted:
+        what = "discriminator" if option == "--discriminator" else "generator"
+        found = f" (it holds a {kind} network)" if kind else ""
+        raise InputError(f"{option}: {path}: not an NVIDIA pix2pixHD {what} state dict{found}")
+    return state
 
 
 def _check_vgg_weights(path: str) -> None:

@@ -7,6 +7,7 @@ recipes (:mod:`.recipes`) and the editor (:class:`IALSEditor`).
 """
 
 from s2e_lib.edit.ials.classifier import ATTRIBUTES, AttributeClassifier
+from s2e_lib.edit.ials.directions import SaturatedClassifierWarning
 from s2e_lib.edit.ials.editor import IALSEditor, IALSModels, edit_rows
 from s2e_lib.edit.ials.invert import InversionConfig, InversionResult, invert, load_code, save_inversion
 from s2e_lib.edit.ials.pretrain import Pretrain
@@ -23,6 +24,7 @@ __all__ = [
     "InversionConfig",
     "InversionResult",
     "Pretrain",
+    "SaturatedClassifierWarning",
     "StyleGANConfig",
     "edit_rows",
     "get_recipe",

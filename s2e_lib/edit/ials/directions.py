@@ -17,6 +17,7 @@ is a W+ tensor (num_ws, 512) or (1, num_ws, 512); a direction moves every row al
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,6 +30,26 @@ Render = Callable[[torch.Tensor], torch.Tensor]
 
 Classify = Callable[[torch.Tensor], torch.Tensor]
 """Image in [-1, 1] → two-class logits (N, 2); class 1 = attribute present."""
+
+
+class SaturatedClassifierWarning(UserWarning):
+    """A classifier's gradient vanished or overflowed, so its instance-specific direction
+    is undefined (IALS's code returns inf/NaN there); the attribute-level direction was
+    used instead for that attribute at that step."""
+
+
+#: below this gradient norm the instance-specific direction is treated as vanished
+VANISHING_GRADIENT_NORM = 1e-30
+
+
+def gradient_problem(grad: torch.Tensor) -> str | None:
+    """Why ``grad`` gives no usable direction (``"non-finite gradient"``,
+    ``"vanishing gradient"``), or ``None`` when it is fine."""
+    if not bool(torch.isfinite(grad).all()):
+        return "non-finite gradient"
+    if float(grad.double().norm()) < VANISHING_GRADIENT_NORM:
+        return "vanishing gradient"
+    return None
 
 
 def unit(v: torch.Tensor | np.ndarray, eps: float = 1e-12) -> torch.Tensor:
@@ -59,16 +80,28 @@ def instance_specific_direction(
 
     Returns
     -------
-    Tensor (512,), unit norm, on ``wplus``'s device.
+    Tensor (512,), unit norm, on ``wplus``'s device; all zeros when the classifier is
+    saturated (see :func:`checked_instance_direction`, which says so).
     """
+    s, _ = checked_instance_direction(wplus, render, classify, target)
+    return torch.zeros(wplus.shape[-1], device=wplus.device) if s is None else s
+
+
+def checked_instance_direction(
+    wplus: torch.Tensor, render: Render, classify: Classify, target: int = 1
+) -> tuple[torch.Tensor | None, str | None]:
+    """:func:`instance_specific_direction`, or ``(None, reason)`` when the classifier is
+    saturated (its gradient vanished or is not finite)."""
     w = wplus.detach().reshape(1, -1, wplus.shape[-1])
     with torch.enable_grad():  # also works when called under torch.no_grad()
         delta = torch.zeros(1, 1, w.shape[-1], device=w.device, requires_grad=True)
         logits = classify(render(w + delta))
         labels = torch.full((logits.shape[0],), target, dtype=torch.long, device=logits.device)
-        loss = F.cross_entropy(logits, labels)
-        (grad,) = torch.autograd.grad(loss, delta)
-    return unit(-grad).to(w.device)
+        (grad,) = torch.autograd.grad(F.cross_entropy(logits, labels), delta)
+    reason = gradient_problem(grad)
+    if reason is not None:
+        return None, reason
+    return unit(-grad).to(w.device), None
 
 
 def mix(attribute_dir: torch.Tensor, instance_dir: torch.Tensor, lam: float) -> torch.Tensor:
@@ -167,6 +200,8 @@ def ials_direction(
     lambda1: float,
     conditions: Sequence[tuple[Classify, torch.Tensor]] = (),
     lambda2: float = 1.0,
+    names: Sequence[str] | None = None,
+    fallbacks: list[dict] | None = None,
 ) -> torch.Tensor:
     """IALS's disentangled instance-aware direction at ``wplus``.
 
@@ -175,21 +210,47 @@ def ials_direction(
     and ``a_cond`` of every condition removed (:func:`condition_two` for one condition,
     :func:`condition_many` for several), normalised.
 
+    When a classifier is saturated (its gradient vanished or overflowed; IALS's code
+    then returns inf/NaN), that attribute's instance-aware direction falls back to its
+    attribute-level direction ``a`` (as λ = 1), a :class:`SaturatedClassifierWarning`
+    is issued and ``{"attribute": name, "reason": ...}`` is appended to ``fallbacks``.
+
     Parameters
     ----------
     conditions : sequence of (classifier, attribute-level direction)
         The attributes to keep unchanged (e.g. young, male).
+    names : sequence of str, optional
+        Attribute names, primary first then the conditions (for the fallback reports).
+    fallbacks : list, optional
+        Receives one dict per fallback.
     """
     device = wplus.device
+    labels = (
+        list(names) if names is not None else ["primary", *(f"condition{i}" for i in range(len(conditions)))]
+    )
+
+    def aware(classify: Classify, a: torch.Tensor, lam: float, name: str) -> torch.Tensor:
+        s, reason = checked_instance_direction(wplus, render, classify)
+        if s is None:
+            warnings.warn(
+                f"IALS: the {name} classifier is saturated ({reason}); "
+                f"using its attribute-level direction instead of the instance-aware one",
+                SaturatedClassifierWarning,
+                stacklevel=3,
+            )
+            if fallbacks is not None:
+                fallbacks.append({"attribute": name, "reason": reason})
+            return unit(a)
+        return mix(a, s, lam)
+
     d_pri = unit(primary_attribute_dir).to(device)
     if lambda1 != 1.0:
-        d_pri = mix(d_pri, instance_specific_direction(wplus, render, primary_classifier), lambda1)
+        d_pri = aware(primary_classifier, d_pri, lambda1, labels[0])
     removed: list[torch.Tensor] = []
-    for classify, a_cond in conditions:
+    for i, (classify, a_cond) in enumerate(conditions):
         a_cond = a_cond.to(device)
         if lambda2 != 1.0:
-            s_cond = instance_specific_direction(wplus, render, classify)
-            removed.append(mix(a_cond, s_cond, lambda2))
+            removed.append(aware(classify, a_cond, lambda2, labels[i + 1]))
         removed.append(unit(a_cond))
     if len(removed) == 2:
         return condition_two(d_pri, removed[0], removed[1])

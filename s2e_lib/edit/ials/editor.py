@@ -23,6 +23,7 @@ from s2e_lib.edit.ials.pretrain import Pretrain
 from s2e_lib.edit.ials.recipes import EditRecipe, get_recipe
 from s2e_lib.edit.ials.stylegan1 import Generator, StyleGANConfig, to_uint8
 from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.errors import InputError
 from s2e_lib.nn import default_device
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class IALSModels:
         Feature extractor for the inversion loss.
     untrained : bool
         True for randomly initialised models (mechanics only, meaningless images).
+    randomize_noise : bool
+        Draw fresh per-layer noise on every generator forward (IALS's behaviour, used by
+        the ``original`` recipe) instead of the fixed seeded maps (reproducible figures).
     """
 
     generator: Generator
@@ -51,6 +55,7 @@ class IALSModels:
     directions: dict[str, torch.Tensor]
     vgg: torch.nn.Module | None = None
     untrained: bool = False
+    randomize_noise: bool = False
 
     @property
     def device(self) -> torch.device:
@@ -117,7 +122,9 @@ class IALSModels:
 
     def render(self, wplus: torch.Tensor) -> torch.Tensor:
         """W+ → image (1, 3, R, R) in [-1, 1] (differentiable)."""
-        return self.generator.synthesis(wplus.reshape(1, self.generator.num_ws, -1))
+        return self.generator.synthesis(
+            wplus.reshape(1, self.generator.num_ws, -1), randomize_noise=self.randomize_noise
+        )
 
     def image(self, wplus: torch.Tensor) -> np.ndarray:
         """W+ → RGB uint8 (R, R, 3)."""
@@ -129,9 +136,17 @@ class IALSModels:
         return predicted_attribute(wplus.to(self.device), self.render, self.classifiers[attribute])
 
     def trajectory(
-        self, wplus: torch.Tensor, recipe: EditRecipe, progress: bool = False
+        self,
+        wplus: torch.Tensor,
+        recipe: EditRecipe,
+        progress: bool = False,
+        fallbacks: list[dict] | None = None,
     ) -> list[torch.Tensor]:
-        """Codes along ``recipe``'s edit (``n_steps + 1`` W+ tensors, the first = ``wplus``)."""
+        """Codes along ``recipe``'s edit (``n_steps + 1`` W+ tensors, the first = ``wplus``).
+
+        ``fallbacks`` receives ``{"step": k, "attribute": ..., "reason": ...}`` for every
+        step where a saturated classifier's attribute-level direction replaced its
+        instance-aware one (a :class:`SaturatedClassifierWarning` is issued as well)."""
         missing = [a for a in recipe.attributes if a not in self.classifiers or a not in self.directions]
         if missing:
             raise KeyError(f"recipe for {recipe.emotion} needs attribute(s) {missing} not loaded")
@@ -139,9 +154,12 @@ class IALSModels:
         if recipe.step == 0 or (recipe.neutralize and self.probability(recipe.primary, w0) <= 0.5):
             return [w0] * (recipe.n_steps + 1)  # nothing to do; same length for grids
         conditions = [(self.classifiers[c], self.directions[c]) for c in recipe.conditions]
+        step = 0
 
         def direction(w: torch.Tensor) -> torch.Tensor:
-            return ials_direction(
+            nonlocal step
+            found: list[dict] = []
+            d = ials_direction(
                 w,
                 self.render,
                 self.classifiers[recipe.primary],
@@ -149,7 +167,13 @@ class IALSModels:
                 recipe.lambda1,
                 conditions,
                 recipe.lambda2,
+                names=recipe.attributes,
+                fallbacks=found,
             )
+            if fallbacks is not None:
+                fallbacks.extend({"step": step, **f} for f in found)
+            step += 1
+            return d
 
         return edit_loop(w0, direction, recipe.step, recipe.n_steps, progress=progress)
 
@@ -174,6 +198,10 @@ class IALSEditor:
         Default: CUDA when available.
     progress : bool
         tqdm bars for inversion and editing.
+    noise : {"fixed", "random"}, optional
+        Per-layer generator noise: ``"random"`` redraws it on every forward pass (IALS),
+        ``"fixed"`` uses seeded maps (reproducible). Default: ``"random"`` for the
+        ``original`` recipe set, ``"fixed"`` otherwise.
 
     Examples
     --------
@@ -193,18 +221,26 @@ class IALSEditor:
         device: str | None = None,
         progress: bool = True,
         method: str = "interfacegan",
+        noise: str | None = None,
         **_: Any,
     ):
         get_recipe("happy", recipe)  # validate the recipe set now
         self.recipe = recipe
-        self.inversion = inversion or InversionConfig(iterations=iterations)
+        self.noise = noise_mode(recipe, noise)
+        randomize = self.noise == "random"
+        self.inversion = inversion or (
+            InversionConfig.original(iterations=iterations, randomize_noise=randomize)
+            if recipe == "original"
+            else InversionConfig(iterations=iterations, randomize_noise=randomize)
+        )
         self.progress = progress
         if models is None:
             attributes = tuple(
                 dict.fromkeys(a for e in MISSION_EMOTIONS for a in get_recipe(e, recipe).attributes)
             )
             models = IALSModels.from_pretrain(pretrain, attributes, method=method, device=device)
-        self.models = models
+        # a copy sharing the networks: the caller's models keep their own noise setting
+        self.models = replace(models, randomize_noise=randomize)
 
     def invert(self, crop: np.ndarray) -> InversionResult:
         """Invert an aligned face crop (RGB uint8) to W+."""
@@ -227,7 +263,8 @@ class IALSEditor:
         timings["invert"] = _ms(start)
         start = time.perf_counter()
         recipe = get_recipe(emotion, self.recipe, strength)
-        codes = self.models.trajectory(inversion.wplus, recipe, self.progress)
+        fallbacks: list[dict] = []
+        codes = self.models.trajectory(inversion.wplus, recipe, self.progress, fallbacks=fallbacks)
         timings["edit"] = _ms(start)
         start = time.perf_counter()
         edited = self.models.image(codes[-1])
@@ -243,6 +280,9 @@ class IALSEditor:
             f"p_{recipe.primary}_before": self.models.probability(recipe.primary, codes[0]),
             f"p_{recipe.primary}_after": self.models.probability(recipe.primary, codes[-1]),
             "untrained": self.models.untrained,
+            "noise": self.noise,
+            "vgg_input": self.inversion.vgg_input,
+            "fallbacks": fallbacks,
             "timings_ms": timings,
         }
         return EditResult(edited, info)
@@ -268,6 +308,15 @@ class IALSEditor:
         return EditResult(pasted, result.info)
 
 
+def noise_mode(recipe: str, noise: str | None = None) -> str:
+    """``noise`` checked, or the recipe set's default (``"random"`` for ``original``)."""
+    if noise is None:
+        return "random" if recipe == "original" else "fixed"
+    if noise not in ("fixed", "random"):
+        raise InputError(f"unknown noise mode {noise!r}; expected 'fixed' or 'random'")
+    return noise
+
+
 def _ms(start: float) -> float:
     return round(1000 * (time.perf_counter() - start), 1)
 
@@ -280,11 +329,14 @@ def edit_rows(
     strength: float = 1.0,
     every: int = 1,
     overrides: dict[str, Any] | None = None,
+    noise: str | None = None,
 ) -> dict[str, list[np.ndarray]]:
     """Images along each emotion's edit of ``wplus``: emotion → [step 0, step every, …, last].
 
     ``overrides`` replaces recipe fields for every emotion (e.g. ``{"lambda1": 0.5, "n_steps": 4}``).
+    ``noise`` as in :class:`IALSEditor` (default: per-forward noise for ``original``).
     """
+    models = replace(models, randomize_noise=noise_mode(recipe, noise) == "random")
     rows: dict[str, list[np.ndarray]] = {}
     for emotion in emotions:
         r = replace(get_recipe(emotion, recipe, strength), **(overrides or {}))

@@ -1,22 +1,33 @@
 """GAN inversion to W+ as IALS does it: optimise an 18×512 code so G reproduces a face.
 
-Recipe (IALS): start every W+ row at the average code, Adam with lr 0.01, loss = summed
-squared error between images (at the generator's resolution, values in [-1, 1]) +
-summed squared error between VGG-16 features (relu1_1, relu1_2, pool2, relu4_2) of the
-two images resized to 256² (VGG inputs in [0, 1], ImageNet-normalised), 100–1000
-iterations. Faces should be aligned like FFHQ first (:func:`s2e_lib.face.align_face`).
+Recipe (IALS's ``gan_inversion.py``): start every W+ row at the average code, Adam with
+lr 0.01, loss = summed squared error between images (at the generator's resolution,
+values in [-1, 1]) + summed squared error between VGG-16 features (relu1_1, relu1_2,
+pool2, relu4_2) at 256², 100–1000 iterations. Faces should be aligned like FFHQ first
+(:func:`s2e_lib.face.align_face`).
+
+Two ways to feed VGG (:attr:`InversionConfig.vgg_input`):
+
+``"raw"`` (IALS, :meth:`InversionConfig.original`)
+    raw [-1, 1] images; the VGG target is the target photo PIL-bilinear resized to 256²,
+    the generated image is average-pooled to 256².
+``"imagenet"`` (s2e's default)
+    both images average-pooled to 256², mapped to [0, 1] and ImageNet-normalised (what
+    the VGG weights were trained on).
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from tqdm.auto import tqdm
 
 from s2e_lib.edit.ials.stylegan1 import Generator, from_uint8, to_uint8
@@ -27,7 +38,7 @@ from s2e_lib.fileio import atomic_output
 
 @dataclass
 class InversionConfig:
-    """Settings of :func:`invert` (defaults: IALS's recipe).
+    """Settings of :func:`invert` (defaults: s2e's; :meth:`original` for IALS's exact recipe).
 
     Parameters
     ----------
@@ -39,6 +50,12 @@ class InversionConfig:
         Weights of the summed squared pixel error and the summed squared VGG-feature error.
     vgg_size : int
         Side the images are resized to for VGG (256; capped at the generator's resolution).
+    vgg_input : {"imagenet", "raw"}
+        ``"raw"``: VGG sees raw [-1, 1] images and its target is the target photo
+        PIL-bilinear resized to ``vgg_size`` (IALS). ``"imagenet"``: both images are
+        average-pooled, mapped to [0, 1] and ImageNet-normalised by the VGG module.
+    randomize_noise : bool
+        Fresh generator noise on every forward pass (IALS) instead of the fixed maps.
     """
 
     iterations: int = 500
@@ -46,6 +63,23 @@ class InversionConfig:
     pixel_weight: float = 1.0
     perceptual_weight: float = 1.0
     vgg_size: int = 256
+    vgg_input: str = "imagenet"
+    randomize_noise: bool = False
+
+    def __post_init__(self):
+        if self.vgg_input not in VGG_INPUTS:
+            raise InputError(
+                f"unknown vgg_input {self.vgg_input!r}; expected one of: {', '.join(VGG_INPUTS)}"
+            )
+
+    @classmethod
+    def original(cls, **overrides) -> InversionConfig:
+        """IALS's own settings: raw [-1, 1] VGG inputs, PIL-bilinear VGG target,
+        per-forward noise (``overrides`` replace any field)."""
+        return replace(cls(vgg_input="raw", randomize_noise=True), **overrides)
+
+
+VGG_INPUTS: tuple[str, ...] = ("imagenet", "raw")
 
 
 @dataclass
@@ -100,17 +134,36 @@ def inversion_loss(
     pixel = (image - target).pow(2).sum()
     perceptual = torch.zeros((), device=image.device)
     if vgg is not None and config.perceptual_weight:
-        for a, b in zip(vgg(_vgg_input(image, config.vgg_size)), target_features, strict=True):
+        raw = config.vgg_input == "raw"
+        for a, b in zip(vgg(_vgg_input(image, config.vgg_size, raw)), target_features, strict=True):
             perceptual = perceptual + (a - b).pow(2).sum()
     return config.pixel_weight * pixel + config.perceptual_weight * perceptual, pixel, perceptual
 
 
-def _vgg_input(image: torch.Tensor, size: int) -> torch.Tensor:
-    x = (image + 1.0) / 2.0
+def _vgg_input(image: torch.Tensor, size: int, raw: bool = False) -> torch.Tensor:
+    """Generated image → VGG input: average-pooled to ``size`` (IALS: ``avg_pool2d(·, 4)``
+    at 1024²), kept in [-1, 1] when ``raw``, else mapped to [0, 1]."""
+    x = image if raw else (image + 1.0) / 2.0
     size = min(size, x.shape[-1])
     if x.shape[-1] != size:
         x = F.adaptive_avg_pool2d(x, size)
     return x
+
+
+def vgg_target_image(image: np.ndarray, size: int = 256) -> torch.Tensor:
+    """IALS's VGG target: the RGB uint8 photo PIL-bilinear resized to ``size``², as a
+    (1, 3, size, size) tensor in [-1, 1] (``transforms.Resize((256, 256))`` then ``2x − 1``)."""
+    resized = np.array(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    return from_uint8(resized)
+
+
+def raw_vgg(vgg: torch.nn.Module) -> torch.nn.Module:
+    """``vgg`` fed raw inputs: a shallow copy (same weights) with its ImageNet
+    normalisation switched off when it has one (:class:`s2e_lib.nn.vgg.VGGFeatures`)."""
+    if getattr(vgg, "normalize_input", False):
+        vgg = copy.copy(vgg)
+        vgg.normalize_input = False
+    return vgg
 
 
 def invert(
@@ -126,14 +179,17 @@ def invert(
     Parameters
     ----------
     generator : Generator
-        Its weights stay fixed; the fixed noise maps are used.
+        Its weights stay fixed; the fixed noise maps are used unless
+        ``config.randomize_noise``.
     image : ndarray (H, W, 3) uint8 or Tensor in [-1, 1]
         An FFHQ-aligned face (resized to the generator's resolution if needed).
     init : Tensor (512,) or (num_ws, 512)
         Start code: the average w (IALS) broadcast to every row, or a W+ code.
     vgg : module, optional
-        Returns a list of features for images in [0, 1] (e.g. ``Pretrain.load_vgg()``);
-        without it only the pixel loss is used.
+        Returns a list of features (e.g. ``Pretrain.load_vgg()``): of images in [0, 1]
+        for ``vgg_input="imagenet"``; of raw [-1, 1] images for ``"raw"`` (a
+        ``VGGFeatures``'s own ImageNet normalisation is then bypassed). Without it only
+        the pixel loss is used.
     config : InversionConfig, optional
     progress : bool
         Show a tqdm bar with the current loss.
@@ -154,8 +210,15 @@ def invert(
     target_features = None
     if vgg is not None and config.perceptual_weight:
         vgg = vgg.to(device).eval().requires_grad_(False)
+        if config.vgg_input == "raw":
+            vgg = raw_vgg(vgg)
+            size = min(config.vgg_size, generator.resolution)
+            photo = image if isinstance(image, np.ndarray) else to_uint8(target)
+            vgg_target = vgg_target_image(photo, size).to(device)
+        else:
+            vgg_target = _vgg_input(target, config.vgg_size)
         with torch.no_grad():
-            target_features = [f.detach() for f in vgg(_vgg_input(target, config.vgg_size))]
+            target_features = [f.detach() for f in vgg(vgg_target)]
     optimizer = torch.optim.Adam([wplus], lr=config.lr)
     losses: dict[str, list[float]] = {"total": [], "pixel": [], "perceptual": []}
 
@@ -167,7 +230,11 @@ def invert(
     bar = tqdm(range(config.iterations), desc="invert", disable=not progress, leave=False)
     for _ in bar:
         total, pixel, perceptual = inversion_loss(
-            generator.synthesis(wplus[None]), target, vgg, target_features, config
+            generator.synthesis(wplus[None], randomize_noise=config.randomize_noise),
+            target,
+            vgg,
+            target_features,
+            config,
         )
         optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -175,7 +242,7 @@ def invert(
         record(total.detach(), pixel.detach(), perceptual.detach())
         bar.set_postfix(loss=f"{losses['total'][-1]:.4g}")
     with torch.no_grad():
-        final = generator.synthesis(wplus[None])
+        final = generator.synthesis(wplus[None], randomize_noise=config.randomize_noise)
         record(*inversion_loss(final, target, vgg, target_features, config))
     return InversionResult(
         wplus=wplus.detach(),

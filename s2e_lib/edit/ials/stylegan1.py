@@ -205,10 +205,22 @@ class NoiseLayer(nn.Module):
         return x + self.weight.view(1, -1, 1, 1) * noise
 
 
+#: ε of every instance norm in the synthesis network: IALS's PyTorch generator uses
+#: ``nn.InstanceNorm2d`` (ε = 1e-5), not StyleGAN-TF's 1e-8; with 1e-8 the generator's
+#: images and the edited codes drift measurably from the original code's.
+INSTANCE_NORM_EPS = 1e-5
+
+
 class InstanceNorm(nn.Module):
+    """Per-sample, per-channel normalisation over H×W, as ``nn.InstanceNorm2d(eps=1e-5)``."""
+
+    def __init__(self, eps: float = INSTANCE_NORM_EPS):
+        super().__init__()
+        self.eps = eps
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x - x.mean(dim=(2, 3), keepdim=True)
-        return x * torch.rsqrt(x.pow(2).mean(dim=(2, 3), keepdim=True) + 1e-8)
+        return x * torch.rsqrt(x.pow(2).mean(dim=(2, 3), keepdim=True) + self.eps)
 
 
 class StyleMod(nn.Module):

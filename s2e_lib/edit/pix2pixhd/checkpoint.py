@@ -39,7 +39,13 @@ def save_checkpoint(trainer: Pix2PixHDTrainer, run: Path, data_settings: dict) -
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a ``checkpoint.pt`` or ``generator.pt`` (or a run folder holding one)."""
+    """Read a ``checkpoint.pt`` or ``generator.pt`` (or a run folder holding one).
+
+    NVIDIA pix2pixHD's own ``latest_net_G.pth`` (a raw state dict, keys ``model.*`` /
+    ``model1_1.*``) is recognised and converted in memory
+    (:func:`~s2e_lib.edit.pix2pixhd.nvidia.s2e_checkpoint`: sizes from the tensors on top of
+    the ``original`` preset, the sign drawn at the centre as the original project did).
+    """
     path = Path(path)
     if path.is_dir():
         for name in ("generator.pt", "checkpoint.pt"):
@@ -60,7 +66,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
         raise InputError(f"{path}: not a readable pix2pixHD checkpoint ({load_problem(exc)})") from None
     if not isinstance(state, dict) or state.get("format") not in (CHECKPOINT_FORMAT, GENERATOR_FORMAT):
-        raise InputError(f"{path}: not an s2e pix2pixHD checkpoint (no format tag)")
+        from s2e_lib.edit.pix2pixhd.nvidia import detect_kind, s2e_checkpoint
+
+        kind = detect_kind(state)
+        if kind in ("global", "local"):  # NVIDIA's latest_net_G.pth: sizes read off the tensors
+            try:
+                return s2e_checkpoint(state)
+            except InputError as exc:
+                raise InputError(f"{path}: {exc}") from None
+        if kind == "discriminator":
+            raise InputError(
+                f"{path}: an NVIDIA pix2pixHD discriminator (latest_net_D.pth); pass the generator "
+                f"(latest_net_G.pth)"
+            )
+        raise InputError(
+            f"{path}: not an s2e pix2pixHD checkpoint (no format tag) nor an NVIDIA pix2pixHD state dict"
+        )
     return state
 
 

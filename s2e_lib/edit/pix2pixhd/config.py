@@ -19,7 +19,7 @@ class TrainConfig:
     Attributes
     ----------
     name : str
-        Preset it came from (``tiny`` or ``paper``).
+        Preset it came from (``tiny``, ``paper`` or ``original``).
     size : int
         Training resolution; pairs of another size are resized on the fly.
     ngf, n_downsampling, n_blocks : int
@@ -40,6 +40,9 @@ class TrainConfig:
         as a cheap stand-in for the perceptual loss.
     vgg_weights : str or None
         torchvision ``vgg19`` state dict; without it the perceptual loss is skipped.
+    vgg_imagenet_norm : bool
+        Feed VGG-19 ImageNet-normalised [0, 1] images. Off by default: NVIDIA's code feeds
+        the raw [-1, 1] images (the input its λ_vgg 10 was used with).
     steps, decay_steps : int
         Total steps; the learning rate is constant, then decays linearly to 0 over the
         last ``decay_steps``.
@@ -76,6 +79,7 @@ class TrainConfig:
     lambda_vgg: float = 10.0
     lambda_l1: float = 10.0
     vgg_weights: str | None = None
+    vgg_imagenet_norm: bool = False
     steps: int = 400
     decay_steps: int = 200
     global_steps: int = 0
@@ -109,7 +113,8 @@ class TrainConfig:
 
 
 #: Named presets. ``paper`` is pix2pixHD's 1024² face setting: G1 + local enhancer,
-#: 3 × 3-layer discriminators, batch 1, VGG loss when weights are given.
+#: 3 × 3-layer discriminators, batch 1, VGG loss when weights are given. ``original`` is
+#: the original project's NVIDIA pix2pixHD options (and what ``import-nvidia`` assumes).
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(),
     "paper": TrainConfig(
@@ -134,11 +139,40 @@ PRESETS: dict[str, TrainConfig] = {
         log_every=100,
         num_workers=4,
     ),
+    # The original project's options (NVIDIA's code): --netG global --ngf 32
+    # --n_downsample_global 4 --n_blocks_global 9 --norm instance --label_nc 0 --no_instance,
+    # 3 → 3 channels; D --ndf 32 --n_layers_D 3 --num_D 2, LSGAN, λ_feat 10, VGG loss on.
+    "original": TrainConfig(
+        name="original",
+        size=512,
+        ngf=32,
+        n_downsampling=4,
+        n_blocks=9,
+        local_enhancer=False,
+        ndf=32,
+        n_layers_d=3,
+        num_d=2,
+        lambda_feat=10.0,
+        lambda_vgg=10.0,
+        lambda_l1=0.0,
+        steps=200_000,
+        decay_steps=100_000,
+        checkpoint_every=5_000,
+        sample_every=1_000,
+        log_every=100,
+        num_workers=4,
+    ),
 }
 
 
+def config_from_dict(recorded: dict) -> TrainConfig:
+    """A :class:`TrainConfig` stored in a checkpoint or ``run.json``. Runs recorded before
+    ``vgg_imagenet_norm`` existed fed VGG-19 ImageNet-normalised images, so they resume so."""
+    return TrainConfig(**{"vgg_imagenet_norm": True, **recorded})
+
+
 def get_config(name: str = "tiny", **overrides) -> TrainConfig:
-    """A preset (``tiny`` or ``paper``) with some fields replaced."""
+    """A preset (``tiny``, ``paper`` or ``original``) with some fields replaced."""
     if name not in PRESETS:
         raise InputError(f"unknown config {name!r}; expected one of: {', '.join(PRESETS)}")
     known = {f.name for f in fields(TrainConfig)}

@@ -39,7 +39,8 @@ class Pix2PixHDEditor:
     Parameters
     ----------
     checkpoint : path, optional
-        ``generator.pt`` / ``checkpoint.pt`` of a run, or the run folder. Default
+        ``generator.pt`` / ``checkpoint.pt`` of a run, the run folder, or NVIDIA
+        pix2pixHD's ``latest_net_G.pth`` (detected; see :mod:`.nvidia`). Default
         :func:`default_checkpoint`.
     device : str, optional
         Default: CUDA when available.

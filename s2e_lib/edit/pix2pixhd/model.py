@@ -344,22 +344,32 @@ VGG_WEIGHTS: tuple[float, ...] = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 class VGGLoss(nn.Module):
     """Perceptual loss: weighted L1 between VGG-19 activations of output and target.
 
-    Inputs are images in [-1, 1]; they are mapped to [0, 1] and ImageNet-normalised
-    (the weights are torchvision's). Target activations are detached.
+    Inputs are images in [-1, 1]. As in NVIDIA's code they go to VGG-19 as they are
+    (``imagenet_norm=False``, the default); with ``imagenet_norm=True`` they are mapped
+    to [0, 1] and ImageNet-normalised first, the statistics torchvision's weights were
+    trained with (the loss is then about 2.25× smaller). Target activations are detached.
     """
 
-    def __init__(self, weights_path: str | os.PathLike, weight: float = 10.0):
+    def __init__(self, weights_path: str | os.PathLike, weight: float = 10.0, imagenet_norm: bool = False):
         super().__init__()
         from s2e_lib.nn.vgg import VGGFeatures, load_vgg_features
 
-        self.vgg = load_vgg_features(VGGFeatures("vgg19", VGG_LAYERS, normalize_input=True), weights_path)
+        self.imagenet_norm = imagenet_norm
+        self.vgg = load_vgg_features(
+            VGGFeatures("vgg19", VGG_LAYERS, normalize_input=imagenet_norm), weights_path
+        )
         self.vgg.eval()
         self.weight = weight
 
+    def vgg_input(self, image: torch.Tensor) -> torch.Tensor:
+        """What VGG-19 is given for a [-1, 1] image: the image itself, or [0, 1] (then
+        normalised inside the VGG module) with ``imagenet_norm``."""
+        return (image.float() + 1) / 2 if self.imagenet_norm else image.float()
+
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        fake_features = self.vgg((fake.float() + 1) / 2)
+        fake_features = self.vgg(self.vgg_input(fake))
         with torch.no_grad():
-            real_features = self.vgg((real.float() + 1) / 2)
+            real_features = self.vgg(self.vgg_input(real))
         loss = 0.0
         for w, f, r in zip(VGG_WEIGHTS, fake_features, real_features, strict=True):
             loss = loss + w * F.l1_loss(f, r)
@@ -367,16 +377,19 @@ class VGGLoss(nn.Module):
 
 
 def build_vgg_loss(
-    weights_path: str | os.PathLike | None, weight: float = 10.0
+    weights_path: str | os.PathLike | None, weight: float = 10.0, imagenet_norm: bool = False
 ) -> tuple[VGGLoss | None, str]:
     """The perceptual loss if ``weights_path`` holds VGG-19 weights, else ``None``.
 
+    ``imagenet_norm``: see :class:`VGGLoss` (off = raw [-1, 1] inputs, as NVIDIA's code).
     Returns ``(loss_or_None, note)``; the note says why the loss is off when it is.
     """
     if not weights_path or weight <= 0:
         return None, "VGG perceptual loss off (no VGG-19 weights given; pass vgg_weights=... to enable)"
+    inputs = "ImageNet-normalised inputs" if imagenet_norm else "raw [-1, 1] inputs, as NVIDIA's code"
     try:
-        return VGGLoss(weights_path, weight), f"VGG-19 perceptual loss on ({weights_path})"
+        loss = VGGLoss(weights_path, weight, imagenet_norm)
+        return loss, f"VGG-19 perceptual loss on ({weights_path}; {inputs})"
     except MissingResourceError as exc:
         return None, f"VGG perceptual loss off: {exc}"
 

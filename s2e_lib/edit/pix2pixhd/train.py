@@ -41,6 +41,7 @@ from s2e_lib.edit.pix2pixhd.config import (
     PRESETS,
     TrainConfig,
     build_models,
+    config_from_dict,
     default_device,
     get_config,
     learning_rate,
@@ -98,7 +99,9 @@ class Pix2PixHDTrainer:
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
-        self.vgg, self.vgg_note = build_vgg_loss(config.vgg_weights, config.lambda_vgg)
+        self.vgg, self.vgg_note = build_vgg_loss(
+            config.vgg_weights, config.lambda_vgg, config.vgg_imagenet_norm
+        )
         if self.vgg is not None:
             self.vgg.to(self.device)
         use_amp = bool(config.amp) and self.device.type == "cuda"
@@ -323,7 +326,7 @@ def _train(
         if state is None:  # damaged: restart with the configuration recorded in run.json
             config = _recorded_config(out / "run.json") or config
         else:
-            config = TrainConfig(**state["config"])
+            config = config_from_dict(state["config"])
         for key in ("condition", "emotions"):
             if state is not None and state["data"].get(key) != dataset.settings.get(key):
                 raise InputError(
@@ -440,7 +443,7 @@ def _train(
 def _recorded_config(path: Path) -> TrainConfig | None:
     """The configuration in a run's ``run.json``, or None when absent or unreadable."""
     try:
-        return TrainConfig(**json.loads(path.read_text(encoding="utf-8"))["config"])
+        return config_from_dict(json.loads(path.read_text(encoding="utf-8"))["config"])
     except Exception:
         return None
 
