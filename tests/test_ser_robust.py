@@ -342,3 +342,11 @@ def test_heavy_clipping_is_reported_as_a_warning(tmp_path):
     assert len(warnings) == 1 and warnings[0].startswith("heavy clipping:")
     result = load_model().predict_file(write_wav(tmp_path / "clipped.wav", clipped))
     assert result["warnings"] == warnings or result["warnings"][0].startswith("heavy clipping:")
+
+
+def test_speech_spans_from_the_check_are_reused_with_identical_features():
+    clip = _voices(1, seed=7)[0]
+    spans = check_speech(clip, SR, "clip.wav")
+    assert spans and all(0 <= a < b <= clip.size for a, b in spans)
+    config = FeatureConfig(kind="stats")
+    np.testing.assert_array_equal(extract(clip, SR, config, spans), extract(clip, SR, config))

@@ -35,7 +35,7 @@ import numpy as np
 from s2e_lib.audio import augment as aug
 from s2e_lib.audio import dsp
 from s2e_lib.audio.io import SAMPLE_RATE, load_audio
-from s2e_lib.audio.speech import normalize_level, speech_only, speech_spans
+from s2e_lib.audio.speech import TARGET_LEVEL_DBFS, normalize_level, speech_only, speech_spans
 from s2e_lib.errors import MissingResourceError
 from s2e_lib.paths import project_paths
 
@@ -435,14 +435,19 @@ MIN_VAD_SECONDS = 0.3
 
 
 def prepare_speech(
-    audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    config: FeatureConfig | None = None,
+    spans: list[tuple[int, int]] | None = None,
 ) -> np.ndarray:
     """Version-2 front end: resample, normalise the active-speech level, keep the speech.
 
     Returns the clip at ``config.sr``, scaled to ``config.level_dbfs``, reduced to the spans
     Silero VAD marks as speech (``config.vad``); when the detector finds under
     :data:`MIN_VAD_SECONDS` (training copies drowned in noise), leading and trailing
-    silence is trimmed by energy instead.
+    silence is trimmed by energy instead. ``spans`` are speech spans already found on this
+    clip by :func:`s2e_lib.audio.speech.speech_spans` (at ``config.sr``), so a caller that
+    has run the detector (the speech check before a prediction) does not run it twice.
     """
     config = config or FeatureConfig()
     y = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -450,20 +455,33 @@ def prepare_speech(
         y = dsp.resample(y, sr, config.sr)
     y, _ = normalize_level(y, config.sr, config.level_dbfs)
     if config.vad:
-        speech = speech_only(y, speech_spans(y, config.sr, normalize=False))
+        if spans is None:
+            spans = speech_spans(y, config.sr, normalize=False)
+        speech = speech_only(y, spans)
         if speech.size >= MIN_VAD_SECONDS * config.sr:
             return speech
     return trim_silence(y, config.trim_db)
 
 
-def extract(audio: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig | None = None) -> np.ndarray:
-    """Compute the feature ``config.kind`` of one clip (see the module docstring)."""
+def extract(
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    config: FeatureConfig | None = None,
+    spans: list[tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """Compute the feature ``config.kind`` of one clip (see the module docstring).
+
+    ``spans``: speech spans already detected on the clip (see :func:`prepare_speech`);
+    used only when the clip is at ``config.sr`` and normalised to the detector's level.
+    """
     config = config or FeatureConfig()
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if config.kind == "original":
         return original_recipe(audio, sr)
     if config.version >= 2:
-        y = prepare_speech(audio, sr, config)
+        if sr != config.sr or config.level_dbfs != TARGET_LEVEL_DBFS:
+            spans = None
+        y = prepare_speech(audio, sr, config, spans)
         if config.kind == "logmel":
             return dsp.log_mel_spectrogram(
                 y,

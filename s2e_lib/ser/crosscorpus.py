@@ -30,9 +30,9 @@ from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.fileio import atomic_output
 from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.evaluate import (
-    _fit_members,
     corpus_scores,
     ensemble_proba,
+    fit_members,
     leave_one_corpus_out,
     robustness_table,
     within_corpus_cv,
@@ -178,7 +178,7 @@ def cross_corpus_report(
     n_classes = len(data.labels)
     if test_only:
         all_mask = np.ones(len(train_data.y), dtype=bool)
-        members, _ = _fit_members(
+        members, _ = fit_members(
             train_data.features,
             train_data.views,
             train_data.y,

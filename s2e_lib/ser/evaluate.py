@@ -179,7 +179,7 @@ def feature_table(model, df, cache_dir=None, progress: bool = True):
     return table
 
 
-def _fit_members(
+def fit_members(
     features, views, y, masks, corpora, speakers, genders, train_mask, config, feature_config, salt
 ):
     """Train ``config.n_models`` members on the rows of ``train_mask`` (validation speakers from every corpus)."""
@@ -268,7 +268,7 @@ def leave_one_corpus_out(
     models = {}
     for k, corpus in enumerate(held_out):
         test = corpora == corpus
-        members, seconds = _fit_members(
+        members, seconds = fit_members(
             features, views, y, masks, corpora, speakers, genders, ~test, config, feature_config, 1000 * k
         )
         test_idx = np.flatnonzero(test)
@@ -327,7 +327,7 @@ def within_corpus_cv(
         fold_scores = []
         for k, fold in enumerate(folds):
             test = in_corpus & np.isin(speakers, fold)
-            members, _ = _fit_members(
+            members, _ = fit_members(
                 features,
                 views,
                 y,

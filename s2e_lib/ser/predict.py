@@ -48,8 +48,13 @@ def default_model_path() -> Path:
     return Path(env).expanduser() if env else ASSETS_DIR / "ser" / "default.pt"
 
 
-def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None) -> None:
+def check_speech(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None
+) -> list[tuple[int, int]] | None:
     """Raise :class:`InputError` naming ``path`` for audio that cannot hold classifiable speech.
+
+    Returns the speech spans the detector found (None for recordings longer than one clip,
+    which are checked segment by segment), for the features to reuse.
 
     Refused: non-finite samples, clips under :data:`MIN_SECONDS`, digital silence, and
     clips in which Silero VAD finds under :data:`MIN_SPEECH_SECONDS` of speech (silence,
@@ -62,7 +67,7 @@ def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLi
         raise InputError(f"{name}: no audio samples")
     if audio.size > MAX_CLIP_SECONDS * sr:  # longer than one clip: a timeline
         _check_long_speech(audio, sr, name)
-        return
+        return None
     if not np.all(np.isfinite(audio)):
         raise InputError(f"{name}: audio contains NaN or infinite samples")
     seconds = audio.size / sr
@@ -71,12 +76,14 @@ def check_speech(audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLi
     level = active_level_dbfs(audio, sr)
     if not np.isfinite(level) or level < DIGITAL_SILENCE_DBFS:
         raise InputError(f"{name}: no speech found (the recording is silent)")
-    found = speech_seconds(speech_spans(audio, sr), sr)
+    spans = speech_spans(audio, sr)
+    found = speech_seconds(spans, sr)
     if found < MIN_SPEECH_SECONDS:
         raise InputError(
             f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech; "
             "silence, noise or music?)"
         )
+    return spans
 
 
 def _check_long_speech(audio: np.ndarray, sr: int, name: str) -> None:
@@ -135,9 +142,11 @@ class EmotionModel:
         name = self.metadata.get("model_config", {}).get("name")
         return f"EmotionModel({name}, labels={self.labels}, path={self.path})"
 
-    def features(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-        """This model's input features of one clip."""
-        return extract(audio, sr, self.feature_config)
+    def features(
+        self, audio: np.ndarray, sr: int = SAMPLE_RATE, spans: list[tuple[int, int]] | None = None
+    ) -> np.ndarray:
+        """This model's input features of one clip (``spans``: speech already detected in it)."""
+        return extract(audio, sr, self.feature_config, spans)
 
     def _proba(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """Probabilities of ``clips`` (views into one recording), :data:`WINDOW_BATCH` at a
@@ -176,9 +185,10 @@ class EmotionModel:
         the probabilities of windows holding speech are averaged.
         """
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        check_speech(audio, sr, path)
+        spans = check_speech(audio, sr, path)
         if audio.size / sr <= MAX_SINGLE_SECONDS:
-            probs = self._proba([audio], sr)[0]
+            feats = [self.features(audio, sr, spans)]
+            probs = torch.softmax(predict_logits(self.model, feats), dim=1).numpy()[0]
         else:
             starts = window_starts(audio.size, sr, 4.0, 2.0)
             clips = [audio[s : s + int(4.0 * sr)] for s in starts]
