@@ -31,7 +31,9 @@ from functools import partial
 
 import numpy as np
 
+from s2e_lib.audio import dsp
 from s2e_lib.audio.io import SAMPLE_RATE
+from s2e_lib.audio.speech import active_level_dbfs
 
 #: Noise colours of :func:`add_noise` and their power-spectrum exponent (PSD ~ 1/f**beta).
 NOISE_COLORS: dict[str, float] = {"white": 0.0, "pink": 1.0, "brown": 2.0}
@@ -84,40 +86,11 @@ def apply_gain(audio: np.ndarray, db: float) -> np.ndarray:
     return (x * np.float32(10.0 ** (db / 20.0))).astype(np.float32)
 
 
-def active_power(
-    audio: np.ndarray, sr: int = SAMPLE_RATE, frame_s: float = 0.025, range_db: float = 30.0
-) -> float:
-    """Mean power of the active-speech frames: the 25 ms frames within 30 dB of the loudest.
-
-    Parameters
-    ----------
-    audio : np.ndarray
-        Mono audio.
-    sr : int
-        Sample rate.
-    frame_s : float
-        Frame length in seconds (non-overlapping frames; a short tail is dropped).
-    range_db : float
-        Frames whose power is more than this many dB below the loudest frame's are
-        silence and ignored.
-
-    Returns
-    -------
-    float
-        The active power (0 for silent or empty audio).
-    """
-    x = np.asarray(audio, dtype=np.float64)
-    if x.size == 0:
-        return 0.0
-    n = max(1, int(round(frame_s * sr)))
-    if x.size < n:
-        return float(np.mean(x**2))
-    frames = x[: x.size // n * n].reshape(-1, n)
-    power = np.mean(frames**2, axis=1)
-    top = float(power.max())
-    if top <= 0.0:
-        return 0.0
-    return float(np.mean(power[power >= top * 10.0 ** (-range_db / 10.0)]))
+def active_power(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float:
+    """Mean power of the active-speech frames (0 for silence): the power behind
+    :func:`s2e_lib.audio.speech.active_level_dbfs`, the project's one speech-level definition."""
+    level = active_level_dbfs(audio, sr)
+    return float(10.0 ** (level / 10.0)) if np.isfinite(level) else 0.0
 
 
 def colored_noise(n: int, rng: np.random.Generator, color: str = "white") -> np.ndarray:
@@ -280,16 +253,6 @@ def codec_encoder(codec: str) -> str | None:
             continue
         return name
     return None
-
-
-def _resample(x: np.ndarray, in_rate: int, out_rate: int, out_format: str = "flt") -> list:
-    """PyAV-resample mono float32 ``x`` from ``in_rate`` to ``out_rate``; returns frames."""
-    import av
-
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[None, :]), format="flt", layout="mono")
-    frame.sample_rate = int(in_rate)
-    resampler = av.AudioResampler(format=out_format, layout="mono", rate=int(out_rate))
-    return list(resampler.resample(frame)) + list(resampler.resample(None))
 
 
 def _frames_to_array(frames: list) -> np.ndarray:
@@ -505,7 +468,7 @@ def speed(audio: np.ndarray, factor: float, sr: int = SAMPLE_RATE) -> np.ndarray
     in_rate = int(round(sr * factor))
     if x.size == 0 or in_rate == sr:
         return x.copy()
-    return _finite(_frames_to_array(_resample(x, in_rate, sr)))
+    return _finite(dsp.resample(x, in_rate, sr))
 
 
 def pitch_shift(audio: np.ndarray, semitones: float, sr: int = SAMPLE_RATE) -> np.ndarray:

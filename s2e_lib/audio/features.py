@@ -40,7 +40,7 @@ from s2e_lib.errors import MissingResourceError
 from s2e_lib.paths import project_paths
 
 #: Bump when a feature computation changes, to invalidate caches.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 #: Frames of the original recipe's vector (2.5 s at 44.1 kHz, hop 512, centred frames).
 ORIGINAL_FRAMES = 216
@@ -566,10 +566,10 @@ def cache_key(
 
 def speed_perturb(audio: np.ndarray, speed: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Play ``audio`` ``speed`` times faster (tempo, pitch and formants scale together), as
-    Kaldi's speed perturbation: a cheap way to make new voices from existing ones."""
+    Kaldi's speed perturbation (:func:`s2e_lib.audio.augment.speed`)."""
     if speed == 1.0:
         return audio
-    return dsp.resample(np.asarray(audio, dtype=np.float32), int(round(sr * speed)), sr)
+    return aug.speed(audio, speed, sr)
 
 
 def extract_file(
