@@ -67,13 +67,6 @@ def frame_power(
     return out
 
 
-def frame_levels_db(
-    audio: np.ndarray, sr: int = SAMPLE_RATE, frame_s: float = 0.025, hop_s: float = 0.010
-) -> np.ndarray:
-    """RMS level (dBFS) of each frame (see :func:`frame_power`)."""
-    return 10.0 * np.log10(frame_power(audio, sr, frame_s, hop_s) + 1e-20)
-
-
 def active_level_dbfs(audio: np.ndarray, sr: int = SAMPLE_RATE, window_db: float = ACTIVE_WINDOW_DB) -> float:
     """Active-speech level of a clip in dBFS (see the module docstring).
 

@@ -30,14 +30,13 @@ from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.fileio import atomic_output
 from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.evaluate import (
-    corpus_scores,
     ensemble_proba,
     fit_members,
     leave_one_corpus_out,
     robustness_table,
     within_corpus_cv,
 )
-from s2e_lib.ser.train import TrainConfig, augmented_views, extract_dataset, labels_of
+from s2e_lib.ser.train import TrainConfig, augmented_views, extract_dataset, labels_of, scores
 
 
 @dataclass
@@ -195,7 +194,7 @@ def cross_corpus_report(
         for corpus in test_only:
             idx = np.flatnonzero(data.corpora == corpus)
             predicted = ensemble_proba(members, [data.features[i] for i in idx]).argmax(1)
-            s = corpus_scores(data.y[idx], predicted, n_classes)
+            s = scores(data.y[idx], predicted, n_classes)
             report["test_only"][corpus] = s
             if log:
                 log(

@@ -217,11 +217,6 @@ def ensemble_proba(members, features) -> np.ndarray:
     return np.mean(probs, axis=0)
 
 
-def corpus_scores(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
-    """:func:`~s2e_lib.ser.train.scores` of one corpus (balanced accuracy over the labels it has)."""
-    return scores(np.asarray(y), np.asarray(predicted), n_classes)
-
-
 def leave_one_corpus_out(
     features,
     y,
@@ -274,7 +269,7 @@ def leave_one_corpus_out(
         test_idx = np.flatnonzero(test)
         p = ensemble_proba(members, [features[i] for i in test_idx])
         probs[test_idx] = p
-        s = corpus_scores(y[test], p.argmax(1), n_classes)
+        s = scores(y[test], p.argmax(1), n_classes)
         out["corpora"][corpus] = s
         out["train_seconds"] += seconds
         if keep_models:
@@ -342,8 +337,8 @@ def within_corpus_cv(
             )
             idx = np.flatnonzero(test)
             predicted[idx] = ensemble_proba(members, [features[i] for i in idx]).argmax(1)
-            fold_scores.append(corpus_scores(y[idx], predicted[idx], n_classes)["balanced_accuracy"])
-        s = corpus_scores(y[in_corpus], predicted[in_corpus], n_classes)
+            fold_scores.append(scores(y[idx], predicted[idx], n_classes)["balanced_accuracy"])
+        s = scores(y[in_corpus], predicted[in_corpus], n_classes)
         s["folds"] = fold_scores
         out["corpora"][corpus] = s
         if log:
@@ -423,7 +418,7 @@ def robustness_table(
                         members, extract_files(paths, feature_config, cache_dir, n_jobs, False)
                     ).argmax(1)
                 )
-            s = corpus_scores(y[idx], predicted, masks_n(members))
+            s = scores(y[idx], predicted, int(members[0].fc.out_features))
             rows.append(
                 {
                     "condition": name,
@@ -435,8 +430,3 @@ def robustness_table(
                 }
             )
     return rows
-
-
-def masks_n(members) -> int:
-    """Number of output labels of a list of members."""
-    return int(members[0].fc.out_features)
