@@ -6,7 +6,7 @@ STAMP := $(VENV)/.s2e-installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: install test test-all demo lint bench notebooks clean
+.PHONY: install test test-all test-browser demo lint bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP)
 # everything, the slow tier too: notebook execution, training-heavy tests (what CI runs)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# notebook 00 in JupyterLab, driven by headless Chromium (Debian's chromium at /usr/bin/chromium,
+# or S2E_CHROMIUM=PATH): runs all cells and uses the panel (about a minute); test-all skips it
+test-browser: $(STAMP)
+	S2E_BROWSER_TEST=1 $(BIN)/python -m pytest -q tests/browser $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m s2e_lib.demo

@@ -36,9 +36,9 @@
 # %% tags=["parameters"]
 audio = ""  # empty: a sample-corpus utterance
 face = ""  # empty: scikit-image's astronaut
-editor = "warp"
-strength = "auto"
-smoke = False
+editor = "warp"  # warp, pix2pixhd or ials
+strength = "auto"  # "auto" or a number in 0 to 1.5
+smoke = False  # True: fewer voices, fewer frames (CI)
 
 # %%
 # %matplotlib inline
@@ -145,23 +145,37 @@ timeline = run_timeline(
     progress=False,
 )
 display(Image(filename=timeline["outputs"]["timeline.png"]))
-display(Image(filename=timeline["outputs"]["animation.gif"]))
+if "animation.gif" in timeline["outputs"]:
+    display(Image(filename=timeline["outputs"]["animation.gif"]))
 print("MP4 with the voice:", timeline["outputs"]["animation.mp4"])
 
 # %% [markdown]
 # ## Try it yourself
 #
-# Pick a voice and a face (or upload your own), choose the editor and the strength, and press
-# **Run**. The slider re-runs the edit when *auto strength* is off.
+# Pick a voice and a face, or upload your own: the result follows every change.
+# - **editor** lists the editors that can run on this machine; the others are greyed out
+#   beside it with what they need (a pix2pixHD checkpoint, IALS's weights).
+# - **emotion** — *from the voice* (the classifier's top emotion), or an emotion of your choice
+#   for the face (the probabilities shown stay the voice's).
+# - **auto strength** — the strength comes from the classifier's confidence; the slider is then
+#   disabled and shows the strength used. Untick it to set the strength with the slider.
+#
+# An error (a file that is not a recording or has no face) hides the previous result and names
+# the file. In the browser, `make test-browser` checks all of this.
 
 # %%
 from s2e_lib.pipeline.panel import QuickstartPanel
 
 panel = QuickstartPanel(
-    {f"sample {k}": v for k, v in samples.items()}, {"astronaut": face}, out / "panel", editor=editor
+    {f"sample {k}": v for k, v in samples.items()},
+    {"astronaut": face},
+    out / "panel",
+    editor=editor,
+    strength=strength,
 )
 display(panel.widget)
-if smoke:  # exercise the panel's logic without a browser
+panel.show()
+if smoke:  # exercise the panel's logic without a browser: the widgets' callbacks re-run it
     panel.auto.value = False
     panel.strength.value = 0.5
-    assert panel.run()["strength"] == 0.5
+    assert panel.result["strength"] == 0.5 and not panel.strength.disabled

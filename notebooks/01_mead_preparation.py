@@ -34,20 +34,20 @@
 # `s2e prepare mead --root data/MEAD --out data/prepared/mead --test-speakers M003,W009`.
 
 # %% tags=["parameters"]
-smoke = False
+smoke = False  # a seconds-long run for tests: one frame per video, two speakers prepared
 mead_root = None  # a MEAD (or RAVDESS) root; None: the sample corpus (generated if absent)
-emotions = ["angry", "neutral", "fear", "happy", "sad"]
+emotions = ["angry", "neutral", "fear", "happy", "sad"]  # the emotions scanned and prepared
 levels = None  # e.g. [3] for the strongest takes only (the original project used level 3)
-views = ["front"]
+views = ["front"]  # MEAD camera views whose videos are used; None: every view present
 frame_step = 5  # keep every N-th video frame
 frames = "all"  # or "first", "middle", "last" (with max_frames)
-max_frames = None
+max_frames = None  # at most this many frames per video; None: no limit
 align = False  # align every frame's face to an FFHQ crop (dlib, slower)
 test_speakers = None  # e.g. M003,W009 as one string; None: drawn (gender-balanced)
-n_test = 2
-seed = 0
+n_test = 2  # test speakers drawn when test_speakers is None
+seed = 0  # seed of the speaker draw
 out_dir = None  # None: data/prepared/(corpus name), outputs/smoke/... in smoke mode
-jobs = 1
+jobs = 1  # worker processes for the preparation; 1 runs in this process
 
 # %%
 # %matplotlib inline

@@ -38,17 +38,17 @@
 # (tiny and fast).
 
 # %% tags=["parameters"]
-smoke = False
-data = None
-model = "mlp"
-models = "linear,mlp,crnn"
-epochs = None
-seed = 0
-test_speakers = None
-corpora = None
-test_only = "turev"
-loco_recipe = "mlp"
-robustness = True
+smoke = False  # tiny and fast: one utterance per emotion, a few epochs; figures are labelled as such
+data = None  # a MEAD or RAVDESS root or a manifest CSV; None: ../shared's RAVDESS, else the sample
+model = "mlp"  # the model studied in detail
+models = "linear,mlp,crnn"  # the models compared (linear is the original recipe)
+epochs = None  # training epochs; None: each recipe's own
+seed = 0  # random seed of the training runs
+test_speakers = None  # comma-separated speaker ids; None: a gender-balanced quarter of the speakers
+corpora = None  # comma-separated corpus folders or manifests; None: RAVDESS, ASED, nEMO, TurEV in ../shared
+test_only = "turev"  # corpora only scored, never trained on (comma-separated)
+loco_recipe = "mlp"  # the recipe of the leave-one-corpus-out section
+robustness = True  # add the single-change robustness table
 
 # %%
 # %matplotlib inline
@@ -72,6 +72,15 @@ from s2e_lib.ser.train import train
 from s2e_lib.viz import ser as viz
 
 torch.set_num_threads(1)  # small models: one thread is fastest
+
+
+def show(fig=None):
+    """``plt.show()``; in smoke mode the figure is labelled a smoke-run figure first."""
+    if smoke:
+        viz.mark_smoke(fig)
+    plt.show()
+
+
 paths = project_paths()
 ravdess = paths.shared / "data" / "ravdess16k"
 if data is None:
@@ -88,6 +97,8 @@ df = scan_speech(data)
 if smoke:  # one utterance per emotion/level/speaker keeps the smoke run to seconds
     df = df[df["utterance"] == sorted(df["utterance"].unique())[0]].reset_index(drop=True)
 print(f"{data}: {len(df)} clips, {df['speaker'].nunique()} speakers")
+if smoke:
+    print("SMOKE RUN (tiny data, a few epochs): the figures and tables below check the machinery only.")
 
 # %% [markdown]
 # ## The data
@@ -97,7 +108,7 @@ print(f"{data}: {len(df)} clips, {df['speaker'].nunique()} speakers")
 
 # %%
 viz.plot_class_balance(df)
-plt.show()
+show()
 df.groupby(["emotion", "level"]).size().unstack(fill_value=0)
 
 # %% [markdown]
@@ -111,7 +122,7 @@ df.groupby(["emotion", "level"]).size().unstack(fill_value=0)
 # %%
 examples = {e: load_audio(df[df.emotion == e].audio_path.iloc[0]) for e in sorted(df.emotion.unique())}
 viz.plot_mfcc_examples(examples)
-plt.show()
+show()
 
 # %% [markdown]
 # ## Held-out speakers
@@ -212,11 +223,11 @@ comparison.round(3)
 chosen = model if model in checkpoints else next(iter(checkpoints))
 emotion_model = load_model(checkpoints[chosen])
 viz.plot_history(emotion_model.metadata["history"], title=f"{chosen}: training curves")
-plt.show()
+show()
 test_table = feature_table(emotion_model, df[df.speaker.isin(test)], progress=False)
 summary = summarize(test_table, emotion_model.labels)
 viz.plot_confusion(summary["confusion"], emotion_model.labels, title=f"{chosen} on held-out speakers")
-plt.show()
+show()
 
 # %% [markdown]
 # Per speaker and, for MEAD, per intensity level (RAVDESS: 1 normal, 2 strong). Speakers
@@ -228,7 +239,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 viz.plot_group_accuracy(test_table, "speaker", ax=axes[0])
 viz.plot_group_accuracy(test_table, "level", ax=axes[1], title="accuracy per intensity level")
 plt.tight_layout()
-plt.show()
+show()
 
 # %% [markdown]
 # ## Listen and see
@@ -243,7 +254,7 @@ for row in errors.itertuples():
     probs = {k: getattr(row, f"p_{k}") for k in emotion_model.labels}
     print(f"{Path(row.audio_path).name}: true {row.emotion}, predicted {row.predicted}")
     viz.plot_error(audio, 16000, row.emotion, probs)
-    plt.show()
+    show()
     display(Audio(audio, rate=16000))
 
 # %% [markdown]
@@ -299,7 +310,7 @@ display(Markdown(loco_markdown(report)))
 
 # %%
 plot_confusions(report)
-plt.show()
+show()
 
 # %% [markdown]
 # ## Robustness: change one thing

@@ -33,14 +33,14 @@
 # input + correction, not in the paper), `smoke` (a seconds-long run for tests).
 
 # %% tags=["parameters"]
-smoke = False
+smoke = False  # a seconds-long run for tests (32 px, 20 steps)
 prepared = None  # a prepared tree with frames.csv; None: the sample corpus, prepared here
 condition = "sign"  # "sign" (the original) or "label" (one-hot channels)
 position = "corner"  # where the sign goes: "corner" or the original "center"
 size = 64  # training crop side (the tiny config); the paper trains at 1024
-steps = 600
+steps = 600  # training steps of the generator and discriminators
 align = True  # FFHQ-align frames with dlib before pairing
-seed = 0
+seed = 0  # seed of the training run
 threads = 1  # torch CPU threads: the tiny model gains little from more, and a shared CPU loses
 residual = False  # True: G outputs input + correction (not in the paper; keeps colours and identity)
 

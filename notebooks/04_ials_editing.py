@@ -36,18 +36,17 @@
 # generator), `seed`, `smoke`.
 
 # %% tags=["parameters"]
-smoke = False
-# pretrain_dir: e.g. "models/ials/pretrain"; None → $S2E_IALS_PRETRAIN, else models/ials/pretrain if present
-pretrain_dir = None
+smoke = False  # a seconds-long run for tests: fewer iterations and steps, a 32 px stand-in
+pretrain_dir = None  # IALS's pretrain/ folder; None: $S2E_IALS_PRETRAIN, else models/ials/pretrain if present
 face = None  # a photo; None → ../shared/data/faces/01 with real weights, a generated face otherwise
-emotions = "angry,neutral,fear,happy,sad"
+emotions = "angry,neutral,fear,happy,sad"  # the edit grid's rows (comma-separated)
 lambda1 = 0.75  # mix of attribute-level (1) and instance-specific (0) direction, primary attribute
 lambda2 = 0.75  # the same for the condition attributes
-steps = 10
-step_size = 0.1
-iterations = 300
+steps = 10  # edit steps along each direction
+step_size = 0.1  # of the happy recipe; the other recipes scale with it
+iterations = 300  # W+ inversion iterations
 resolution = 64  # of the untrained demo generator
-seed = 0
+seed = 0  # seed of the stand-in generator and the inversion
 
 # %%
 # %matplotlib inline

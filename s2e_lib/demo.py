@@ -6,13 +6,16 @@
 3. concatenates those utterances and runs ``s2e run --timeline`` on the result
    (timeline plot, GIF, MP4 with the voice);
 4. executes notebook 00 into ``outputs/notebooks/``;
-5. prints the paths of what it made.
+5. prints which voice produced which emotion and strength, and the paths of what it made.
 
 Outputs go to ``outputs/demo/`` and are replaced on every run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -60,8 +63,32 @@ def concatenate(files: list[Path], out: Path, gap_s: float = 0.4) -> Path:
     return write_wav(out, np.concatenate(pieces))
 
 
-def main() -> int:
+def describe_voice(spoken: str, result: dict) -> str:
+    """``sample angry voice → heard fear (0.35) → fear x0.61``: what the voice said, what
+    the model heard (with its probability) and the expression the face got."""
+    heard = result["emotion"]
+    probability = result["probabilities"][heard]
+    return f"sample {spoken} voice → heard {heard} ({probability:.2f}) → {heard} x{result['strength']:.2f}"
+
+
+def describe_timeline(timeline: dict) -> str:
+    """The emotions the timeline's face showed, in order (repeats merged), e.g.
+    ``fear → neutral → happy``."""
+    shown = [frame["emotion"] for frame in timeline.get("frames", [])]
+    runs = [e for i, e in enumerate(shown) if i == 0 or e != shown[i - 1]]
+    return " → ".join(runs) if runs else "(no frames)"
+
+
+def _quiet_s2e(args: list[str]) -> int:
+    """Run one ``s2e`` command in-process with its stdout kept out of the demo's summary
+    (errors still reach stderr)."""
     from s2e_lib.cli import main as s2e
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return s2e(args)
+
+
+def main() -> int:
     from s2e_lib.workbook import run_notebooks
 
     start = time.perf_counter()
@@ -73,19 +100,22 @@ def main() -> int:
     made: list[tuple[str, Path]] = [("sample corpus", corpus)]
 
     utterances = pick_utterances(corpus)
+    print(f"face: {face}")
     for emotion, audio in utterances.items():
         target = out / f"voice_{emotion}"
-        code = s2e(
+        code = _quiet_s2e(
             ["run", "--audio", str(audio), "--face", str(face), "--out-dir", str(target), "--overwrite"]
         )
         if code != 0:
             print(f"demo: s2e run failed for {audio}", file=sys.stderr)
             return code
+        result = json.loads((target / "result.json").read_text(encoding="utf-8"))
+        print(f"{describe_voice(emotion, result)}   ({audio.relative_to(corpus.parent)})")
         made.append((f"{emotion} voice → face", target / "summary.png"))
 
     long_audio = concatenate(list(utterances.values()), out / "voices_concatenated.wav")
     timeline_dir = out / "timeline"
-    code = s2e(
+    code = _quiet_s2e(
         [
             "run",
             "--timeline",
@@ -106,6 +136,8 @@ def main() -> int:
     )
     if code != 0:
         return code
+    timeline = json.loads((timeline_dir / "timeline.json").read_text(encoding="utf-8"))
+    print(f"the five voices in a row → the face shows {describe_timeline(timeline)}")
     made += [
         ("timeline plot", timeline_dir / "timeline.png"),
         ("animation (GIF)", timeline_dir / "animation.gif"),
@@ -117,7 +149,8 @@ def main() -> int:
 
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; made:")
     for what, path in made:
-        print(f"  {what:26s} {path}")
+        if path.exists():  # optional outputs (e.g. a GIF) are listed only when made
+            print(f"  {what:26s} {path}")
     return 0
 
 

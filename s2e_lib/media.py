@@ -4,14 +4,16 @@ Both writers are atomic (temp file, then rename) and take frames as RGB uint8 ar
 one size. They stream: :class:`GifWriter` and :class:`Mp4Writer` encode each frame as it
 is written and keep only the previous one, so an hour-long animation costs no more memory
 than a second of it (``s2e run --timeline`` renders and writes frame by frame).
-:func:`write_gif` and :func:`write_mp4` take a list or any iterable of frames.
+:func:`write_gif` and :func:`write_mp4` take a list or any iterable of frames. A GIF on
+one fixed palette (:func:`gif_palette`: adaptive, with given colours kept exact) is
+smaller and keeps colours that a palette per frame would shift.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -82,17 +84,50 @@ class GifWriter(_FrameWriter):
     """An endlessly looping GIF at ``fps``, written frame by frame.
 
     The first frame is written whole; each later frame only as the rectangle that changed
-    since the previous one (with its own adaptive palette), as Pillow's own writer does.
-    Every frame written is one GIF frame (an unchanged frame is a 1-pixel update).
+    since the previous one, as Pillow's own writer does. Every frame written is one GIF
+    frame (an unchanged frame is a 1-pixel update).
+
+    Parameters
+    ----------
+    palette : sequence of (r, g, b), optional
+        At most 255 colours every frame is mapped to (nearest colour, no dithering), stored
+        once as the GIF's global colour table; exact colours in it (e.g. from
+        :func:`gif_palette`) come out unchanged. Within a changed rectangle, pixels whose
+        palette entry did not change are left transparent (index 255) over the previous
+        frame, which LZW stores in a few bits: a talking-head animation then costs a
+        fraction of a full frame per frame. Default: each frame or changed rectangle gets
+        its own adaptive palette.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float = 10.0, overwrite: bool = True):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float = 10.0,
+        overwrite: bool = True,
+        palette: Sequence[Sequence[int]] | None = None,
+    ):
+        if palette is not None and not 0 < len(palette) <= 255:
+            raise ValueError(
+                f"a GIF palette holds 1 to 255 colours (one index is transparency), got {len(palette)}"
+            )
         super().__init__(path, overwrite)
         self.duration_ms = max(20, int(round(1000.0 / fps)))
+        self._n_colors = 0 if palette is None else len(palette)
+        self._palette = None if palette is None else _palette_image(palette)
+        if palette is not None:  # every 24-bit colour -> its palette entry + 1 (16 MB, mostly untouched)
+            packed = _pack_rgb(np.asarray([[tuple(c)[:3] for c in palette]], dtype=np.uint8))[0]
+            self._exact_index = np.zeros(1 << 24, dtype=np.uint8)
+            self._exact_index[packed[::-1]] = np.arange(len(palette), 0, -1, dtype=np.uint8)  # first wins
         self._file = open(self.tmp, "wb")  # noqa: SIM115 (closed in _finish / _discard)
         self._previous: np.ndarray | None = None
 
     def _write(self, frame: np.ndarray) -> None:
+        if self._palette is None:
+            self._write_adaptive(frame)
+        else:
+            self._write_indexed(frame)
+
+    def _write_adaptive(self, frame: np.ndarray) -> None:
         from PIL import GifImagePlugin, Image
 
         if self._previous is None:
@@ -100,20 +135,48 @@ class GifWriter(_FrameWriter):
             header, _ = GifImagePlugin.getheader(image, None, {"loop": 0, "duration": self.duration_ms})
             chunks = [*header, *GifImagePlugin.getdata(image, (0, 0), duration=self.duration_ms)]
         else:
-            changed = np.any(frame != self._previous, axis=2)
-            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-            if rows.size:
-                top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            else:  # unchanged: a 1-pixel update keeps one GIF frame per frame
-                top, bottom, left, right = 0, 1, 0, 1
+            top, bottom, left, right = _changed_box(np.any(frame != self._previous, axis=2))
             patch = Image.fromarray(np.ascontiguousarray(frame[top:bottom, left:right]))
             patch = patch.convert("P", palette=Image.Palette.ADAPTIVE)
             chunks = GifImagePlugin.getdata(
                 patch, (int(left), int(top)), duration=self.duration_ms, include_color_table=True
             )
-        for chunk in chunks:
-            self._file.write(chunk)
+        self._file.writelines(chunks)
         self._previous = frame
+
+    def _write_indexed(self, frame: np.ndarray) -> None:
+        from PIL import GifImagePlugin, Image
+
+        quantized = Image.fromarray(frame).quantize(palette=self._palette, dither=Image.Dither.NONE)
+        indices = np.asarray(quantized).copy()
+        indices[indices >= self._n_colors] = self._n_colors - 1  # padding repeats the last colour
+        # Pillow's palette lookup is nearest per cell of a coarse colour cube, so a colour
+        # of the palette itself can land on a neighbour: pixels of exactly a palette colour
+        # get that entry
+        exact = self._exact_index[_pack_rgb(frame)]  # entry + 1, or 0 for colours not in it
+        np.copyto(indices, exact - 1, where=exact > 0)
+        if self._previous is None:
+            image = Image.fromarray(indices, "P")
+            image.putpalette(self._palette.getpalette())
+            header, _ = GifImagePlugin.getheader(image, None, {"loop": 0, "duration": self.duration_ms})
+            chunks = [*header, *GifImagePlugin.getdata(image, (0, 0), duration=self.duration_ms)]
+        else:
+            changed = indices != self._previous
+            top, bottom, left, right = _changed_box(changed)
+            patch = indices[top:bottom, left:right].copy()
+            patch[~changed[top:bottom, left:right]] = TRANSPARENT_INDEX
+            image = Image.fromarray(patch, "P")
+            image.putpalette(self._palette.getpalette())
+            chunks = GifImagePlugin.getdata(
+                image,
+                (int(left), int(top)),
+                duration=self.duration_ms,
+                transparency=TRANSPARENT_INDEX,
+                disposal=1,  # keep this frame under the next one
+                include_color_table=False,  # the global table
+            )
+        self._file.writelines(chunks)
+        self._previous = indices
 
     def _finish(self) -> None:
         self._file.write(b";")
@@ -121,6 +184,67 @@ class GifWriter(_FrameWriter):
 
     def _discard(self) -> None:
         self._file.close()
+
+
+def _pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 pixels (..., 3) as one uint32 each."""
+    rgb = rgb[..., :3].astype(np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+#: Palette index a :class:`GifWriter` with a fixed palette leaves transparent.
+TRANSPARENT_INDEX = 255
+
+
+def _changed_box(changed: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) around the True pixels of ``changed``; the top-left pixel
+    when none changed (a 1-pixel update keeps one GIF frame per frame)."""
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if not rows.size:
+        return 0, 1, 0, 1
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _palette_image(colors: Sequence[Sequence[int]]):
+    """A 1-pixel ``P`` image holding ``colors`` (at most 256) as its palette, padded with
+    the last colour so that no frame pixel maps to an unintended black."""
+    from PIL import Image
+
+    colors = [tuple(int(c) for c in color[:3]) for color in colors]
+    if not 0 < len(colors) <= 256:
+        raise ValueError(f"a palette holds 1 to 256 colours, got {len(colors)}")
+    colors += [colors[-1]] * (256 - len(colors))
+    image = Image.new("P", (1, 1))
+    image.putpalette([value for color in colors for value in color])
+    return image
+
+
+def gif_palette(
+    sample: np.ndarray, keep: Sequence[Sequence[int]] = (), colors: int = 255
+) -> list[tuple[int, int, int]]:
+    """An adaptive palette for a GIF: ``keep`` exactly, the rest median-cut from ``sample``.
+
+    Parameters
+    ----------
+    sample : np.ndarray
+        RGB uint8 image(s) representative of the frames (e.g. the first frame).
+    keep : sequence of (r, g, b)
+        Colours that must come out unchanged (a plot's emotion colours, text colours):
+        an adaptive palette alone merges small areas of colour into their neighbours
+        (yellow bars became orange).
+    colors : int
+        Palette size, at most 255 (:class:`GifWriter` keeps one index for transparency).
+    """
+    from PIL import Image
+
+    keep = list(dict.fromkeys(tuple(int(c) for c in color[:3]) for color in keep))
+    if len(keep) >= colors:
+        raise ValueError(f"{len(keep)} colours to keep leave no room in a {colors}-colour palette")
+    image = Image.fromarray(np.ascontiguousarray(np.asarray(sample, dtype=np.uint8)[..., :3]))
+    adaptive = image.quantize(colors=colors - len(keep), method=Image.Quantize.MEDIANCUT)
+    values = adaptive.getpalette()[: 3 * (colors - len(keep))]
+    found = [tuple(values[i : i + 3]) for i in range(0, len(values), 3)]
+    return keep + [color for color in dict.fromkeys(found) if color not in keep]
 
 
 class Mp4Writer(_FrameWriter):
@@ -198,10 +322,14 @@ class Mp4Writer(_FrameWriter):
 
 
 def write_gif(
-    frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 10.0, overwrite: bool = True
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    fps: float = 10.0,
+    overwrite: bool = True,
+    palette: Sequence[Sequence[int]] | None = None,
 ) -> Path:
     """Write an endlessly looping GIF of RGB frames at ``fps`` (see :class:`GifWriter`)."""
-    with GifWriter(path, fps=fps, overwrite=overwrite) as writer:
+    with GifWriter(path, fps=fps, overwrite=overwrite, palette=palette) as writer:
         for frame in frames:
             writer.write(frame)
     return Path(path)

@@ -158,6 +158,7 @@ def test_timeline_on_long_recording(pipeline, sample_corpus, face_photo, tmp_pat
         smooth_s=0.5,
         fps=4,
         progress=False,
+        gif=True,
     )
     timeline = json.loads((tmp_path / "tl" / "timeline.json").read_text())
     assert timeline["labels"] == LABELS and len(timeline["windows"]) == result["n_windows"] >= 5

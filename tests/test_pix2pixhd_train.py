@@ -163,3 +163,37 @@ def test_s2e_edit_with_the_pix2pixhd_editor(one_pair, tmp_path, capsys):
     capsys.readouterr()
     code = main([*args, "--checkpoint", str(tmp_path / "absent.pt"), "--overwrite"])
     assert code == 2 and "absent.pt: pix2pixHD checkpoint not found" in capsys.readouterr().err
+
+
+def test_parameters_instance_norm_cancels_are_left_out_of_updates(label_pairs, tmp_path):
+    """Biases before instance norm, and first-layer weights on the constant label planes, change
+    nothing G computes; the trainer keeps them fixed (so runs that round differently agree)."""
+    from s2e_lib.edit.pix2pixhd.train import Pix2PixHDTrainer, norm_cancelled
+
+    config = small(size=16, steps=3, log_every=1)
+    trainer = Pix2PixHDTrainer(config, 8, "cpu")  # 3 RGB + 5 label planes
+    cancelled = norm_cancelled(trainer.generator, 8)
+    names = {id(p): n for n, p in trainer.generator.named_parameters()}
+    found = {(names[id(p)], first) for p, first in cancelled}
+    assert ("c7s1.1.bias", 0) in found and ("c7s1.1.weight", 3) in found
+    assert ("to_rgb.1.bias", 0) not in found  # followed by tanh: it matters
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    x = torch.cat([x, torch.zeros(2, 5, 16, 16)], 1)
+    x[:, 3 + 2] = 1.0  # one-hot label planes
+    trainer.generator.eval()
+    with torch.no_grad():
+        before = trainer.generator(x)
+        for parameter, first in cancelled:  # perturb only what instance norm removes
+            if first:
+                parameter[:, first:] += 0.5
+            else:
+                parameter += 0.5
+        after = trainer.generator(x)
+    assert torch.allclose(before, after, atol=1e-4)
+    train(label_pairs, tmp_path / "run", config, progress=False)
+    start = Pix2PixHDTrainer(config, 8, "cpu")  # same seed: the initial weights
+    trained = load_checkpoint(tmp_path / "run")["G"]
+    initial = start.generator.state_dict()
+    assert torch.equal(trained["c7s1.1.bias"], initial["c7s1.1.bias"])
+    assert torch.equal(trained["c7s1.1.weight"][:, 3:], initial["c7s1.1.weight"][:, 3:])
+    assert not torch.equal(trained["c7s1.1.weight"][:, :3], initial["c7s1.1.weight"][:, :3])

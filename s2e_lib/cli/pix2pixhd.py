@@ -92,11 +92,24 @@ def build_dataset_command(
 @click.option(
     "--size", type=PositiveInt(4096), default=None, help="Training resolution (default: the preset's)."
 )
-@click.option("--batch-size", type=PositiveInt(4096), default=None)
+@click.option(
+    "--batch-size",
+    type=PositiveInt(4096),
+    default=None,
+    help="Global batch: under torchrun it is split over the processes (a multiple of their number).",
+)
 @click.option(
     "--vgg-weights", type=click.Path(path_type=str), default=None, help="torchvision vgg19 state dict."
 )
 @click.option("--checkpoint-every", type=PositiveInt(), default=None, help="Steps between checkpoints.")
+@click.option("--log-every", type=PositiveInt(), default=None, help="Steps between rows of OUT/losses.csv.")
+@click.option(
+    "--stop-after",
+    type=PositiveInt(10_000_000),
+    default=None,
+    help="Stop with a checkpoint once this step is reached, as if interrupted (--resume continues).",
+)
+@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA (default: bf16/fp16 autocast).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None)
 @click.option(
     "--device", type=Device(), default=None, help="cpu, cuda or cuda:N (default: cuda when available)."
@@ -121,6 +134,9 @@ def train_command(
     batch_size,
     vgg_weights,
     checkpoint_every,
+    log_every,
+    stop_after,
+    no_amp,
     seed,
     device,
     threads,
@@ -130,11 +146,16 @@ def train_command(
     rot90,
     vgg_imagenet_norm,
 ):
-    """Train pix2pixHD; writes OUT/checkpoint.pt, OUT/generator.pt, OUT/losses.csv, OUT/samples/."""
+    """Train pix2pixHD; writes OUT/checkpoint.pt, OUT/generator.pt, OUT/losses.csv, OUT/samples/.
+
+    Runs unchanged under torchrun (DDP, one process per GPU: torchrun --nproc_per_node N
+    -m s2e_lib.cli pix2pixhd train ...); rank 0 logs and writes. See docs/scale.md.
+    """
     import torch
 
     from s2e_lib.edit.pix2pixhd.config import get_config
     from s2e_lib.edit.pix2pixhd.train import train
+    from s2e_lib.nn.distributed import launch_environment
 
     if threads:
         torch.set_num_threads(threads)
@@ -147,6 +168,8 @@ def train_command(
         batch_size=batch_size,
         vgg_weights=vgg_weights,
         checkpoint_every=checkpoint_every,
+        log_every=log_every,
+        amp=False if no_amp else None,
         seed=seed,
         residual=residual or None,
         hflip=False if no_hflip else None,
@@ -154,7 +177,19 @@ def train_command(
         rot90=rot90 or None,
         vgg_imagenet_norm=vgg_imagenet_norm or None,
     )
-    result = train(data, out, config, resume=resume, steps=steps, device=device)
+    main_process = launch_environment()[0] == 0
+    result = train(
+        data,
+        out,
+        config,
+        resume=resume,
+        steps=steps,
+        stop_after=stop_after,
+        device=device,
+        progress=main_process,
+    )
+    if not main_process:  # rank 0 reports for the job
+        return 0
     click.echo(result.vgg_note)
     last = result.losses.iloc[-1].to_dict() if len(result.losses) else {}
     l1 = f", L1 to target {last['L1']:.4f}" if "L1" in last else ""

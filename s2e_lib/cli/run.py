@@ -27,6 +27,7 @@ from s2e_lib.errors import InputError
     help="A face photo, or a folder of them.",
 )
 @click.option("--editor", type=click.Choice(["warp", "pix2pixhd", "ials"]), default="warp", show_default=True)
+@click.option("--all-faces", is_flag=True, help="Edit every face, not only the largest (warp editor).")
 @click.option(
     "--strength",
     default="auto",
@@ -42,7 +43,14 @@ from s2e_lib.errors import InputError
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="pix2pixHD checkpoint.")
 @click.option("--pretrain", type=click.Path(path_type=Path), default=None, help="IALS pretrain/ folder.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--timeline", is_flag=True, help="Emotion over time: plot + animated face (GIF and MP4).")
+@click.option(
+    "--timeline",
+    is_flag=True,
+    help="Emotion over time: plot + the face following the voice (MP4 with the voice muxed in).",
+)
+@click.option(
+    "--gif", is_flag=True, help="With --timeline: also write animation.gif (at most 320 px and 10 fps)."
+)
 @click.option(
     "--window",
     "window_s",
@@ -93,12 +101,14 @@ def run(
     audio,
     face,
     editor,
+    all_faces,
     strength,
     model,
     checkpoint,
     pretrain,
     out_dir,
     timeline,
+    gif,
     window_s,
     hop_s,
     smooth_s,
@@ -112,9 +122,12 @@ def run(
 
     Writes OUT_DIR/result.json, edited.png and summary.png (for folders: one sub-folder
     per pair and OUT_DIR/summary.csv). With --timeline: timeline.json, timeline.png,
-    animation.gif and animation.mp4 (the voice muxed in).
+    animation.mp4 (the voice muxed in) and, with --gif, animation.gif.
+
+    Every input is checked before any speech work: the photo decoded and a face found in
+    it, the recording's header read (for folders: every file first, then the work).
     """
-    from s2e_lib.pipeline.run import Pipeline, RunConfig, run_batch
+    from s2e_lib.pipeline.run import Pipeline, RunConfig, plan_batch, run_plan
     from s2e_lib.pipeline.strength import parse_strength
 
     try:
@@ -123,6 +136,10 @@ def run(
         raise InputError(f"--strength: {exc}") from None
     if resume and overwrite:
         raise InputError("--resume keeps completed outputs and --overwrite replaces them: pass one")
+    if all_faces and editor != "warp":
+        raise InputError(f"--all-faces: only the warp editor edits several faces, not {editor}")
+    if all_faces and timeline:
+        raise InputError("--all-faces: the timeline animates the largest face only")
     for path, what in ((audio, "audio"), (face, "face image")):
         if not path.exists():
             raise InputError(f"{path}: {what} not found")
@@ -134,14 +151,21 @@ def run(
         pretrain=str(pretrain) if pretrain else None,
         overwrite=overwrite,
         max_seconds=None if timeline else max_seconds,
+        all_faces=all_faces,
     )
     if timeline and (not audio.is_file() or not face.is_file()):
         raise InputError("--timeline takes one audio file and one face image")
-    if not timeline and audio.is_file():  # a too long clip fails before any model loads
-        from s2e_lib.audio.io import check_clip_length
-
-        check_clip_length(audio, max_seconds)
     pipeline = Pipeline(config)
+    # every input is checked before any model loads: the face first (decoded, a face found),
+    # then the recording's header (decodable, not too long)
+    if timeline:
+        pipeline.check_face(face)
+        pipeline.check_audio(audio)
+    else:
+        plan = plan_batch(audio, face, out_dir, pipeline)
+        for path, problem in plan.problems.items():  # reported now, before the work on the others
+            n = sum(path in (p.audio, p.face) for p in plan.pairs)
+            click.echo(_printable(f"error: {problem} (skipping its {n} pair{'s' * (n > 1)})"), err=True)
     _load_editor(pipeline)
     if timeline:
         from s2e_lib.fileio import output_lock
@@ -157,16 +181,19 @@ def run(
                 smooth_s=smooth_s,
                 fps=fps,
                 pipeline=pipeline,
+                gif=gif,
             )
         _report(result, as_json)
         return 0
-    results = run_batch(audio, face, out_dir, pipeline=pipeline, resume=True if resume else None)
-    if len(results) == 1 and results[0].ok and audio.is_file() and face.is_file():
+    results = run_plan(plan, pipeline, resume=True if resume else None)
+    if plan.single:
         _report(results[0].result, as_json)
         return 0
     failed = [r for r in results if not r.ok]
+    refused = {(str(p.audio), str(p.face)) for p in plan.refused}
     for r in failed:
-        click.echo(_printable(f"error: {r.audio} + {r.face}: {r.error}"), err=True)
+        if (r.audio, r.face) not in refused:
+            click.echo(_printable(f"error: {r.audio} + {r.face}: {r.error}"), err=True)
     summary = {
         "pairs": len(results),
         "ok": len(results) - len(failed),
@@ -203,11 +230,23 @@ def _report(result: dict, as_json: bool) -> None:
         f"{k} {v:.2f}" for k, v in sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
     )
     click.echo(f"emotion: {result['emotion']}  ({probs})")
-    click.echo(f"strength: {result['strength']} ({result['strength_mode']}), editor: {result['editor']}")
+    click.echo(f"strength: {_strength_text(result)}, editor: {result['editor']}")
+    for warning in result.get("warnings", []):
+        click.echo(f"note: {warning}")
     if result.get("identity_distance") is not None:
         click.echo(f"identity distance: {result['identity_distance']:.3f}")
     for name, path in result["outputs"].items():
         click.echo(f"  {name:14s} {path}")
+
+
+def _strength_text(result: dict) -> str:
+    """``x0.61 (from the voice's confidence)`` or ``x0.80 (fixed by --strength)``; a timeline's
+    strength follows the voice."""
+    strength, mode = result["strength"], result["strength_mode"]
+    if isinstance(strength, int | float):
+        how = "from the voice's confidence" if mode == "auto" else "fixed by --strength"
+        return f"x{strength:.2f} ({how})"
+    return "follows the voice over time (auto)"
 
 
 def _printable(text: str) -> str:

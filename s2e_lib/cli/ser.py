@@ -68,9 +68,14 @@ def ser() -> None:
 def train(
     data, model, test_speakers, epochs, seed, n_models, jobs, threads, augment_copies, out, overwrite
 ) -> None:
-    """Train a classifier on one or several corpora and write one checkpoint file."""
+    """Train a classifier on one or several corpora and write one checkpoint file.
+
+    Runs unchanged under torchrun (DDP: torchrun --nproc_per_node N -m s2e_lib.cli ser train
+    ...); rank 0 logs and writes the checkpoint. See docs/scale.md.
+    """
     import torch
 
+    from s2e_lib.nn.distributed import launch_environment
     from s2e_lib.ser.recipes import recipe
     from s2e_lib.ser.train import train as run_train
 
@@ -93,6 +98,8 @@ def train(
         overwrite=overwrite,
         log=lambda line: click.echo(line, err=True),
     )
+    if launch_environment()[0] != 0:  # rank 0 reports for the job
+        return
     summary = {"path": result["path"], "model": model, "n_clips": result["data"]["n_clips"]}
     if "test" in result["metrics"]:
         test = result["metrics"]["test"]

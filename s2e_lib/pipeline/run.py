@@ -3,21 +3,30 @@
 :class:`Pipeline` loads the speech model and the editor once (``warm`` use: notebooks,
 batches, the benchmark) and processes pairs with :meth:`Pipeline.run_pair`, which writes
 
-- ``result.json`` — inputs, emotion, every probability, strength used, editor, identity
-  distance, per-stage seconds, versions (:data:`RESULT_KEYS` lists the keys);
+- ``result.json`` — inputs, emotion, every probability, strength used, editor, faces
+  found and edited, identity distance, per-stage seconds, versions (:data:`RESULT_KEYS`
+  lists the keys);
 - ``edited.png`` — the full photo, edited;
 - ``summary.png`` — input | edited | probability bars.
 
 :func:`run_batch` accepts files or folders for audio and face, processes every pair with a
 progress bar, and writes ``summary.csv``; one bad file only fails its own row.
+
+Inputs are checked before any speech work: the face photo is decoded and its faces
+detected (:meth:`Pipeline.check_face`), the recording's header read (decodable, not too
+long: :meth:`Pipeline.check_audio`). A batch checks every input first
+(:func:`plan_batch`), then works on the pairs whose inputs passed
+(:func:`run_plan`); a pair refused by the checks gets a failed row and no folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +66,9 @@ RESULT_KEYS = (
     "strength_mode",
     "level",
     "editor",
+    "all_faces",
+    "faces_found",
+    "faces_edited",
     "identity_distance",
     "warnings",
     "seconds",
@@ -84,6 +96,8 @@ class RunConfig:
     max_seconds : float or None
         Longest recording one pair accepts, checked before decoding (``--max-seconds``;
         None = no limit). ``--timeline`` streams and ignores it.
+    all_faces : bool
+        Edit every face of the photo (warp editor only), not only the largest.
     """
 
     editor: str = "warp"
@@ -95,6 +109,7 @@ class RunConfig:
     identity: bool = True
     summary_figure: bool = True
     max_seconds: float | None = MAX_CLIP_SECONDS
+    all_faces: bool = False
 
 
 @dataclass
@@ -144,6 +159,8 @@ class Pipeline:
     def __init__(self, config: RunConfig | None = None):
         self.config = config or RunConfig()
         self.fixed_strength = parse_strength(self.config.strength)
+        if self.config.all_faces and self.config.editor != "warp":
+            raise InputError(f"all faces: only the warp editor edits several faces, not {self.config.editor}")
         self._model = None
         self._editor = None
         self._photos: dict[tuple, Photo] = {}
@@ -176,6 +193,29 @@ class Pipeline:
 
         detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
         return self
+
+    def check_audio(self, audio_path: str | os.PathLike) -> float | None:
+        """Refuse a recording that cannot be opened, holds no audio stream or is longer than
+        ``config.max_seconds`` (its header only: nothing is decoded); returns the stated
+        duration in seconds (None when the header states none)."""
+        from s2e_lib.audio.io import check_clip_length
+
+        return check_clip_length(audio_path, self.config.max_seconds)
+
+    def check_face(self, face_path: str | os.PathLike) -> Photo:
+        """The photo (:meth:`photo`), refused when it cannot be decoded or shows no face large
+        enough to edit. Cheap next to the speech work, so run it first."""
+        from s2e_lib.face.detect import MIN_FACE_PX
+
+        photo = self.photo(face_path)
+        if not photo.faces:
+            raise InputError(f"{face_path}: no face found")
+        if photo.faces[0].width < MIN_FACE_PX:
+            raise InputError(
+                f"{face_path}: face is too small ({photo.faces[0].width:.0f} px wide; "
+                f"at least {MIN_FACE_PX} px needed)"
+            )
+        return photo
 
     def classify(self, audio_path: str | os.PathLike) -> tuple[np.ndarray, dict[str, float]]:
         """Load, check and classify a recording; returns the audio and label probabilities."""
@@ -212,8 +252,11 @@ class Pipeline:
         face_path: str | os.PathLike,
         out_dir: str | os.PathLike,
         replace_partial: bool = False,
+        emotion: str | None = None,
     ) -> dict[str, Any]:
         """Process one pair into ``out_dir``; returns the result dict (also in result.json).
+
+        ``emotion`` overrides the emotion heard in the voice (the probabilities stay the voice's).
 
         ``result.json`` is written last: a folder without it is an incomplete pair.
         ``replace_partial=True`` (see :func:`pair_state`) replaces the files an interrupted
@@ -221,30 +264,35 @@ class Pipeline:
         """
         out_dir = Path(out_dir)
         outputs = {name: out_dir / name for name in ("result.json", "edited.png", "summary.png")}
+        seconds: dict[str, float] = {}
+
+        tick = time.perf_counter()  # the face first: "no face found" must not wait for the speech work
+        photo = self.check_face(face_path)
+        image, faces = photo.image, photo.faces
+        seconds["load_face"] = time.perf_counter() - tick
         if not replace_partial:
             for path in outputs.values():
                 check_output(path, overwrite=self.config.overwrite)
-        seconds: dict[str, float] = {}
 
         tick = time.perf_counter()
         audio, probabilities = self.classify(audio_path)
         seconds["speech_emotion"] = time.perf_counter() - tick
-        emotion = max(probabilities, key=probabilities.get)
+        emotion = emotion or max(probabilities, key=probabilities.get)
         strength, mode = self.strength_for(probabilities, audio_path)
 
         tick = time.perf_counter()
-        photo = self.photo(face_path)
-        image, faces = photo.image, photo.faces
-        seconds["load_face"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
         try:
-            edited = self.editor.edit(image, emotion, strength, faces=faces[:1]).image
+            if self.config.all_faces:
+                edit = self.editor.edit(image, emotion, strength, faces=faces, all_faces=True)
+            else:
+                edit = self.editor.edit(image, emotion, strength, faces=faces[:1])
         except S2EError as exc:  # e.g. "image: no face found": name the file
             message = str(exc)
             if str(face_path) not in message:
                 message = f"{face_path}: {message.removeprefix('image: ')}"
             raise type(exc)(message) from None
+        edited = edit.image
+        faces_edited = int(edit.info.get("n_faces", 1))
         seconds["edit"] = time.perf_counter() - tick
 
         distance = None
@@ -275,7 +323,7 @@ class Pipeline:
                 probabilities,
                 emotion,
                 strength,
-                title=f"{Path(audio_path).name} -> {Path(face_path).name}",
+                title=f"{take_name(audio_path)} -> {Path(face_path).name}",
             )
             _save_image(summary, outputs["summary.png"], self.config.overwrite, own_output=replace_partial)
         else:
@@ -293,8 +341,12 @@ class Pipeline:
             "strength_mode": mode,
             "level": level_from_path(audio_path),
             "editor": self.config.editor,
+            "all_faces": self.config.all_faces,
+            "faces_found": len(faces),
+            "faces_edited": faces_edited,
             "identity_distance": distance,
-            "warnings": _audio_warnings(audio),
+            "warnings": _audio_warnings(audio)
+            + _face_warnings(len(faces), faces_edited, self.config.all_faces),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
             "outputs": {k: str(v) for k, v in outputs.items()},
             "versions": versions(),
@@ -336,6 +388,7 @@ def pair_state(
         result.get("audio") == str(Path(audio).resolve())
         and result.get("face") == str(Path(face).resolve())
         and result.get("editor") == config.editor
+        and bool(result.get("all_faces", False)) == config.all_faces
         and result.get("strength_mode") == ("auto" if fixed is None else "fixed")
         and (fixed is None or result.get("strength") == fixed)
     )
@@ -363,6 +416,50 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
     if (right - left) * (bottom - top) > 0.6 * image.shape[0] * image.shape[1]:
         return None
     return left, top, right, bottom
+
+
+def _face_warnings(found: int, edited: int, all_faces: bool) -> list[str]:
+    """What the result must say when the photo held faces that were left unedited."""
+    if edited >= found:
+        return []
+    if all_faces:
+        return [f"{found} faces found; {edited} edited (the others are too small to edit)"]
+    return [f"{found} faces found; only the largest was edited (--all-faces edits every face)"]
+
+
+_MEAD_TAKE = re.compile(
+    r"(?P<actor>[^/\\]+)[/\\]audio[/\\](?P<emotion>[^/\\]+)[/\\]level_(?P<level>\d+)[/\\](?P<take>[^/\\]+)\.\w+$"
+)
+_RAVDESS_TAKE = re.compile(r"(?:^|[/\\])\d{2}-\d{2}-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.\w+$")
+_RAVDESS_EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprised",
+}
+
+
+def take_name(audio_path: str | os.PathLike) -> str:
+    """A recording named as a take: actor, emotion, level and take for the MEAD layout
+    (``M003/audio/angry/level_3/001.m4a`` → ``M003 angry level 3, take 001``), actor,
+    emotion and intensity for RAVDESS file names, else the file name."""
+    text = os.fsdecode(audio_path)
+    mead = _MEAD_TAKE.search(text)
+    if mead:
+        return f"{mead['actor']} {mead['emotion']} level {mead['level']}, take {mead['take']}"
+    ravdess = _RAVDESS_TAKE.search(text)
+    if ravdess:
+        emotion, intensity, statement, repetition, actor = ravdess.groups()
+        strength = {"01": "normal", "02": "strong"}.get(intensity, intensity)
+        return (
+            f"RAVDESS actor {int(actor)} {_RAVDESS_EMOTIONS.get(emotion, emotion)} ({strength}), "
+            f"statement {int(statement)} take {int(repetition)}"
+        )
+    return Path(text).name
 
 
 def _audio_warnings(audio: np.ndarray) -> list[str]:
@@ -413,6 +510,91 @@ SUMMARY_COLUMNS = (
 )
 
 
+@dataclass
+class PlannedPair:
+    """One (audio, face) pair of a batch and the folder it goes to; ``error`` when an input
+    check refused it (it is then never worked on and gets no folder)."""
+
+    audio: Path
+    face: Path
+    out_dir: Path
+    error: str = ""
+
+
+@dataclass
+class BatchPlan:
+    """Every pair of a run, its inputs checked (:func:`plan_batch`), ready for :func:`run_plan`."""
+
+    out_dir: Path
+    single: bool  # two files: the pair writes straight into out_dir
+    pairs: list[PlannedPair]
+    problems: dict[Path, str] = field(default_factory=dict)  # input file -> why it was refused
+
+    @property
+    def refused(self) -> list[PlannedPair]:
+        """The pairs an input check refused."""
+        return [p for p in self.pairs if p.error]
+
+
+def plan_batch(
+    audio: str | os.PathLike,
+    face: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    pipeline: Pipeline,
+    progress: bool = True,
+) -> BatchPlan:
+    """List every (audio, face) pair and check every input before any work.
+
+    Each recording's header is read (decodable, has audio, not longer than
+    ``max_seconds``) and each photo decoded with its faces detected, once per file. Nothing
+    is written and no model is loaded.
+
+    Raises
+    ------
+    InputError
+        A missing input, a folder without inputs, an output folder that cannot be created,
+        or, for a single pair (two files), the first problem with either file.
+    """
+    from tqdm.auto import tqdm
+
+    audio_files = collect_files(audio, AUDIO_SUFFIXES, "audio")
+    face_files = collect_files(face, IMAGE_SUFFIXES, "image")
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    single = len(audio_files) == 1 and len(face_files) == 1 and Path(audio).is_file() and Path(face).is_file()
+    if single:  # one pair: its problem is the command's error
+        pipeline.check_face(face_files[0])
+        pipeline.check_audio(audio_files[0])
+        return BatchPlan(out_dir, True, [PlannedPair(audio_files[0], face_files[0], out_dir)])
+    problems: dict[Path, str] = {}
+    inputs = [(f, pipeline.check_face) for f in face_files] + [(a, pipeline.check_audio) for a in audio_files]
+    for path, check in tqdm(inputs, desc="checking inputs", unit="file", disable=not progress):
+        try:
+            check(path)
+        except S2EError as exc:
+            problems[path] = str(exc)
+    pairs = []
+    for audio_file in audio_files:
+        for face_file in face_files:
+            pair_dir = out_dir / _pair_name(audio_file, face_file, Path(audio), len(face_files) > 1)
+            error = problems.get(face_file) or problems.get(audio_file) or ""
+            pairs.append(PlannedPair(audio_file, face_file, pair_dir, error))
+    return BatchPlan(out_dir, False, pairs, problems)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that cannot be created or written, without creating it."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder")
+    ancestor = out_dir
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{out_dir}: cannot create output folder ({ancestor} is not a folder)")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{out_dir}: cannot create output folder ({ancestor} is not writable)")
+
+
 def run_batch(
     audio: str | os.PathLike,
     face: str | os.PathLike,
@@ -425,7 +607,8 @@ def run_batch(
     """Process every (audio, face) pair; write ``out_dir/summary.csv``.
 
     A single pair (two files) writes straight into ``out_dir``; otherwise each pair gets
-    ``out_dir/<audio name>[__<face name>]/``.
+    ``out_dir/<audio name>[__<face name>]/``. Every input is checked first
+    (:func:`plan_batch`); pairs with a bad input fail their row and get no folder.
 
     The run holds an exclusive lock on ``out_dir`` (:func:`~s2e_lib.fileio.output_lock`): a
     second run into the same folder stops with "busy: …" before writing anything.
@@ -435,36 +618,45 @@ def run_batch(
     and reported from it, pairs it left incomplete are redone, their partial files replaced
     (see :func:`pair_state`); ``summary.csv`` is rewritten from all pairs.
     """
-    with output_lock(out_dir):
-        return _run_batch(audio, face, out_dir, config, progress, pipeline, resume)
+    pipeline = pipeline or Pipeline(config)
+    plan = plan_batch(audio, face, out_dir, pipeline, progress=progress)
+    return run_plan(plan, pipeline, progress=progress, resume=resume)
 
 
-def _run_batch(
-    audio: str | os.PathLike,
-    face: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    config: RunConfig | None,
-    progress: bool,
-    pipeline: Pipeline | None,
-    resume: bool | None,
+def run_plan(
+    plan: BatchPlan, pipeline: Pipeline, progress: bool = True, resume: bool | None = None
 ) -> list[PairResult]:
+    """Work on the pairs of ``plan`` (see :func:`run_batch`); refused pairs become failed rows.
+
+    A pair that fails during the work leaves no folder it created behind (its files are
+    written atomically, ``result.json`` last); a single pair that fails leaves no output
+    folder it created.
+    """
+    created = not plan.out_dir.exists()
+    try:
+        with output_lock(plan.out_dir):
+            return _run_plan(plan, pipeline, progress, resume)
+    except S2EError:
+        if created and plan.single:
+            _remove_if_only_locks(plan.out_dir)
+        raise
+
+
+def _run_plan(plan: BatchPlan, pipeline: Pipeline, progress: bool, resume: bool | None) -> list[PairResult]:
     from tqdm.auto import tqdm
 
-    pipeline = pipeline or Pipeline(config)
-    audio_files = collect_files(audio, AUDIO_SUFFIXES, "audio")
-    face_files = collect_files(face, IMAGE_SUFFIXES, "image")
-    out_dir = Path(out_dir)
-    single = len(audio_files) == 1 and len(face_files) == 1 and Path(audio).is_file() and Path(face).is_file()
-    pairs = [(a, f) for a in audio_files for f in face_files]
+    single, out_dir = plan.single, plan.out_dir
     resume = (not single if resume is None else resume) and not pipeline.config.overwrite
     results: list[PairResult] = []
-    bar = tqdm(pairs, desc="s2e run", unit="pair", disable=not progress or single)
-    for audio_file, face_file in bar:
-        pair_dir = (
-            out_dir
-            if single
-            else out_dir / _pair_name(audio_file, face_file, Path(audio), len(face_files) > 1)
-        )
+    bar = tqdm(plan.pairs, desc="s2e run", unit="pair", disable=not progress or single)
+    for pair in bar:
+        audio_file, face_file, pair_dir = pair.audio, pair.face, pair.out_dir
+        if pair.error:
+            results.append(
+                PairResult(str(audio_file), str(face_file), str(pair_dir), False, error=pair.error)
+            )
+            continue
+        existed = pair_dir.exists()
         try:
             if not single:  # a pair folder (e.g. a symlink left there) must not lead outside out_dir
                 path_inside(out_dir, pair_dir.name)
@@ -481,6 +673,9 @@ def _run_batch(
         except S2EError as exc:
             if single:
                 raise
+            if not existed:  # the pair's own empty folder goes with its failure
+                with contextlib.suppress(OSError):
+                    pair_dir.rmdir()
             results.append(PairResult(str(audio_file), str(face_file), str(pair_dir), False, error=str(exc)))
     if not single:
         summary_csv = out_dir / "summary.csv"
@@ -490,6 +685,19 @@ def _run_batch(
             overwrite=pipeline.config.overwrite or (resume and _own_summary(summary_csv)),
         )
     return results
+
+
+def _remove_if_only_locks(folder: Path) -> None:
+    """Remove ``folder`` when it holds nothing but the lock files of :func:`output_lock`."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return
+    if names <= {".s2e.lock", ".s2e.lock.pid"}:
+        with contextlib.suppress(OSError):
+            for name in names:
+                (folder / name).unlink()
+            folder.rmdir()
 
 
 def _own_summary(path: Path) -> bool:

@@ -2,21 +2,29 @@
 
 Decisions (docs/pipeline.md):
 
-- Windows of ``window_s`` seconds every ``hop_s`` seconds are classified by the speech
-  model; the per-window probabilities are smoothed over time with a Gaussian of
-  ``smooth_s`` seconds (standard deviation) and renormalised.
+- The voice-activity detector runs once over the recording (in
+  :data:`VAD_SEGMENT_SECONDS` segments, so memory does not grow with length), as it does
+  over a whole clip before one prediction; each window of ``window_s`` seconds every
+  ``hop_s`` seconds is then featurised on its share of those speech spans and classified
+  by the speech model (windows in parallel threads: openSMILE and numpy release the GIL).
+  The per-window probabilities are smoothed over time with a Gaussian of ``smooth_s``
+  seconds (standard deviation) and renormalised.
 - The animated face shows, at each video frame, the smoothed top emotion with strength
   ``auto_strength(p) × min(1, margin / MARGIN_FULL)`` where ``margin`` is the gap between
   the top two probabilities. The strength is therefore continuous in time and falls to 0
   exactly where the top emotion changes, so the face passes through its neutral pose
   instead of jumping between expressions.
-- Frames are rendered once per distinct (emotion, strength rounded to 0.02) and reused
-  (the last :data:`RENDER_CACHE` of them are kept), and produced one at a time
-  (:func:`iter_track_faces`): a timeline holds per-window probabilities, never every frame.
+- Edits are rendered only at strengths on a grid of :data:`EDIT_STEP` and kept in a
+  least-recently-used cache keyed by (emotion, grid strength); a frame between two grid
+  strengths is the cross-fade of the two cached edits (strength 0 is the photo itself).
+  A minute of voice then costs a few dozen edits instead of one per frame, and frames are
+  produced one at a time (:func:`iter_track_faces`): a timeline holds per-window
+  probabilities, never every frame.
 """
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,19 +34,33 @@ import numpy as np
 from s2e_lib.pipeline.strength import auto_strength
 
 MARGIN_FULL = 0.15
-#: Rendered expressions kept for reuse (384-px faces: about 0.45 MB each).
-RENDER_CACHE = 96
+#: Strength grid of the rendered edits; frames in between cross-fade two of them.
+EDIT_STEP = 0.1
+#: Rendered expressions kept for reuse: every (emotion, grid strength) of five labels
+#: (4 × 15 + the photo) fits, about 100 MB for 720-px faces.
+RENDER_CACHE = 64
+#: The voice-activity detector runs over long recordings in segments this long (seconds).
+VAD_SEGMENT_SECONDS = 60.0
+#: Windows featurised at once (bounds memory on long recordings).
+WINDOW_BATCH = 256
 
 
 @dataclass
 class Timeline:
-    """Per-window emotion probabilities of one recording."""
+    """Per-window emotion probabilities of one recording.
+
+    ``speech`` is the share of each window the voice-activity detector marked as speech
+    (0…1) and ``speech_spans`` the detected speech as (start, stop) seconds, shape (n, 2);
+    both None when unknown.
+    """
 
     times: np.ndarray  # window centres (s)
     raw: np.ndarray  # (n_windows, n_labels)
     smoothed: np.ndarray  # (n_windows, n_labels)
     labels: list[str]
     duration: float
+    speech: np.ndarray | None = None
+    speech_spans: np.ndarray | None = None
 
     def top(self) -> list[str]:
         return [self.labels[i] for i in self.smoothed.argmax(axis=1)]
@@ -54,15 +76,28 @@ class Timeline:
             [np.interp(ts, self.times, self.smoothed[:, j]) for j in range(len(self.labels))], axis=1
         )
 
+    def overall(self) -> dict[str, float]:
+        """The recording's label probabilities: the raw window probabilities averaged,
+        each window weighted by its speech (all windows alike when none is known)."""
+        weights = np.ones(len(self.times)) if self.speech is None else np.asarray(self.speech, float)
+        if weights.sum() <= 0:
+            weights = np.ones(len(self.times))
+        mean = (self.raw * weights[:, None]).sum(axis=0) / weights.sum()
+        mean = mean / mean.sum()
+        return {label: float(p) for label, p in zip(self.labels, mean, strict=True)}
+
     def to_records(self) -> list[dict]:
-        return [
-            {
+        records = []
+        for i, (t, p) in enumerate(zip(self.times, self.smoothed, strict=True)):
+            record = {
                 "time": round(float(t), 3),
                 "emotion": self.labels[int(p.argmax())],
                 **{label: round(float(v), 4) for label, v in zip(self.labels, p, strict=True)},
             }
-            for t, p in zip(self.times, self.smoothed, strict=True)
-        ]
+            if self.speech is not None:
+                record["speech"] = round(float(self.speech[i]), 3)
+            records.append(record)
+        return records
 
 
 def smooth_probabilities(probabilities: np.ndarray, hop_s: float, smooth_s: float) -> np.ndarray:
@@ -70,24 +105,114 @@ def smooth_probabilities(probabilities: np.ndarray, hop_s: float, smooth_s: floa
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if smooth_s <= 0 or probabilities.shape[0] < 2:
         return probabilities.copy()
-    from scipy.ndimage import gaussian_filter1d
-
-    smoothed = gaussian_filter1d(probabilities, sigma=smooth_s / hop_s, axis=0, mode="nearest")
+    # scipy.ndimage.gaussian_filter1d(mode="nearest", truncate=4) in numpy: importing scipy
+    # would cost a cold run more than the filtering
+    sigma = smooth_s / hop_s
+    radius = int(4.0 * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(probabilities, ((radius, radius), (0, 0)), mode="edge")
+    smoothed = np.zeros_like(probabilities)
+    for weight, offset in zip(kernel, range(2 * radius + 1), strict=True):
+        smoothed += weight * padded[offset : offset + probabilities.shape[0]]
     return smoothed / smoothed.sum(axis=1, keepdims=True)
 
 
+def recording_speech_spans(audio: np.ndarray, sr: int, segment_s: float = VAD_SEGMENT_SECONDS) -> np.ndarray:
+    """Speech found by the voice-activity detector over a whole recording, as (start, stop)
+    sample pairs, shape (n, 2); run segment by segment so memory does not grow with length."""
+    from s2e_lib.audio.speech import speech_spans
+
+    audio = np.asarray(audio).reshape(-1)
+    segment = max(1, int(segment_s * sr))
+    spans: list[tuple[int, int]] = []
+    for first in range(0, audio.size, segment):
+        spans += [(first + a, first + b) for a, b in speech_spans(audio[first : first + segment], sr)]
+    return np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+
+
+def spans_within(spans: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
+    """The parts of ``spans`` (sorted (start, stop) samples) inside ``[start, stop)``,
+    relative to ``start``."""
+    if spans.size == 0:
+        return []
+    first = int(np.searchsorted(spans[:, 1], start, side="right"))
+    last = int(np.searchsorted(spans[:, 0], stop, side="left"))
+    return [(max(int(a), start) - start, min(int(b), stop) - start) for a, b in spans[first:last]]
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 def emotion_timeline(
-    audio: np.ndarray, sr: int, model, window_s: float = 2.0, hop_s: float = 0.5, smooth_s: float = 1.0
+    audio: np.ndarray,
+    sr: int,
+    model,
+    window_s: float = 2.0,
+    hop_s: float = 0.5,
+    smooth_s: float = 1.0,
+    spans: np.ndarray | list[tuple[int, int]] | None = None,
+    workers: int | None = None,
 ) -> Timeline:
-    """Classify sliding windows of ``audio`` with ``model`` and smooth over time."""
-    times, probs = model.predict_windows(audio, sr, window_s, hop_s)
-    probs = np.asarray(probs, dtype=np.float64)
+    """Classify sliding windows of ``audio`` with ``model`` and smooth over time.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        Mono float audio at ``sr``.
+    model : EmotionModel
+        The speech model (``labels``, ``features(clip, sr, spans)``, ``model``).
+    spans : array-like of (start, stop) samples, optional
+        Speech already detected over the whole recording (e.g. by the speech check);
+        found here with :func:`recording_speech_spans` when not given.
+    workers : int, optional
+        Threads featurising windows (default: the usable cores, at most 4).
+    """
+    import torch
+
+    from s2e_lib.ser.infer import predict_logits
+    from s2e_lib.ser.predict import window_starts
+
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if spans is None:
+        spans = recording_speech_spans(audio, sr)
+    spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    starts = window_starts(audio.size, sr, window_s, hop_s)
+    window = min(audio.size, int(round(window_s * sr)))
+    within = [spans_within(spans, int(s), int(s) + window) for s in starts]
+
+    def features(i: int) -> np.ndarray:
+        return model.features(audio[starts[i] : starts[i] + window], sr, within[i])
+
+    workers = workers or _workers()
+    probabilities = []
+    for first in range(0, len(starts), WINDOW_BATCH):
+        batch = range(first, min(len(starts), first + WINDOW_BATCH))
+        if workers > 1 and len(batch) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            feats = [features(batch[0])]  # in this thread: the feature code's lazy set-up
+            with ThreadPoolExecutor(workers) as pool:
+                feats += pool.map(features, batch[1:])
+        else:
+            feats = [features(i) for i in batch]
+        probabilities.append(torch.softmax(predict_logits(model.model, feats), dim=1).numpy())
+    probs = np.concatenate(probabilities).astype(np.float64)
+    speech = np.array([sum(b - a for a, b in w) for w in within], dtype=np.float64) / max(1, window)
     return Timeline(
-        np.asarray(times, dtype=np.float64),
+        ((starts + window / 2) / sr).astype(np.float64),
         probs,
         smooth_probabilities(probs, hop_s, smooth_s),
         list(model.labels),
         audio.size / sr,
+        speech=speech,
+        speech_spans=spans.astype(np.float64) / sr,
     )
 
 
@@ -109,6 +234,67 @@ def expression_track(timeline: Timeline, fps: float) -> list[tuple[float, str, f
     return [(float(t), *expression_at(p, timeline.labels)) for t, p in zip(times, probabilities, strict=True)]
 
 
+class ExpressionRenderer:
+    """The photo edited to (emotion, strength), from a cache of edits on a strength grid.
+
+    Edits are rendered at multiples of ``step`` and kept in a least-recently-used cache of
+    ``cache_size``; any other strength is the cross-fade of the two grid edits around it
+    (strength 0 and ``neutral`` are the photo itself). The face is detected once, before
+    the first edit, and handed to every edit. Returned arrays may be shared between calls:
+    treat them as read-only.
+
+    Attributes
+    ----------
+    edits : int
+        Edits rendered so far (cache misses).
+    """
+
+    def __init__(
+        self, image: np.ndarray, editor, cache_size: int = RENDER_CACHE, step: float = EDIT_STEP, faces=None
+    ):
+        self.image = image
+        self.editor = editor
+        self.cache_size = max(2, int(cache_size))
+        self.step = float(step)
+        self.faces = faces
+        self.edits = 0
+        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+
+    def _grid_edit(self, emotion: str, level: int) -> np.ndarray:
+        if level <= 0 or emotion == "neutral":
+            return self.image
+        key = (emotion, level)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if self.faces is None:
+            from s2e_lib.face.detect import detect_faces
+
+            self.faces = detect_faces(self.image)
+        edited = self.editor.edit(self.image, emotion, round(level * self.step, 6), faces=self.faces).image
+        self._cache[key] = edited
+        self.edits += 1
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return edited
+
+    def face(self, emotion: str, strength: float) -> np.ndarray:
+        """The photo showing ``emotion`` at ``strength`` (see the class docstring)."""
+        if strength <= 0 or emotion == "neutral":
+            return self.image
+        position = strength / self.step
+        low = int(np.floor(position + 1e-6))
+        weight = position - low
+        if weight < 1e-3:
+            return self._grid_edit(emotion, low)
+        if weight > 1 - 1e-3:
+            return self._grid_edit(emotion, low + 1)
+        import cv2
+
+        below, above = self._grid_edit(emotion, low), self._grid_edit(emotion, low + 1)
+        return cv2.addWeighted(below, 1.0 - weight, above, weight, 0.0)
+
+
 def render_track(
     image: np.ndarray,
     track: list[tuple[float, str, float]],
@@ -126,30 +312,15 @@ def iter_track_faces(
     editor,
     progress: bool = True,
     cache_size: int = RENDER_CACHE,
+    renderer: ExpressionRenderer | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield ``image`` edited for each frame of ``track``, one frame at a time.
+    """Yield ``image`` edited for each frame of ``track``, one frame at a time
+    (an :class:`ExpressionRenderer`: grid edits, cached, cross-faded).
 
-    Each distinct expression is rendered once while it stays among the last ``cache_size``
-    used; the face is detected once, before the first edit, and handed to every edit.
-    Yielded arrays are shared between frames: treat them as read-only.
+    Yielded arrays may be shared between frames: treat them as read-only.
     """
     from tqdm.auto import tqdm
 
-    cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
-    faces = None
+    renderer = renderer or ExpressionRenderer(image, editor, cache_size=cache_size)
     for _, emotion, strength in tqdm(track, desc="animate", unit="frame", disable=not progress):
-        key = ("neutral", 0.0) if strength <= 0 or emotion == "neutral" else (emotion, strength)
-        if key == ("neutral", 0.0):
-            yield image
-            continue
-        if key in cache:
-            cache.move_to_end(key)
-        else:
-            if faces is None:
-                from s2e_lib.face.detect import detect_faces
-
-                faces = detect_faces(image)
-            cache[key] = editor.edit(image, emotion, strength, faces=faces).image
-            if len(cache) > cache_size:
-                cache.popitem(last=False)
-        yield cache[key]
+        yield renderer.face(emotion, strength)

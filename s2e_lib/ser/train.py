@@ -33,6 +33,7 @@ from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.errors import InputError
 from s2e_lib.fileio import atomic_output, check_output
 from s2e_lib.nn import default_device
+from s2e_lib.nn import distributed as ddp
 from s2e_lib.ser.checkpoint import save_checkpoint
 from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.infer import _to_tensor_batch, predict_logits
@@ -249,10 +250,21 @@ def fit(
     Returns
     -------
     FitResult
+
+    Notes
+    -----
+    Under ``torchrun`` (a running process group of several processes) every process draws
+    the same global batches and augmentations, trains on its slice of each batch inside
+    DistributedDataParallel (BatchNorm synchronised on GPUs; on CPUs each process
+    normalises its own slice), and the loss is scaled so that the averaged gradient is
+    the global batch's. Rank 0 validates (its scores are broadcast, so every process stops
+    at the same epoch) and writes the state file; dropout differs between processes.
     """
     from tqdm.auto import tqdm
 
     device = device or default_device()
+    rank, world = ddp.rank(), ddp.world_size()
+    main = rank == 0
     start_time = time.perf_counter()
     torch.manual_seed(config.seed)
     y_train = np.asarray(train_labels, dtype=np.int64)
@@ -263,6 +275,8 @@ def fit(
     if not sequence:
         model.fit_normalization(torch.from_numpy(np.stack(train_features)).float())
     model.to(device)
+    if world > 1 and torch.device(device).type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same state-dict keys
     if sample_weights is None:
         counts = np.bincount(y_train, minlength=n_classes).astype(np.float64)
         per_class = (
@@ -293,20 +307,25 @@ def fit(
             history = list(state["history"])
             best = {"score": state["best_score"], "epoch": state["best_epoch"], "state": state["best_state"]}
             first_epoch = int(state["epoch"]) + 1
+    forward = ddp.wrap_ddp(model, torch.device(device))
     bar = tqdm(
-        range(first_epoch, config.epochs), desc=f"train {config.model}", disable=not progress, unit="epoch"
+        range(first_epoch, config.epochs),
+        desc=f"train {config.model}",
+        disable=not (progress and main),
+        unit="epoch",
     )
     for epoch in bar:
         if epoch - best["epoch"] > config.patience and best["epoch"] >= 0:
             break
         rng = np.random.default_rng([config.seed, epoch])
-        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout: reproducible after a resume
+        # dropout: reproducible after a resume, independent between torchrun processes
+        torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * rank)
         model.train()
         order = rng.permutation(len(y_train))
         total, seen = 0.0, 0
         for i in range(0, len(order), config.batch_size):
             idx = order[i : i + config.batch_size]
-            if len(idx) < 2:
+            if len(idx) < max(2, world):
                 continue
             pick = rng.integers(0, len(views), size=len(idx)) if len(views) > 1 else np.zeros(len(idx), int)
             items = [views[k][j] for k, j in zip(pick, idx, strict=True)]
@@ -321,24 +340,32 @@ def fit(
                     + torch.from_numpy(rng.normal(0, 0.05, size=x.shape).astype(np.float32))
                     * model.norm.std.cpu()
                 )
-            target = torch.from_numpy(y_train[idx]).to(device)
-            logits = model(x.to(device), None if lengths is None else lengths.to(device))
+            # every process prepared the whole global batch (same random draws); it trains on its slice
+            mine = np.array_split(np.arange(len(idx)), world)[rank]
+            if world > 1:
+                x = x[torch.from_numpy(mine)]
+                lengths = None if lengths is None else lengths[torch.from_numpy(mine)]
+            target = torch.from_numpy(y_train[idx[mine]]).to(device)
+            logits = forward(x.to(device), None if lengths is None else lengths.to(device))
             loss = masked_cross_entropy(
                 logits,
                 target,
-                torch.from_numpy(masks[idx]).to(device),
-                torch.from_numpy(weights[idx]).to(device),
+                torch.from_numpy(masks[idx[mine]]).to(device),
+                torch.from_numpy(weights[idx[mine]]).to(device),
                 config.label_smoothing,
             )
+            if world > 1:  # DDP averages over processes: weight the slice's share of the batch
+                loss = loss * (world * float(weights[idx[mine]].sum()) / float(weights[idx].sum()))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(ddp.all_reduce_mean(loss.detach())) * len(idx)
             seen += len(idx)
         scheduler.step()
+        ddp.broadcast_buffers(model)  # BatchNorm statistics: every process keeps rank 0's
         record = {"epoch": epoch, "train_loss": total / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
-        if len(y_val):
+        if len(y_val) and main:
             logits = predict_logits(model, val_features)
             vmask = None if val_masks is None else torch.from_numpy(np.asarray(val_masks, bool))
             if vmask is not None:
@@ -355,19 +382,23 @@ def fit(
                 ]
                 record["val_balanced_accuracy"] = float(np.mean(per_group))
             score = record["val_balanced_accuracy"] - 1e-3 * record["val_loss"]
-        else:  # nothing to validate on: keep the last epoch
+        elif not len(y_val):  # nothing to validate on: keep the last epoch
             score = float(epoch)
+        # rank 0's validation decides for every process (so all stop at the same epoch)
+        record, score = ddp.broadcast_object((record, score) if main else None)
         history.append(record)
         if score > best["score"]:
             best = {"score": score, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
         bar.set_postfix(
             loss=f"{record['train_loss']:.3f}", val=f"{record.get('val_balanced_accuracy', float('nan')):.3f}"
         )
-        if state_path is not None:
+        if state_path is not None and main:
             _save_state(state_path, model, optimizer, scheduler, epoch, history, best, config)
+    del forward
     model.load_state_dict(best["state"])
     model.eval()
-    if state_path is not None and state_path.exists():
+    ddp.barrier()  # every process has read the state file before rank 0 removes it
+    if state_path is not None and main and state_path.exists():
         state_path.unlink()
     if config.refit and len(y_val) and best["epoch"] >= 0:
         refit_config = TrainConfig(
@@ -583,8 +614,42 @@ def train(
     and the mean of their per-corpus balanced accuracies. Interrupted runs resume: finished
     ensemble members and the running member's per-epoch state live in ``.<out name>.train/``
     beside ``out`` until the checkpoint is written.
+
+    Under ``torchrun`` each process extracts the features of its share of the clips into the
+    feature cache, then reads them all from it (without a cache, ``cache_dir=False``, every
+    process extracts everything), and trains each member data-parallel (:func:`fit`); rank 0
+    logs and writes the resume files and the checkpoint, which must then be on a filesystem
+    every process sees (the cache too, for the shared extraction to help across machines).
     """
+    with ddp.distributed_session():
+        result = _train_job(
+            data,
+            out,
+            config,
+            feature_config,
+            test_speakers,
+            labels,
+            cache_dir,
+            n_jobs,
+            progress,
+            overwrite,
+            log,
+        )
+        ddp.barrier()  # the other processes return once rank 0 has written the checkpoint
+    return result
+
+
+def _train_job(
+    data, out, config, feature_config, test_speakers, labels, cache_dir, n_jobs, progress, overwrite, log
+) -> dict:
     import shutil
+
+    main = ddp.is_main()
+    if not main:  # rank 0 reports for the job
+        progress = False
+
+        def log(line: str) -> None:
+            pass
 
     config = config or TrainConfig()
     feature_config = feature_config or default_feature_config(config.model)
@@ -607,6 +672,12 @@ def train(
         raise InputError(
             f"{source_name}: test speakers not found: {', '.join(unknown)} (speakers: {', '.join(speakers_all)})"
         )
+    if ddp.world_size() > 1 and cache_dir is not False:
+        # each process fills the feature cache for its share of the clips, then all read it all
+        share = df.iloc[ddp.rank() :: ddp.world_size()]
+        _, kept_share, _ = extract_dataset(share, feature_config, cache_dir, n_jobs, progress)
+        augmented_views(share.iloc[kept_share], feature_config, config, cache_dir, n_jobs, progress)
+        ddp.barrier()
     features, kept, problems = extract_dataset(df, feature_config, cache_dir, n_jobs, progress)
     for line in problems:
         log(f"skipped {line}")
@@ -622,7 +693,8 @@ def train(
     if len(train_speakers) < 2:
         raise InputError(f"{source_name}: need at least 2 training speakers, found {len(train_speakers)}")
     work = out.parent / f".{out.name}.train"
-    work.mkdir(parents=True, exist_ok=True)
+    if main:
+        work.mkdir(parents=True, exist_ok=True)
     members, histories, member_info = [], [], []
     for m in range(config.n_models):
         member_config = TrainConfig(**{**config.to_dict(), "seed": config.seed + m, "n_models": 1})
@@ -672,22 +744,14 @@ def train(
             "val_balanced_accuracy": best.get("val_balanced_accuracy"),
             "train_seconds": round(result.seconds, 1),
         }
-        with atomic_output(done, own_output=True) as tmp:  # kill -9 never leaves a truncated member
-            torch.save(
-                {
-                    "config": member_config.to_dict(),
-                    "state": result.model.state_dict(),
-                    "history": result.history,
-                    "info": info,
-                },
-                tmp,
-            )
+        if main:  # kill -9 never leaves a truncated member
+            _save_member(done, member_config, result, info)
         members.append(result.model.cpu().eval())
         histories.append(result.history)
         member_info.append(info)
     model = members[0] if len(members) == 1 else Ensemble(members).eval()
     metrics: dict = {"members": member_info}
-    if test_mask.any():
+    if test_mask.any() and main:
         test_idx = np.flatnonzero(test_mask)
         logits = predict_logits(model, [features[i] for i in test_idx])
         s = scores(y[test_mask], logits.argmax(1).numpy(), len(labels))
@@ -707,6 +771,8 @@ def train(
         "per_corpus": {c: int(((corpora == c) & ~test_mask).sum()) for c in sorted(set(corpora.tolist()))},
         "skipped_files": len(problems),
     }
+    if not main:
+        return {"path": str(out), "metrics": metrics, "data": data_summary}
     save_checkpoint(
         out,
         members,
@@ -722,6 +788,20 @@ def train(
     )
     shutil.rmtree(work, ignore_errors=True)
     return {"path": str(out), "metrics": metrics, "data": data_summary}
+
+
+def _save_member(path: Path, member_config: TrainConfig, result: FitResult, info: dict) -> None:
+    """A finished ensemble member, for a resumed run to pick up."""
+    with atomic_output(path, own_output=True) as tmp:
+        torch.save(
+            {
+                "config": member_config.to_dict(),
+                "state": result.model.state_dict(),
+                "history": result.history,
+                "info": info,
+            },
+            tmp,
+        )
 
 
 def fit_split(

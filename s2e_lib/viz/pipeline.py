@@ -16,8 +16,19 @@ EMOTION_COLORS = {
 }
 
 
+#: Colour of a label outside the mission emotions.
+OTHER_COLOR = "#2ca02c"
+
+
 def _color(label: str) -> str:
-    return EMOTION_COLORS.get(label, "#2ca02c")
+    return EMOTION_COLORS.get(label, OTHER_COLOR)
+
+
+def emotion_rgb(label: str) -> tuple[int, int, int]:
+    """The colour of ``label`` in every pipeline figure, as 0–255 RGB (the animation's
+    caption, bars and GIF palette use these exact values)."""
+    value = _color(label).lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
 def summary_image(
@@ -79,36 +90,72 @@ def timeline_figure(
     labels: Sequence[str],
     raw: np.ndarray | None = None,
     audio: np.ndarray | None = None,
-    sr: int = 16000,
+    sr: float = 16000,
+    speech_spans: np.ndarray | None = None,
+    title: str | None = None,
 ):
-    """Emotion probabilities over time (smoothed lines, raw as faint dots), waveform on top."""
+    """Emotion probabilities over time (smoothed lines, raw as faint dots), waveform on top.
+
+    ``speech_spans`` ((start, stop) seconds) are shaded in every panel; the legend sits
+    under the plot so it never covers the curves.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     rows = 2 if audio is not None else 1
     fig, axes = plt.subplots(
         rows,
         1,
-        figsize=(11, 2.2 + 2.3 * rows),
+        figsize=(11, 2.9 + 2.3 * rows),
         sharex=True,
         squeeze=False,
         gridspec_kw={"height_ratios": [1, 2.5] if rows == 2 else [1]},
     )
     axes = axes[:, 0]
+    shaded = speech_spans is not None and len(speech_spans) > 0
+    for axis in axes if shaded else ():
+        spans = np.asarray(speech_spans, dtype=float).reshape(-1, 2)
+        axis.broken_barh(
+            [(a, b - a) for a, b in spans],
+            (0, 1),
+            transform=axis.get_xaxis_transform(),  # full height whatever the y range
+            facecolor="0.88",
+            edgecolor="none",
+            zorder=0,
+        )
     if audio is not None:
         t_audio = np.arange(audio.size) / sr
         axes[0].plot(t_audio, audio, color="0.3", linewidth=0.5)
         axes[0].set_ylabel("waveform")
     ax = axes[-1]
+    handles = []
     for j, label in enumerate(labels):
-        ax.plot(times, probabilities[:, j], color=_color(label), label=label, linewidth=2)
+        (line,) = ax.plot(times, probabilities[:, j], color=_color(label), label=label, linewidth=2)
+        handles.append(line)
         if raw is not None:
             ax.scatter(times, raw[:, j], color=_color(label), s=6, alpha=0.35)
+    if shaded:
+        handles.append(Patch(facecolor="0.88", edgecolor="0.6", label="speech detected"))
     ax.set_ylim(0, 1)
+    ax.set_xlim(
+        0, max(float(np.max(times)) if len(times) else 0.0, audio.size / sr if audio is not None else 0.0)
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("probability")
-    ax.legend(loc="upper right", ncol=len(labels), fontsize=8)
+    legend_title = "smoothed probability" + (" (dots: per window)" if raw is not None else "")
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=len(handles),
+        fontsize=10,
+        title=legend_title,
+        title_fontsize=9,
+        frameon=False,
+    )
+    fig.suptitle(title or "Emotion heard in the voice over time", fontsize=13)
     fig.tight_layout()
     return fig

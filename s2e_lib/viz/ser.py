@@ -6,6 +6,42 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: The label every figure of a smoke run carries (:func:`mark_smoke`).
+SMOKE_LABEL = "smoke run (tiny data, a few epochs): not a result"
+
+
+def mark_smoke(fig=None, label: str = SMOKE_LABEL):
+    """Label ``fig`` (default: the current figure) as a smoke-run figure.
+
+    The label goes above any existing suptitle, in red, and a faint "SMOKE RUN" watermark
+    crosses the figure, so a saved or shared copy cannot pass for a result.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = fig if fig is not None else plt.gcf()
+    existing = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if existing:
+        fig.suptitle(existing, y=0.99)
+        fig.text(0.5, 1.0, label, ha="center", va="bottom", color="C3", fontsize=10, weight="bold")
+    else:
+        fig.suptitle(label, color="C3", fontsize=10, weight="bold")
+        if not fig.get_constrained_layout():  # make room for it above the axes' titles
+            fig.tight_layout()
+    fig.text(
+        0.5,
+        0.5,
+        "SMOKE RUN",
+        ha="center",
+        va="center",
+        rotation=20,
+        fontsize=48,
+        color="C3",
+        alpha=0.12,
+        weight="bold",
+        zorder=100,
+    )
+    return fig
+
 
 def plot_class_balance(df, by: str = "emotion", hue: str | None = "speaker", ax=None):
     """Bar chart of clips per label (stacked by ``hue`` when given)."""
@@ -32,15 +68,21 @@ def plot_mfcc_examples(clips: dict[str, np.ndarray], sr: int = 16_000, n_mfcc: i
 
     from s2e_lib.audio.features import original_recipe
 
+    hop = 512  # librosa's default hop, for MFCCs here and in the original recipe
     fig, axes = plt.subplots(2, len(clips), figsize=(3.2 * len(clips), 5), squeeze=False)
     for col, (label, audio) in enumerate(clips.items()):
-        mfcc = librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=n_mfcc)
-        axes[0, col].imshow(mfcc, aspect="auto", origin="lower", cmap="magma")
+        mfcc = librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=n_mfcc, hop_length=hop)
+        duration = mfcc.shape[1] * hop / sr
+        axes[0, col].imshow(
+            mfcc, aspect="auto", origin="lower", cmap="magma", extent=(0, duration, -0.5, n_mfcc - 0.5)
+        )
         axes[0, col].set_title(f"{label}: {n_mfcc} MFCCs")
-        axes[0, col].set_xlabel("frame")
-        axes[1, col].plot(original_recipe(audio, sr), lw=0.8)
+        axes[0, col].set_xlabel("time (s)")
+        recipe = original_recipe(audio, sr)
+        # 2.5 s from 0.5 s at 44.1 kHz: one value per 512-sample hop
+        axes[1, col].plot(0.5 + np.arange(recipe.size) * hop / 44_100, recipe, lw=0.8)
         axes[1, col].set_title("original recipe (216)")
-        axes[1, col].set_xlabel("frame (44.1 kHz, hop 512)")
+        axes[1, col].set_xlabel("time (s)")
     axes[0, 0].set_ylabel("coefficient")
     axes[1, 0].set_ylabel("mean over 13 MFCCs")
     fig.tight_layout()
@@ -128,15 +170,24 @@ def plot_group_accuracy(table, by: str = "speaker", ax=None, title: str | None =
 
 
 def plot_error(audio: np.ndarray, sr: int, true: str, probs: dict[str, float], ax=None):
-    """Waveform-free view of one clip for listening: log-mel spectrogram and the predicted probabilities."""
+    """Waveform-free view of one clip for listening: log-mel spectrogram (time in seconds,
+    frequency in Hz on a mel scale) and the predicted probabilities."""
     import librosa
+    import librosa.display
     import matplotlib.pyplot as plt
 
+    hop = 512
     fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), gridspec_kw={"width_ratios": [3, 1]})
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=sr, n_mels=64))
-    axes[0].imshow(mel, aspect="auto", origin="lower", cmap="magma")
+    mel = librosa.power_to_db(
+        librosa.feature.melspectrogram(y=audio, sr=sr, n_mels=64, hop_length=hop), ref=np.max
+    )
+    image = librosa.display.specshow(
+        mel, sr=sr, hop_length=hop, x_axis="time", y_axis="mel", cmap="magma", ax=axes[0]
+    )
+    fig.colorbar(image, ax=axes[0], format="%+.0f dB", pad=0.01)
     axes[0].set_title(f"true: {true}")
-    axes[0].set_xlabel("frame")
+    axes[0].set_xlabel("time (s)")
+    axes[0].set_ylabel("frequency (Hz)")
     labels = list(probs)
     colors = ["C3" if k == true else "C0" for k in labels]
     axes[1].barh(labels, [probs[k] for k in labels], color=colors)

@@ -13,10 +13,15 @@ Everything a step does depends only on the seed and the step number (batches com
 reproduces the losses of an uninterrupted one. Checkpoints are written atomically
 every ``checkpoint_every`` steps, at the end, and on Ctrl-C (:mod:`.checkpoint`); the
 config and presets live in :mod:`.config`.
+
+Under ``torchrun`` the same loop runs data-parallel: every process takes its slice of each
+step's global batch (:class:`ShardedStepSampler`), G and D run inside
+DistributedDataParallel, and rank 0 alone logs and writes (``docs/scale.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -58,6 +63,14 @@ from s2e_lib.edit.pix2pixhd.model import (
 )
 from s2e_lib.errors import InputError
 from s2e_lib.fileio import atomic_output, output_lock, write_text_atomic
+from s2e_lib.nn.distributed import (
+    DistContext,
+    all_reduce_mean,
+    barrier,
+    distributed_session,
+    world_size,
+    wrap_ddp,
+)
 
 LOSS_COLUMNS = (
     "step",
@@ -77,6 +90,63 @@ LOSS_COLUMNS = (
 # --- one step ----------------------------------------------------------------------------
 
 
+def amp_settings(
+    device_type: str, amp: bool, bf16_supported: bool, forced_dtype: torch.dtype | None = None
+) -> tuple[bool, torch.dtype, bool]:
+    """Mixed precision of a training step: ``(autocast on, its dtype, grad scaler on)``.
+
+    With ``amp`` on CUDA: bfloat16 autocast where the GPU supports it (no scaler needed),
+    else float16 with a :class:`torch.amp.GradScaler`. Off on other devices, unless
+    ``forced_dtype`` asks for autocast in that dtype on whatever device (the CPU tests force
+    the CUDA branches this way: bfloat16, and float16 with the scaler).
+    """
+    if forced_dtype is not None:
+        return True, forced_dtype, forced_dtype == torch.float16
+    if not amp or device_type != "cuda":
+        return False, torch.float32, False
+    dtype = torch.bfloat16 if bf16_supported else torch.float16
+    return True, dtype, dtype == torch.float16
+
+
+def norm_cancelled(module: torch.nn.Module, in_channels: int = 3) -> list[tuple[torch.nn.Parameter, int]]:
+    """The parameters whose effect instance norm removes exactly, as ``(parameter, first input
+    channel)`` pairs (0: the whole parameter).
+
+    A convolution followed by a non-affine :class:`~torch.nn.InstanceNorm2d` adds its bias as
+    a per-channel constant, which the norm subtracts again; likewise the weights a first
+    convolution applies to constant one-hot label planes (input channels 3 … of the label
+    condition). Their true gradient is zero, but Adam divides the gradient's rounding noise
+    by its own size and moves them by about the learning rate every step: a random walk that
+    changes nothing the network computes, yet makes two runs that round differently (another
+    thread count, or several torchrun processes) end with different checkpoints. The trainer
+    leaves them out of every update.
+    """
+    cancelled: list[tuple[torch.nn.Parameter, int]] = []
+    for sequence in module.modules():
+        if not isinstance(sequence, torch.nn.Sequential):
+            continue
+        layers = list(sequence)
+        for layer, following in zip(layers, layers[1:], strict=False):
+            convolution = isinstance(layer, torch.nn.Conv2d | torch.nn.ConvTranspose2d)
+            if not (convolution and isinstance(following, torch.nn.InstanceNorm2d)) or following.affine:
+                continue
+            if layer.bias is not None:
+                cancelled.append((layer.bias, 0))
+            if in_channels > 3 and isinstance(layer, torch.nn.Conv2d) and layer.in_channels == in_channels:
+                cancelled.append((layer.weight, 3))
+    return cancelled
+
+
+def _drop_cancelled(cancelled: list[tuple[torch.nn.Parameter, int]]) -> None:
+    for parameter, first in cancelled:
+        if parameter.grad is None:
+            continue
+        if first == 0:
+            parameter.grad = None  # Adam skips a parameter without gradient
+        else:
+            parameter.grad[:, first:] = 0.0
+
+
 class Pix2PixHDTrainer:
     """G, D, their optimisers and losses; :meth:`step` does one G update and one D update.
 
@@ -88,11 +158,17 @@ class Pix2PixHDTrainer:
     device : torch.device, optional
     """
 
-    def __init__(self, config: TrainConfig, in_channels: int, device: torch.device | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        in_channels: int,
+        device: torch.device | None = None,
+        amp_dtype: torch.dtype | None = None,
+    ):
         self.config = config
         self.in_channels = in_channels
         self.device = torch.device(device) if device is not None else default_device()
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # every process of a torchrun job builds the same models
         self.generator, self.discriminator = build_models(config, in_channels)
         self.generator.to(self.device)
         self.discriminator.to(self.device)
@@ -104,12 +180,17 @@ class Pix2PixHDTrainer:
         )
         if self.vgg is not None:
             self.vgg.to(self.device)
-        use_amp = bool(config.amp) and self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-        self.use_amp = use_amp
-        self.scaler = torch.amp.GradScaler(
-            self.device.type, enabled=use_amp and self.amp_dtype == torch.float16
+        bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.use_amp, self.amp_dtype, use_scaler = amp_settings(
+            self.device.type, bool(config.amp), bf16, amp_dtype
         )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        # Under torchrun, D (and G, per training phase) run inside DistributedDataParallel.
+        self.world_size = world_size()
+        self._parallel_d = wrap_ddp(self.discriminator, self.device)
+        self._cancelled_g = norm_cancelled(self.generator, in_channels)
+        self._cancelled_d = norm_cancelled(self.discriminator)
+        self._parallel_g: tuple[str, torch.nn.Module] | None = None
         self.step_count = 0
 
     def set_lr(self, lr: float) -> None:
@@ -126,8 +207,27 @@ class Pix2PixHDTrainer:
             return self.generator.forward_global(x)
         return self.generator(x)
 
+    def _generator_for(self, step_phase: str) -> torch.nn.Module:
+        """The module a training forward of ``step_phase`` goes through: G (or G1 alone in the
+        ``global`` phase), wrapped in DDP when several processes train. The wrapper is rebuilt
+        when the phase changes, after G1 is frozen or unfrozen (DDP only reduces the
+        gradients of parameters that required them when it was built)."""
+        if self._parallel_g is not None and self._parallel_g[0] == step_phase:
+            return self._parallel_g[1]
+        self._parallel_g = None  # drop the old wrapper (and its gradient hooks) first
+        module = self.generator.global_generator if step_phase == "global" else self.generator
+        # In the joint phase G2 uses G1's features, not G1's own output layer.
+        unused = step_phase == "joint" and isinstance(self.generator, LocalEnhancer)
+        self._parallel_g = (step_phase, wrap_ddp(module, self.device, find_unused_parameters=unused))
+        return self._parallel_g[1]
+
     def step(self, x: torch.Tensor, y: torch.Tensor, step_phase: str = "single") -> dict[str, float]:
-        """One G update then one D update on a batch; returns the losses as floats."""
+        """One G update then one D update on a batch; returns the losses as floats.
+
+        Under torchrun ``x`` and ``y`` are this process's share of the global batch; the
+        gradients are averaged over the processes (DDP) and the returned losses are the
+        means over the processes, i.e. the losses of the global batch.
+        """
         c = self.config
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if x.shape[-1] != c.size or x.shape[-2] != c.size:
@@ -136,13 +236,24 @@ class Pix2PixHDTrainer:
         if step_phase == "global":
             x, y = downsample(x), downsample(y)
         self._freeze_global(step_phase == "local")
+        generator = self._generator_for(step_phase)
         self.generator.train()
         self.discriminator.train()
+        n = x.shape[0]
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-            fake = self.generate(x, step_phase)
-            pred_fake_pool = self.discriminator(torch.cat([x, fake.detach()], 1))
-            pred_real = self.discriminator(torch.cat([x, y], 1))
-            pred_fake = self.discriminator(torch.cat([x, fake], 1))
+            fake = generator(x)
+            # D's own loss: fake (detached) and real pairs in one forward, so D's DDP wrapper
+            # sees one forward and one backward per step (instance norm: samples independent).
+            pairs = torch.cat([torch.cat([x, fake.detach()], 1), torch.cat([x, y], 1)], 0)
+            pred_pairs = self._parallel_d(pairs)
+            pred_fake_pool = [[f[:n] for f in scale] for scale in pred_pairs]
+            pred_real = [[f[n:] for f in scale] for scale in pred_pairs]
+            # G's adversarial loss through a frozen D: gradients reach G only.
+            self.discriminator.requires_grad_(False)
+            try:
+                pred_fake = self.discriminator(torch.cat([x, fake], 1))
+            finally:
+                self.discriminator.requires_grad_(True)
             loss_d_fake = lsgan_loss(pred_fake_pool, False)
             loss_d_real = lsgan_loss(pred_real, True)
             loss_g_gan = lsgan_loss(pred_fake, True)
@@ -154,22 +265,27 @@ class Pix2PixHDTrainer:
 
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
+        _drop_cancelled(self._cancelled_g)
         self.scaler.step(self.opt_g)
-        # loss_g also reached D's parameters; D's own update starts from clean gradients.
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss_d).backward()
+        _drop_cancelled(self._cancelled_d)
         self.scaler.step(self.opt_d)
         self.scaler.update()
         self.step_count += 1
-        return {
-            "G_GAN": float(loss_g_gan.detach()),
-            "G_feat": float(loss_g_feat.detach()),
-            "G_VGG": float(loss_g_vgg.detach()),
-            "G_L1": float(loss_g_l1.detach()),
-            "D_real": float(loss_d_real.detach()),
-            "D_fake": float(loss_d_fake.detach()),
-            "L1": float(F.l1_loss(fake.detach().float(), y.float())),
-        }
+        values = torch.stack(
+            [
+                loss_g_gan.detach().float(),
+                loss_g_feat.detach().float(),
+                loss_g_vgg.detach().float(),
+                loss_g_l1.detach().float(),
+                loss_d_real.detach().float(),
+                loss_d_fake.detach().float(),
+                F.l1_loss(fake.detach().float(), y.float()),
+            ]
+        )
+        values = all_reduce_mean(values).cpu().tolist()
+        return dict(zip(("G_GAN", "G_feat", "G_VGG", "G_L1", "D_real", "D_fake", "L1"), values, strict=True))
 
     @torch.no_grad()
     def sample(self, x: torch.Tensor, step_phase: str = "single") -> torch.Tensor:
@@ -229,6 +345,32 @@ def predict_pairs(
 
 
 # --- the loop ----------------------------------------------------------------------------
+
+
+class ShardedStepSampler(torch.utils.data.Sampler):
+    """This process's share of every global batch of a :class:`StepBatchSampler`.
+
+    Process ``rank`` of ``world_size`` takes the ``rank``-th contiguous slice of
+    ``batch_size / world_size`` items of each step's batch. The global batch of a step is
+    the same whatever the number of processes (unlike ``DistributedSampler``, which splits
+    the dataset per epoch so that the global batches change with the number of processes):
+    a run resumed with another number of processes continues with the same batches, and a
+    run on N processes matches a one-process run on the same global batch.
+    """
+
+    def __init__(self, sampler: StepBatchSampler, rank: int = 0, world_size: int = 1):
+        if sampler.batch_size % world_size:
+            raise ValueError(f"batch size {sampler.batch_size} is not a multiple of {world_size} processes")
+        self.sampler, self.rank, self.world_size = sampler, rank, world_size
+        self.per_process = sampler.batch_size // world_size
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        first = self.rank * self.per_process
+        for batch in self.sampler:
+            yield batch[first : first + self.per_process]
 
 
 @dataclass
@@ -296,11 +438,32 @@ def train(
 
     The run holds an exclusive lock on ``out`` (a second ``train`` into it stops with
     "busy: …").
+
+    Under ``torchrun`` (several processes; see ``docs/scale.md``) every process trains on
+    its share of each global batch of ``config.batch_size`` pairs (which must be a multiple
+    of the number of processes), gradients are averaged by DistributedDataParallel, and
+    only rank 0 locks ``out``, logs, shows progress and writes checkpoints. The batches of a
+    step depend only on the seed and the step number, so a run resumed with another number
+    of processes sees the same global batches.
     """
     out = Path(out)
     dataset = PairDataset(data)
-    with output_lock(out):
-        return _train(dataset, data, out, config, resume, steps, stop_after, device, progress, log or _stderr)
+    with distributed_session(device) as session:
+        lock = output_lock(out) if session.is_main else contextlib.nullcontext()
+        with lock:
+            result = _train(
+                dataset, data, out, config, resume, steps, stop_after, session, progress, log or _stderr
+            )
+        barrier()  # the other processes return once rank 0 has written the run's files
+        if not session.is_main:
+            result.losses = _read_losses(out / "losses.csv")
+        return result
+
+
+def _read_losses(path: Path) -> pd.DataFrame:
+    if path.is_file():
+        return pd.read_csv(path, float_precision="round_trip")
+    return pd.DataFrame(columns=list(LOSS_COLUMNS))
 
 
 def _train(
@@ -311,10 +474,13 @@ def _train(
     resume: bool,
     steps: int | None,
     stop_after: int | None,
-    device: str | torch.device | None,
+    session: DistContext,
     progress: bool,
     log: Callable[[str], None],
 ) -> TrainResult:
+    main = session.is_main
+    if not main:
+        log = _quiet
     checkpoint_path = out / "checkpoint.pt"
     state = None
     if checkpoint_path.is_file():
@@ -335,20 +501,29 @@ def _train(
     config = config or get_config("tiny")
     if steps is not None:
         config = replace(config, steps=int(steps))
-    trainer = Pix2PixHDTrainer(config, dataset.input_channels, device)
+    if config.batch_size % session.world_size:
+        raise InputError(
+            f"batch size {config.batch_size} is the global batch and must be a multiple of the "
+            f"{session.world_size} torchrun processes (pass --batch-size {session.world_size} or more)"
+        )
+    trainer = Pix2PixHDTrainer(config, dataset.input_channels, session.device)
     if state is not None:
         trainer.load_state_dict(state)
         del state
     start = trainer.step_count
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "samples").mkdir(exist_ok=True)
     log_path = out / "losses.csv"
-    log_rows = _read_log(log_path, start, log)
-    _write_log(log_path, log_rows)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "samples").mkdir(exist_ok=True)
+        _write_log(log_path, _read_log(log_path, start, log))
 
     end = config.steps if stop_after is None else min(config.steps, int(stop_after))
-    sampler = StepBatchSampler(
-        len(dataset), config.batch_size, start, end, config.seed, config.hflip, config.vflip, config.rot90
+    sampler = ShardedStepSampler(
+        StepBatchSampler(
+            len(dataset), config.batch_size, start, end, config.seed, config.hflip, config.vflip, config.rot90
+        ),
+        session.rank,
+        session.world_size,
     )
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -358,7 +533,7 @@ def _train(
         persistent_workers=False,
     )
     picks = sorted({round(i * (len(dataset) - 1) / 3) for i in range(4)})  # spread over emotions
-    sample_batch = torch.utils.data.default_collate([dataset[i] for i in picks])
+    sample_batch = torch.utils.data.default_collate([dataset[i] for i in picks]) if main else None
 
     def record(last: dict, seconds: float) -> None:
         write_text_atomic(
@@ -371,6 +546,7 @@ def _train(
                     "pairs": len(dataset),
                     "step": trainer.step_count,
                     "device": str(trainer.device),
+                    "processes": session.world_size,
                     "amp": trainer.use_amp,
                     "vgg": trainer.vgg_note,
                     "seconds_per_step": seconds,
@@ -393,48 +569,48 @@ def _train(
 
     last: dict = {}
     timed_steps, timed_seconds = 0, 0.0
-    bar = tqdm(total=end, initial=start, desc="pix2pixHD", disable=not progress, unit="step")
+    bar = tqdm(total=end, initial=start, desc="pix2pixHD", disable=not (progress and main), unit="step")
+    log_file = open(log_path, "a", newline="", encoding="utf-8") if main else None  # noqa: SIM115
     try:
-        with open(log_path, "a", newline="", encoding="utf-8") as log_file:
-            writer = csv.DictWriter(log_file, fieldnames=list(LOSS_COLUMNS))
-            for batch in loader:
-                step = trainer.step_count
-                step_phase = phase(config, step)
-                lr = learning_rate(config, step)
-                trainer.set_lr(lr)
-                t0 = time.perf_counter()
-                losses = trainer.step(batch["input"], batch["target"], step_phase)
-                seconds = time.perf_counter() - t0
-                if step > start:  # the first step includes one-off set-up costs
-                    timed_steps, timed_seconds = timed_steps + 1, timed_seconds + seconds
-                done = trainer.step_count
-                last = {"step": done, "phase": step_phase, "lr": lr, **losses, "seconds": round(seconds, 4)}
-                if done % config.log_every == 0 or done == end:
-                    writer.writerow(last)
-                    log_file.flush()
-                if done % config.sample_every == 0 or done == end:
-                    write_samples(step_phase)
-                if done % config.checkpoint_every == 0 or done == end:
-                    save_checkpoint(trainer, out, dataset.settings)
-                    record(last, timed_seconds / max(timed_steps, 1))
-                bar.update(1)
-                bar.set_postfix(
-                    L1=f"{losses['L1']:.3f}", D=f"{losses['D_real'] + losses['D_fake']:.3f}", phase=step_phase
-                )
+        writer = csv.DictWriter(log_file, fieldnames=list(LOSS_COLUMNS)) if main else None
+        for batch in loader:
+            step = trainer.step_count
+            step_phase = phase(config, step)
+            lr = learning_rate(config, step)
+            trainer.set_lr(lr)
+            t0 = time.perf_counter()
+            losses = trainer.step(batch["input"], batch["target"], step_phase)
+            seconds = time.perf_counter() - t0
+            if step > start:  # the first step includes one-off set-up costs
+                timed_steps, timed_seconds = timed_steps + 1, timed_seconds + seconds
+            done = trainer.step_count
+            last = {"step": done, "phase": step_phase, "lr": lr, **losses, "seconds": round(seconds, 4)}
+            if not main:
+                continue
+            if done % config.log_every == 0 or done == end:
+                writer.writerow(last)
+                log_file.flush()
+            if done % config.sample_every == 0 or done == end:
+                write_samples(step_phase)
+            if done % config.checkpoint_every == 0 or done == end:
+                save_checkpoint(trainer, out, dataset.settings)
+                record(last, timed_seconds / max(timed_steps, 1))
+            bar.update(1)
+            bar.set_postfix(
+                L1=f"{losses['L1']:.3f}", D=f"{losses['D_real'] + losses['D_fake']:.3f}", phase=step_phase
+            )
     except KeyboardInterrupt:
-        if trainer.step_count > start:
+        if main and trainer.step_count > start:
             save_checkpoint(trainer, out, dataset.settings)
             record(last, timed_seconds / max(timed_steps, 1))
         raise
     finally:
         bar.close()
-    if trainer.step_count == start and not checkpoint_path.is_file():
+        if log_file is not None:
+            log_file.close()
+    if main and trainer.step_count == start and not checkpoint_path.is_file():
         save_checkpoint(trainer, out, dataset.settings)
-    losses_df = (
-        pd.read_csv(log_path, float_precision="round_trip")
-        if log_path.is_file()
-        else pd.DataFrame(columns=list(LOSS_COLUMNS))
-    )
+    losses_df = _read_losses(log_path) if main else pd.DataFrame(columns=list(LOSS_COLUMNS))
     return TrainResult(
         out, trainer.step_count, losses_df, trainer.vgg_note, timed_seconds / max(timed_steps, 1)
     )
@@ -452,11 +628,18 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+def _quiet(line: str) -> None:
+    """The log of processes other than rank 0: rank 0 reports for the job."""
+
+
 __all__ = [
     "PRESETS",
     "Pix2PixHDTrainer",
+    "ShardedStepSampler",
     "TrainConfig",
     "TrainResult",
+    "amp_settings",
+    "norm_cancelled",
     "build_models",
     "check_size",
     "get_config",
