@@ -46,7 +46,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Audio, Image, display
+from IPython.display import Audio, Image, Video, display
 
 from s2e_lib.audio import load_audio
 from s2e_lib.demo import astronaut_photo, concatenate, pick_utterances
@@ -145,9 +145,8 @@ timeline = run_timeline(
     progress=False,
 )
 display(Image(filename=timeline["outputs"]["timeline.png"]))
-if "animation.gif" in timeline["outputs"]:
-    display(Image(filename=timeline["outputs"]["animation.gif"]))
-print("MP4 with the voice:", timeline["outputs"]["animation.mp4"])
+# the animation (H.264 with the voice), embedded so it plays in JupyterLab and in the executed copy
+display(Video(timeline["outputs"]["animation.mp4"], embed=True, width=360))
 
 # %% [markdown]
 # ## Try it yourself

@@ -4,7 +4,7 @@
 2. runs ``s2e run`` on one level-3 sample utterance of each mission emotion against
    scikit-image's astronaut photo, with the shipped speech model and the warp editor;
 3. concatenates those utterances and runs ``s2e run --timeline`` on the result
-   (timeline plot, GIF, MP4 with the voice);
+   (timeline plot and an MP4 with the voice);
 4. executes notebook 00 into ``outputs/notebooks/``;
 5. prints which voice produced which emotion and strength, and the paths of what it made.
 

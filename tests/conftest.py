@@ -65,3 +65,9 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def no_dask_scheduler_from_the_shell(monkeypatch):
+    """A developer's ``S2E_DASK_SCHEDULER`` must not send every test's work to their cluster."""
+    monkeypatch.delenv("S2E_DASK_SCHEDULER", raising=False)

@@ -18,7 +18,14 @@ from s2e_lib.data import read_manifest, scan
 from s2e_lib.data.prepare import prepare
 from s2e_lib.data.video import VideoDecodeError, count_frames, read_frames, select_frames
 from s2e_lib.errors import InputError
+from s2e_lib.parallel import SCHEDULER_ENV
 from s2e_lib.sample import make_speakers, synthesize
+
+
+@pytest.fixture(autouse=True)
+def _local_execution(monkeypatch):
+    """These tests run the takes locally (one patches a function in this process)."""
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
 
 
 def test_decode_m4a_and_mp4(tiny_mead):  # noqa: F811

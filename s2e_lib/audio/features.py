@@ -11,6 +11,10 @@ Three kinds, chosen by :class:`FeatureConfig.kind`:
     A log-mel spectrogram sequence ``(n_mels, n_frames)`` (25 ms windows, 10 ms hop) of
     the clip with leading/trailing silence trimmed. Models add deltas and per-utterance
     normalisation themselves, so augmentation can act on the raw spectrogram.
+``egemaps`` / ``stats+egemaps`` / ``stats+egemaps+ge2e``
+    The 88 eGeMAPS functionals (openSMILE), alone or after ``stats``; the last appends the
+    256-dimensional utterance embedding of a pretrained GE2E voice encoder
+    (:mod:`s2e_lib.audio.voice_encoder`). All on the version-2 front end.
 ``stats``
     Pooled statistics (mean and standard deviation over time) of MFCCs, their deltas,
     RMS energy, spectral contrast, spectral centroid/rolloff/flatness and zero-crossing
@@ -27,6 +31,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -52,7 +57,7 @@ class FeatureConfig:
 
     Attributes
     ----------
-    kind : {"logmel", "stats", "original"}
+    kind : {"logmel", "stats", "original", "egemaps", "stats+egemaps", "stats+egemaps+ge2e"}
         Which feature (see the module docstring).
     sr : int
         Working sample rate of the input audio.
@@ -104,7 +109,7 @@ class FeatureConfig:
             raise ValueError(
                 f"unknown feature kind {self.kind!r}; expected one of {', '.join(FEATURE_KINDS)}"
             )
-        if self.kind in ("egemaps", "stats+egemaps") and self.version < 2:
+        if self.kind in ("egemaps", "stats+egemaps", "stats+egemaps+ge2e") and self.version < 2:
             raise ValueError(f"feature kind {self.kind!r} needs feature version 2")
         if self.version not in (1, 2):
             raise ValueError(f"unknown feature version {self.version!r}; expected 1 or 2")
@@ -130,7 +135,14 @@ class FeatureConfig:
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-FEATURE_KINDS: tuple[str, ...] = ("logmel", "stats", "original", "egemaps", "stats+egemaps")
+FEATURE_KINDS: tuple[str, ...] = (
+    "logmel",
+    "stats",
+    "original",
+    "egemaps",
+    "stats+egemaps",
+    "stats+egemaps+ge2e",
+)
 
 #: Length of the eGeMAPS v02 functionals vector.
 EGEMAPS_DIM = 88
@@ -497,6 +509,12 @@ def extract(
             return egemaps(y, config.sr)
         if config.kind == "stats+egemaps":
             return np.concatenate([relative_stats(y, config.sr, config), egemaps(y, config.sr)])
+        if config.kind == "stats+egemaps+ge2e":
+            from s2e_lib.audio.voice_encoder import embed_utterance
+
+            return np.concatenate(
+                [relative_stats(y, config.sr, config), egemaps(y, config.sr), embed_utterance(y)]
+            )
         return relative_stats(y, config.sr, config)
     audio = _at_rate(audio, sr, config.sr)
     audio = trim_silence(audio, config.trim_db)
@@ -588,8 +606,9 @@ def extract_file(
     config = config or FeatureConfig()
     cache = None
     if cache_dir is not False:
-        folder = Path(cache_dir) if cache_dir else feature_cache_dir()
-        cache = folder / config.key() / f"{cache_key(path, config, speed, transform)}.npy"
+        cache = _cache_path(
+            Path(cache_dir) if cache_dir else feature_cache_dir(), path, config, speed, transform
+        )
         if cache.exists():
             try:
                 return np.load(cache, allow_pickle=False)
@@ -618,34 +637,88 @@ def extract_files(
     speed: float = 1.0,
     transforms: Sequence[Transform | None] | None = None,
     desc: str | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> list[np.ndarray]:
-    """Features of many files, in order, in ``n_jobs`` processes, with a tqdm bar and disk cache.
+    """Features of many files, in order, with one tqdm bar and the disk cache.
 
-    ``transforms`` gives each file's :class:`Transform` (or None). Raises the first
-    :class:`~s2e_lib.errors.InputError` (naming the file) of a bad file.
+    The files run in this process (``n_jobs=1``), in ``n_jobs`` local processes, or on a
+    Dask cluster: ``scheduler`` (an address or ``local:N``; None reads
+    ``S2E_DASK_SCHEDULER``, ``""`` forces local) or an open ``executor`` (see
+    :mod:`s2e_lib.parallel`). Fewer than 8 files always run here. On Dask, the files and
+    the cache folder are passed as absolute paths and must be on a filesystem every
+    worker mounts at the same place. ``transforms`` gives each file's :class:`Transform`
+    (or None). Raises the first :class:`~s2e_lib.errors.InputError` (naming the file) of
+    a bad file.
     """
     from tqdm.auto import tqdm
+
+    from s2e_lib.parallel import executor_scope, progress_bar, resolve_scheduler, run_ordered
 
     config = config or FeatureConfig()
     paths = [str(p) for p in paths]
     transforms = list(transforms) if transforms is not None else [None] * len(paths)
-    bar = {
-        "total": len(paths),
-        "desc": desc or f"features ({config.kind})",
-        "disable": not progress,
-        "unit": "clip",
-    }
-    if n_jobs == 1 or len(paths) < 8:
+    if len(transforms) != len(paths):
+        raise ValueError(f"extract_files: {len(transforms)} transforms for {len(paths)} files")
+    desc = desc or f"features ({config.kind})"
+    address = resolve_scheduler(scheduler) if executor is None else None
+    if len(paths) < 8 or (executor is None and address is None and n_jobs == 1):
         return [
             extract_file(p, config, cache_dir, speed, t)
-            for p, t in tqdm(zip(paths, transforms, strict=True), **bar)
+            for p, t in tqdm(
+                zip(paths, transforms, strict=True),
+                total=len(paths),
+                desc=desc,
+                disable=not progress,
+                unit="clip",
+            )
         ]
-    from joblib import Parallel, delayed
+    # resolved here, not in the workers: their working folder and S2E_* may differ
+    paths = [os.path.abspath(p) for p in paths]
+    if cache_dir is not False:
+        cache_dir = str(Path(cache_dir or feature_cache_dir()).absolute())
+    features: list[np.ndarray | None] = [None] * len(paths)
+    todo: list[int] = []
+    bar = progress_bar(len(paths), desc, "clip", progress)
+    try:
+        # cached clips are read here: a round trip through a pool or a cluster costs more
+        for index, (path, transform) in enumerate(zip(paths, transforms, strict=True)):
+            features[index] = _read_cached(path, config, cache_dir, speed, transform)
+            if features[index] is None:
+                todo.append(index)
+            else:
+                bar.update()
+        if todo:
+            with executor_scope(executor, "" if address is None else address, n_jobs) as runner:
+                computed = run_ordered(
+                    runner,
+                    extract_file,
+                    ((paths[i], config, cache_dir, speed, transforms[i]) for i in todo),
+                    bar=bar,
+                )
+            for index, value in zip(todo, computed, strict=True):
+                features[index] = value
+    finally:
+        bar.close()
+    return features
 
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(extract_file)(p, config, cache_dir, speed, t) for p, t in zip(paths, transforms, strict=True)
-    )
-    return list(tqdm(jobs, **bar))
+
+def _cache_path(
+    folder: Path, path: str | os.PathLike, config: FeatureConfig, speed: float, transform: Transform | None
+) -> Path:
+    return folder / config.key() / f"{cache_key(path, config, speed, transform)}.npy"
+
+
+def _read_cached(
+    path: str, config: FeatureConfig, cache_dir: str | bool, speed: float, transform: Transform | None
+) -> np.ndarray | None:
+    """The cached features of one clip, or None (no cache, not cached yet, unreadable, missing file)."""
+    if cache_dir is False:
+        return None
+    try:
+        return np.load(_cache_path(Path(cache_dir), path, config, speed, transform), allow_pickle=False)
+    except (OSError, ValueError):
+        return None
 
 
 def _at_rate(audio: np.ndarray, sr: int, target: int) -> np.ndarray:

@@ -203,7 +203,21 @@ def sample(
     help="Seed of the speaker split.",
 )
 @click.option(
-    "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Parallel worker processes."
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Local worker processes (without --scheduler).",
+)
+@click.option(
+    "--scheduler",
+    envvar="S2E_DASK_SCHEDULER",
+    show_envvar=True,
+    default=None,
+    metavar="ADDRESS",
+    help="Run the takes on a Dask cluster: tcp://host:8786, or local:N for N local worker "
+    "processes; 'none' runs locally. Corpus and --out must be on a filesystem every worker "
+    "mounts at the same path.",
 )
 def prepare(
     corpus,
@@ -228,12 +242,14 @@ def prepare(
     n_val,
     seed,
     jobs,
+    scheduler,
 ):
     """Prepare MEAD or RAVDESS: manifest.csv, 16 kHz wavs, video frames, frames.csv, problems.csv.
 
     Resumable: takes already prepared with the same parameters are skipped. Broken or
     missing files are listed in <out>/problems.csv and the run goes on. The source tree
-    is only read. Exit status 2 when some takes failed.
+    is only read. Exit status 2 when some takes failed. With --scheduler the takes run on
+    a Dask cluster (docs/scale.md); an unreachable scheduler is an error before any work.
     """
     from s2e_lib.data.manifest import manifest_table
     from s2e_lib.data.prepare import FaceAligner, replace_atomic
@@ -280,6 +296,7 @@ def prepare(
         video=not no_video,
         jobs=jobs,
         progress=True,
+        scheduler=scheduler if scheduler is not None else "",
     )
     if len(result.manifest) and (test_speakers or val_speakers or n_test is not None):
         split = speaker_split(

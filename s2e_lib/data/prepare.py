@@ -18,6 +18,13 @@ source tree is only read. Only an empty or new folder, or one carrying
 ``prepare_params.json`` (this stage's marker), is written to: a user's folder is never
 taken over. Names of folders and files come from the corpus through
 :func:`s2e_lib.fileio.safe_name` and never leave ``<out>``.
+
+Where the takes run: in this process (``jobs=1``), a local process pool (``jobs=N``) or
+a ``dask.distributed`` cluster (``scheduler=ADDRESS`` or ``S2E_DASK_SCHEDULER``; see
+:mod:`s2e_lib.parallel` and docs/scale.md). Each take is independent and idempotent, so
+all three give the same tree byte for byte. Dask workers read the corpus and write
+``<out>`` by absolute path: both must be on a filesystem every worker mounts at the same
+place, which :func:`prepare` checks before the work.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +50,7 @@ from s2e_lib.data.video import FRAME_SELECTIONS, read_frames, select_frames, wri
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output, path_inside, safe_name
+from s2e_lib.parallel import DaskExecutor, executor_scope, note, progress_bar, run_ordered
 
 PROBLEM_COLUMNS = ("path", "stage", "error")
 RECORD_DIR = ".prepared"
@@ -51,6 +61,8 @@ PARAMS_FILE = "prepare_params.json"
 #: ``format`` key of :data:`PARAMS_FILE` (older trees lack it and are recognised by
 #: their ``version`` and ``fingerprint`` keys).
 PREPARE_FORMAT = "s2e-prepare"
+#: Name prefix of the file that shows Dask workers see ``<out>`` (removed at once).
+PROBE_PREFIX = ".s2e-probe-"
 
 FrameTransform = Callable[[np.ndarray], np.ndarray]
 
@@ -113,6 +125,8 @@ def prepare(
     sr: int = 16_000,
     jobs: int = 1,
     progress: bool = True,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> PrepareResult:
     """Prepare a MEAD or RAVDESS tree into ``out`` (see the module docstring for the layout).
 
@@ -139,9 +153,15 @@ def prepare(
     sr : int
         Sample rate of the prepared wavs.
     jobs : int
-        Parallel worker processes (joblib); 1 runs in this process.
+        Local worker processes (without a scheduler); 1 runs in this process.
     progress : bool
-        Show a tqdm progress bar.
+        Show one tqdm progress bar (on the client when the takes run on Dask).
+    scheduler : str, optional
+        A Dask scheduler address or ``local:N`` (see :func:`s2e_lib.parallel.make_executor`);
+        None reads ``S2E_DASK_SCHEDULER``, ``""`` forces local execution. ``jobs`` is then
+        unused. ``root`` and ``out`` must be visible at the same paths on every worker.
+    executor : concurrent.futures.Executor, optional
+        Run the takes on this executor instead (left open; ``jobs`` and ``scheduler`` unused).
 
     Returns
     -------
@@ -151,8 +171,10 @@ def prepare(
     Raises
     ------
     InputError
-        Bad root, an ``out`` inside the source tree, or invalid parameters. Broken files
-        are not raised: they become rows of ``problems.csv``.
+        Bad root, an ``out`` inside the source tree, or invalid parameters; a scheduler
+        that cannot be reached; Dask workers that do not see ``root`` or ``out``. All of
+        these are raised before any take is prepared. Broken files are not raised: they
+        become rows of ``problems.csv``.
     """
     start = time.perf_counter()
     root = Path(root).expanduser().absolute()
@@ -164,10 +186,43 @@ def prepare(
     if frames not in FRAME_SELECTIONS:
         raise InputError(f"unknown frame selection {frames!r}; expected one of {', '.join(FRAME_SELECTIONS)}")
     select_frames(1, frame_step, frames, max_frames)  # validates the numbers
+    # connected before the scan, so an unreachable scheduler fails in seconds
+    with executor_scope(executor, scheduler, jobs) as runner:
+        return _prepare(
+            root,
+            out,
+            runner,
+            start,
+            dict(format=format, emotions=emotions, levels=levels, views=views, speakers=speakers),
+            frame_step=frame_step,
+            frames=frames,
+            max_frames=max_frames,
+            image_format=image_format,
+            frame_transform=frame_transform,
+            audio=audio,
+            video=video,
+            sr=sr,
+            progress=progress,
+        )
 
-    df = scan(
-        root, format=format, emotions=emotions, levels=levels, views=views, speakers=speakers, durations=False
-    )
+
+def _prepare(
+    root: Path,
+    out: Path,
+    runner: Executor,
+    start: float,
+    filters: dict,
+    frame_step: int,
+    frames: str,
+    max_frames: int | None,
+    image_format: str,
+    frame_transform: FrameTransform | None,
+    audio: bool,
+    video: bool,
+    sr: int,
+    progress: bool,
+) -> PrepareResult:
+    df = scan(root, durations=False, **filters)
     problems: list[dict] = list(df.attrs.get("problems", []))
     if df.empty:
         raise InputError(f"{root}: no takes match the filters (emotions/levels/speakers)")
@@ -183,12 +238,42 @@ def prepare(
         "transform": _transform_name(frame_transform),
     }
     fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    rows = df.to_dict("records")
+    # the topmost folder this run creates, removed again if the workers cannot see it
+    created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
     out.mkdir(parents=True, exist_ok=True)
+    if isinstance(runner, DaskExecutor):
+        try:
+            _check_workers_see(runner, rows[0]["audio_path"], out)
+        except InputError:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            raise
     marker = {"format": PREPARE_FORMAT, **params, "fingerprint": fingerprint, "root": str(root)}
     _write_marker(out, marker)  # first, so an interrupted first run can be resumed
 
-    rows = df.to_dict("records")
-    results = _run(rows, out, params, fingerprint, frame_transform, jobs, progress)
+    # finished takes are found here, not sent to the workers: a resumed run of a large
+    # corpus then costs one record read per take instead of a round trip through a pool
+    results: list[dict | None] = [None] * len(rows)
+    todo: list[int] = []
+    bar = progress_bar(len(rows), "prepare", "take", progress)
+    try:
+        for index, row in enumerate(rows):
+            results[index] = finished_take(row, out, fingerprint, params["video"])
+            if results[index] is None:
+                todo.append(index)
+            else:
+                bar.update()
+        computed = run_ordered(
+            runner,
+            prepare_take,
+            ((rows[i], out, params, fingerprint, frame_transform) for i in todo),
+            bar=bar,
+        )
+    finally:
+        bar.close()
+    for index, res in zip(todo, computed, strict=True):
+        results[index] = res
 
     manifest_rows, frame_rows = [], []
     result = PrepareResult(out=out)
@@ -225,28 +310,30 @@ def prepare(
     return result
 
 
-def _run(rows, out, params, fingerprint, frame_transform, jobs, progress) -> list[dict]:
-    from tqdm.auto import tqdm
+def _check_workers_see(runner: DaskExecutor, source: str, out: Path) -> None:
+    """Raise :class:`InputError` unless every connected worker sees ``source`` and ``out``.
 
-    bar = tqdm(total=len(rows), desc="prepare", unit="take", disable=not progress)
+    A probe file written into ``out`` here must appear, with its size, on each worker:
+    a worker with its own (unshared) folder at the same path is caught too.
+    """
+    probe = out / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    probe.write_bytes(probe.name.encode())
     try:
-        if jobs <= 1:
-            results = []
-            for row in rows:
-                results.append(prepare_take(row, out, params, fingerprint, frame_transform))
-                bar.update()
-            return results
-        from joblib import Parallel, delayed
-
-        results = []
-        for res in Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(prepare_take)(row, out, params, fingerprint, frame_transform) for row in rows
-        ):
-            results.append(res)
-            bar.update()
-        return results
+        n_workers = runner.n_workers
+        if n_workers == 0:
+            note("dask: no workers connected yet; the takes wait for workers (shared paths unchecked)")
+            return
+        wanted = {str(source): os.stat(source).st_size, str(probe): probe.stat().st_size}
+        wrong = runner.check_shared(wanted)
     finally:
-        bar.close()
+        probe.unlink(missing_ok=True)
+    if wrong:
+        worker, paths = next(iter(wrong.items()))
+        missing = out if str(probe) in paths else paths[0]
+        raise InputError(
+            f"{missing}: not visible from dask worker {worker} ({len(wrong)} of {n_workers} workers); "
+            "the corpus and the output must be on a filesystem every worker mounts at the same path"
+        )
 
 
 def take_key(row: dict) -> tuple[str, str, str, str]:
@@ -267,28 +354,16 @@ def prepare_take(
     (wav path relative to ``out``), ``duration``, ``frames`` (rows of frames.csv) and
     ``problems``.
     """
+    done = finished_take(row, out, fingerprint, params["video"])
+    if done is not None:
+        return done
     speaker, emotion, level_dir, utt = take_key(row)
-    # folder and file names come from the corpus (folder and file names): one safe
-    # component each, and every output path is checked to stay inside ``out``
     s_speaker, s_emotion, s_utt = safe_name(speaker), safe_name(emotion), safe_name(utt)
     record_path = path_inside(out, RECORD_DIR, s_speaker, s_emotion, level_dir, f"{s_utt}.json")
     audio_rel = Path("audio") / s_speaker / s_emotion / level_dir / f"{s_utt}.wav"
     path_inside(out, audio_rel)
     videos = dict(row.get("videos") or {}) if params["video"] else {}
-    sources = {"audio": row["audio_path"], **{f"video:{v}": p for v, p in videos.items()}}
-    stats = _source_stats(sources)
-
-    record = _read_record(record_path)
-    if record and record.get("fingerprint") == fingerprint and record.get("sources") == stats:
-        outputs = [out / p for p in record.get("outputs", [])]
-        if all(p.is_file() for p in outputs):
-            return {
-                "status": "skipped",
-                "audio": record.get("audio"),
-                "duration": record.get("duration", float("nan")),
-                "frames": record.get("frames", []),
-                "problems": [],
-            }
+    stats = _source_stats(_take_sources(row, videos))
 
     problems: list[dict] = []
     outputs: list[str] = []
@@ -349,6 +424,38 @@ def prepare_take(
     }
 
 
+def finished_take(row: dict, out: Path, fingerprint: str, video: bool = True) -> dict | None:
+    """The "skipped" result of a take already prepared, or None when it must be (re)done.
+
+    Done means: its record carries ``fingerprint``, its sources have the recorded size
+    and mtime, and every output it lists exists.
+    """
+    speaker, emotion, level_dir, utt = take_key(row)
+    # folder and file names come from the corpus (folder and file names): one safe
+    # component each, and every output path is checked to stay inside ``out``
+    s_speaker, s_emotion, s_utt = safe_name(speaker), safe_name(emotion), safe_name(utt)
+    record_path = path_inside(out, RECORD_DIR, s_speaker, s_emotion, level_dir, f"{s_utt}.json")
+    record = _read_record(record_path)
+    if not record or record.get("fingerprint") != fingerprint:
+        return None
+    videos = dict(row.get("videos") or {}) if video else {}
+    if record.get("sources") != _source_stats(_take_sources(row, videos)):
+        return None
+    if not all((out / p).is_file() for p in record.get("outputs", [])):
+        return None
+    return {
+        "status": "skipped",
+        "audio": record.get("audio"),
+        "duration": record.get("duration", float("nan")),
+        "frames": record.get("frames", []),
+        "problems": [],
+    }
+
+
+def _take_sources(row: dict, videos: dict) -> dict[str, str]:
+    return {"audio": row["audio_path"], **{f"video:{v}": p for v, p in videos.items()}}
+
+
 def _extract_frames(
     vpath, out: Path, rel_dir: Path, params: dict, frame_transform
 ) -> tuple[list[dict], list[dict]]:
@@ -400,8 +507,12 @@ def _check_out(root: Path, out: Path) -> None:
         )
     if o.exists() and not o.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    # the output lock (fileio.output_lock) leaves its files; they do not make a folder "used"
-    used = o.is_dir() and any(p.name not in (".s2e.lock", ".s2e.lock.pid") for p in o.iterdir())
+    # the output lock (fileio.output_lock) leaves its files, and a run killed while checking
+    # the Dask workers its probe; they do not make a folder "used"
+    used = o.is_dir() and any(
+        p.name not in (".s2e.lock", ".s2e.lock.pid") and not p.name.startswith(PROBE_PREFIX)
+        for p in o.iterdir()
+    )
     if used and not is_prepared_tree(o):
         raise InputError(
             f"{out}: not an s2e prepare folder (no {PARAMS_FILE}); choose an empty or new folder"

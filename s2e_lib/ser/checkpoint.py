@@ -26,6 +26,7 @@ from torch import nn
 
 from s2e_lib import __version__
 from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, FeatureConfig, stats_dim
+from s2e_lib.audio.voice_encoder import EMBEDDING_DIM as GE2E_DIM
 from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output, require_file
 from s2e_lib.ser.models import MODELS, Ensemble, ModelConfig, build_model
@@ -79,12 +80,13 @@ def feature_size(config: FeatureConfig) -> int:
         "logmel": config.n_mels,
         "egemaps": EGEMAPS_DIM,
         "stats+egemaps": stats_dim(config) + EGEMAPS_DIM,
+        "stats+egemaps+ge2e": stats_dim(config) + EGEMAPS_DIM + GE2E_DIM,
     }[config.kind]
 
 
 def _vector_or_sequence(kind: str) -> str:
     """The feature kind a model class declares for ``kind`` (fixed vectors are all ``stats``-like)."""
-    return "stats" if kind in ("egemaps", "stats+egemaps") else kind
+    return "stats" if kind in ("egemaps", "stats+egemaps", "stats+egemaps+ge2e") else kind
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -1,0 +1,110 @@
+"""A pretrained speaker-verification voice encoder (GE2E) as a fixed feature extractor.
+
+Wan et al. 2018, "Generalized end-to-end loss for speaker verification": a 3-layer LSTM
+(256 units) over 40-band mel frames, a linear layer with ReLU, L2-normalised to a
+256-dimensional utterance embedding. The weights are Resemblyzer 0.1.4's ``pretrained.pt``
+(Corentin Jemine / Resemble AI, Apache-2.0; trained on LibriSpeech, VoxCeleb 1 and 2), stored
+as a plain float32 state dict in ``s2e_lib/assets/ser/ge2e_voice_encoder.pt`` with the
+licence beside it (``GE2E_VOICE_ENCODER_LICENSE.txt``); the optimizer state and the GE2E
+similarity scalars of the original file are dropped, nothing else is changed.
+
+Why a speaker encoder for emotion: trained on thousands of speakers over many microphones
+and rooms, its embedding summarises voice quality and speaking style in a way that
+transfers across corpora (x-vectors carry emotion: Pappagari et al. 2020). Measured on our
+corpora (docs/ser.md), appending it to the utterance statistics and eGeMAPS lifts the
+leave-one-corpus-out balanced accuracy of a linear model from 0.372 to 0.411 and its worst
+corpus from 0.324 to 0.410.
+
+Differences from Resemblyzer's ``VoiceEncoder.embed_utterance``: the input is our version-2
+front end (active-speech level normalised, Silero VAD speech only) instead of Resemblyzer's
+-30 dBFS volume normalisation and webrtcvad silence trimming, and partial utterances are
+1.6 s windows every 0.8 s (Resemblyzer: every ~0.77 s, ``rate=1.3``) with a clip shorter than
+1.6 s zero-padded to one window. The network and mel front end are Resemblyzer's exactly
+(``librosa.feature.melspectrogram(sr=16000, n_fft=400, hop_length=160, n_mels=40)``, power,
+not log: computed here with :mod:`s2e_lib.audio.dsp`, equal to librosa, so no librosa import).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from s2e_lib.audio import dsp
+from s2e_lib.errors import MissingResourceError
+
+SAMPLE_RATE = 16000
+N_MELS = 40
+N_FFT = 400  # 25 ms
+HOP_LENGTH = 160  # 10 ms
+PARTIAL_FRAMES = 160  # 1.6 s
+PARTIAL_STEP = 80  # 0.8 s
+EMBEDDING_DIM = 256
+HIDDEN = 256
+LAYERS = 3
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "ser" / "ge2e_voice_encoder.pt"
+
+
+def mel_frames(audio: np.ndarray) -> np.ndarray:
+    """Power mel spectrogram frames ``(n_frames, 40)`` of 16 kHz audio, as the encoder expects.
+
+    Equal to ``librosa.feature.melspectrogram(y=audio, sr=16000, n_fft=400, hop_length=160,
+    n_mels=40).T`` (centred frames, zero padding, Slaney mel filters).
+    """
+    y = np.asarray(audio, dtype=np.float32).reshape(-1)
+    S = dsp.stft_magnitude(y, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=N_FFT, center=True) ** 2
+    M = dsp.mel_filterbank(SAMPLE_RATE, N_FFT, n_mels=N_MELS, fmin=0.0, fmax=SAMPLE_RATE / 2)
+    return np.ascontiguousarray((M @ S).T.astype(np.float32))
+
+
+def partial_windows(mels: np.ndarray) -> np.ndarray:
+    """Overlapping 1.6 s windows ``(n_windows, 160, 40)`` covering the frames (zero-padded)."""
+    n = mels.shape[0]
+    if n < PARTIAL_FRAMES:
+        mels = np.pad(mels, ((0, PARTIAL_FRAMES - n), (0, 0)))
+        n = PARTIAL_FRAMES
+    starts = list(range(0, n - PARTIAL_FRAMES + 1, PARTIAL_STEP))
+    return np.stack([mels[s : s + PARTIAL_FRAMES] for s in starts])
+
+
+@lru_cache(maxsize=1)
+def _encoder():
+    import torch
+    from torch import nn
+
+    class VoiceEncoder(nn.Module):
+        """Resemblyzer's ``VoiceEncoder`` network (same parameter names)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(N_MELS, HIDDEN, LAYERS, batch_first=True)
+            self.linear = nn.Linear(HIDDEN, EMBEDDING_DIM)
+
+        def forward(self, mels):
+            _, (hidden, _) = self.lstm(mels)
+            embeds = torch.relu(self.linear(hidden[-1]))
+            return embeds / torch.norm(embeds, dim=1, keepdim=True).clamp_min(1e-12)
+
+    if not WEIGHTS.is_file():
+        raise MissingResourceError(f"{WEIGHTS}: the GE2E voice encoder's weights are missing")
+    model = VoiceEncoder()
+    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def embed_utterance(audio: np.ndarray) -> np.ndarray:
+    """The 256-dimensional GE2E embedding of a 16 kHz clip (float32, unit length).
+
+    The clip is cut into 1.6 s partial utterances every 0.8 s, each is embedded, and the mean
+    is L2-normalised (GE2E's utterance embedding). Pass speech already level-normalised and
+    reduced to voiced spans (:func:`s2e_lib.audio.features.prepare_speech`).
+    """
+    import torch
+
+    windows = partial_windows(mel_frames(audio))
+    with torch.inference_mode():
+        partials = _encoder()(torch.from_numpy(windows))
+    mean = partials.mean(dim=0)
+    return (mean / mean.norm().clamp_min(1e-12)).numpy().astype(np.float32)
