@@ -1,4 +1,5 @@
-"""Face stage figures: ms per warp edit split into detect, align, warp, paste; identity distances.
+"""Face stage figures: ms per warp edit split into detect, align, warp, paste; glasses detection
+and photo statistics (noise, blur); identity distances.
 
 Runs on scikit-image's astronaut (512 px) and the same photo upscaled to 1024 px, warm
 (models loaded once first), one edit per mission emotion at the default strength.
@@ -25,6 +26,8 @@ def run() -> dict:
     import skimage.data
 
     from s2e_lib.edit.warp import WarpEditor
+    from s2e_lib.edit.warp.glasses import glasses_evidence
+    from s2e_lib.edit.warp.photo import photo_stats
     from s2e_lib.emotions import MISSION_EMOTIONS
     from s2e_lib.face import align_face, detect_faces, identity_distance, paste_back
 
@@ -39,6 +42,8 @@ def run() -> dict:
             image = cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC)
         detect_ms, faces = _ms(lambda image=image: detect_faces(image))
         face = faces[0]
+        glasses_ms, _ = _ms(lambda image=image, face=face: glasses_evidence(image, face.landmarks))
+        stats_ms, _ = _ms(lambda image=image, face=face: photo_stats(image, face.landmarks))
         align_ms, aligned = _ms(lambda image=image, face=face: align_face(image, size=1024, face=face))
         paste_ms, _ = _ms(lambda image=image, a=aligned: paste_back(image, a.image, a))
         warp, total, distances = [], [], {}
@@ -51,6 +56,8 @@ def run() -> dict:
             distances[emotion] = identity_distance(image, result.image, face_a=face)
         key = f"{side}px"
         figures[f"{key}_detect_ms"] = round(detect_ms, 1)
+        figures[f"{key}_glasses_detect_ms"] = round(glasses_ms, 1)
+        figures[f"{key}_photo_stats_ms"] = round(stats_ms, 1)
         figures[f"{key}_align_ffhq1024_ms"] = round(align_ms, 1)
         figures[f"{key}_paste_back_ms"] = round(paste_ms, 1)
         figures[f"{key}_warp_edit_ms"] = round(float(np.mean(warp)), 1)

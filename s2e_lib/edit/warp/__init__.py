@@ -1,21 +1,26 @@
-"""The action-unit warp editor: FACS displacements on dlib's 68 landmarks, a smooth warp,
-and the appearance cues geometry cannot give (mouth interior, eye whites, folds, furrows).
+"""The action-unit warp editor: FACS displacements on dlib's 68 landmarks and a smooth warp,
+inventing as little as it can, so that edits pass for photographs.
 
 Works offline on any photo with only dlib's landmark model. Per face:
 
-1. Landmarks (dlib; detection on a downscaled copy).
+1. Landmarks (dlib; detection on a downscaled copy); glasses are looked for
+   (:mod:`s2e_lib.edit.warp.glasses`) and the photo's grain, blur and white balance
+   measured (:mod:`s2e_lib.edit.warp.photo`).
 2. Target landmarks: the mouth is first brought to rest (:func:`relax_mouth`, so a
    smiling photo can turn sad), then the emotion's recipe of action units
-   (:mod:`s2e_lib.edit.warp.recipes`) is added, in inter-ocular units, times ``strength``.
+   (:mod:`s2e_lib.edit.warp.recipes`) is added, in inter-ocular units, times a saturating
+   function of ``strength``. A closed mouth gets the variants that keep it closed or
+   barely parted; an open one warps its own teeth with the lips. No teeth are drawn.
 3. Geometry: a thin-plate spline from target to source landmarks, pinned by fixed
-   anchors around the face and on the border of a region of interest, gives a backward
-   map evaluated on a coarse grid and upsampled; only that region is resampled, so
-   hair, background and image size stay as they were. Inside the eyes the map is a
-   rigid shift, so a raised lid uncovers new sclera instead of stretching the iris.
-4. Appearance: newly opened mouth → dark cavity with teeth laid out along the lips'
-   curves; a wide-open mouth closed → closed lips; newly opened eye → sclera; shading strokes (multiplicative, as in expression ratio images, Liu, Shan
-   & Zhang 2001) for nasolabial folds, cheek raise, crow's feet, glabellar furrows,
-   forehead wrinkles, the lip line and the chin.
+   anchors around the face, on the border of a region of interest and along a spectacle
+   frame, gives a backward map evaluated on a coarse grid and upsampled, shrunk until it
+   does not fold; only that region is resampled, so hair, background and image size stay
+   as they were. Inside the eyes the map is a rigid shift, so a raised lid uncovers new
+   sclera instead of stretching the iris.
+4. Appearance: a dark gap where lips part beyond the photo's own opening, closed lips
+   over a closed wide-open mouth, sclera under a raised lid, each with the photo's grain
+   and blur (Poisson-blended); faint luminance-only shading for folds and furrows,
+   limited by the skin's own texture.
 
 >>> from s2e_lib.edit.warp import WarpEditor
 >>> result = WarpEditor().edit(image, "happy", strength=1.0)  # doctest: +SKIP

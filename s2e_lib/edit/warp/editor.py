@@ -16,17 +16,47 @@ from s2e_lib.edit.warp.geometry import (
     _window,
     backward_map,
 )
-from s2e_lib.edit.warp.landmarks import MAX_STRENGTH, FaceFrame, _emotion, _strength, target_landmarks
-from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_mouth, _paint_sclera, _skin_tone
-from s2e_lib.edit.warp.recipes import RECIPES
+from s2e_lib.edit.warp.glasses import frame_anchors, glasses_evidence
+from s2e_lib.edit.warp.landmarks import FaceFrame, _emotion, _strength, mouth_gap, target_landmarks
+from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _paint_sclera, _skin_tone
+from s2e_lib.edit.warp.photo import photo_stats
+from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, saturate
 from s2e_lib.edit.warp.shading import _shade, _shading_gain, _strokes
 from s2e_lib.errors import InputError
 from s2e_lib.face.detect import MIN_FACE_PX, Face, detect_faces
 from s2e_lib.face.io import restore_mode, to_rgb
 
+#: Smallest Jacobian determinant the backward map may have (below: the warp nearly folds).
+MIN_JACOBIAN = 0.05
+
+
+def jacobian_min(
+    map_x: np.ndarray, map_y: np.ndarray, step: int = 1, ignore: np.ndarray | None = None
+) -> float:
+    """Smallest determinant of the backward map's Jacobian (≤ 0: the warp folds over).
+
+    ``ignore`` (a boolean mask of the map's shape) leaves out pixels that are painted over
+    anyway (a newly opened mouth: its pixels all come from the thin closed lip line).
+    """
+    mx, my = map_x[::step, ::step], map_y[::step, ::step]
+    if min(mx.shape) < 2:
+        return 1.0
+    dxx, dxy = np.gradient(mx, step, axis=1), np.gradient(mx, step, axis=0)
+    dyx, dyy = np.gradient(my, step, axis=1), np.gradient(my, step, axis=0)
+    det = dxx * dyy - dxy * dyx
+    if ignore is not None:
+        det = det[~ignore[::step, ::step]]
+    return float(det.min()) if det.size else 1.0
+
 
 def warp_face(
-    rgb: np.ndarray, landmarks: np.ndarray, emotion: str, strength: float = 1.0, grid_step: int | None = None
+    rgb: np.ndarray,
+    landmarks: np.ndarray,
+    emotion: str,
+    strength: float = 1.0,
+    grid_step: int | None = None,
+    glasses: bool | None = None,
+    report: dict | None = None,
 ):
     """Edit one face of an RGB uint8 photo in place of a copy; returns (image, target landmarks, timings).
 
@@ -40,29 +70,54 @@ def warp_face(
         As for :meth:`WarpEditor.edit`.
     grid_step : int, optional
         Spacing in pixels of the grid the spline is evaluated on (default ~IOD/12).
+    glasses : bool, optional
+        Whether the face wears glasses (default: detected,
+        :func:`~s2e_lib.edit.warp.glasses.glasses_evidence`); their frames are kept rigid.
+    report : dict, optional
+        Filled with what was decided: ``glasses``, ``mouth_open`` (the photo's own),
+        ``displacement_scale`` (< 1 where the warp had to be softened to stay folding-free).
     """
     import cv2
 
     t0 = time.perf_counter()
     emotion, strength = _emotion(emotion), _strength(strength)
     src = np.asarray(landmarks, np.float64)
-    dst = target_landmarks(src, emotion, strength)
+    if glasses is None:
+        glasses = strength > 0 and glasses_evidence(rgb, src).present
+    dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses)
     frame = FaceFrame.from_landmarks(src)
-    tframe = FaceFrame.from_landmarks(dst)
     roi = _roi(np.vstack([src, dst]), frame, rgb.shape[:2])
     x0, y0, x1, y1 = roi
     anchors = _anchors(src, frame, roi)
+    if glasses:  # the frame's outline and bridge stay where they are
+        anchors = np.vstack([anchors, frame_anchors(src)])
     step = grid_step or int(np.clip(frame.iod / 12, 2, 12))
     t1 = time.perf_counter()
-    ring_src, ring_dst = _eye_rings(src, dst, frame)
     # mid-lip points keep each lip's body on the lip when the mouth opens or closes
     pairs = np.array([[50, 61], [51, 62], [52, 63], [58, 67], [57, 66], [56, 65]])
-    ring_src = np.vstack([ring_src, src[pairs].mean(1)])
-    ring_dst = np.vstack([ring_dst, dst[pairs].mean(1)])
-    map_x, map_y = backward_map(
-        np.vstack([src, ring_src]), np.vstack([dst, ring_dst]), anchors, roi, frame.iod, step
-    )
-    map_x, map_y = _eye_override(map_x, map_y, src, dst, roi, frame.iod)
+    target, scale = dst, 1.0
+    k_open = int(round(0.02 * frame.iod))
+    for _ in range(5):  # shrink the displacement until the warp is folding-free
+        ring_src, ring_dst = _eye_rings(src, target, frame)
+        if glasses:
+            ring_src, ring_dst = ring_src[:0], ring_dst[:0]
+        ring_src = np.vstack([ring_src, src[pairs].mean(1)])
+        ring_dst = np.vstack([ring_dst, target[pairs].mean(1)])
+        map_x, map_y = backward_map(
+            np.vstack([src, ring_src]), np.vstack([target, ring_dst]), anchors, roi, frame.iod, step
+        )
+        # (checked before the eyes' rigid shift, whose edge hides the old lid on purpose, and
+        # outside the target mouth opening, which is painted where it is new)
+        opening = _poly_mask((y1 - y0, x1 - x0), target[60:68] - (x0, y0)) > 0
+        opening = (
+            cv2.dilate(opening.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, k_open)) > 0
+        )
+        if jacobian_min(map_x, map_y, max(1, step // 2), ignore=opening) >= MIN_JACOBIAN:
+            break
+        target, scale = src + 0.8 * (target - src), 0.8 * scale
+    map_x, map_y = _eye_override(map_x, map_y, src, target, roi, frame.iod)
+    dst = target
+    tframe = FaceFrame.from_landmarks(dst)
     warped = cv2.remap(rgb, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     img = warped.astype(np.float32)
     # where did the source mouth / eyes land? (sampled through the same map)
@@ -85,17 +140,23 @@ def warp_face(
     recipe = RECIPES[emotion]
     skin = _skin_tone(rgb, src)
     origin = np.array([x0, y0], np.float64)
+    slit_w = mouth_w  # where the photo's own lip line / opening landed
     if np.linalg.norm(src[66] - src[62]) < 0.03 * frame.iod:
         mouth_w = np.zeros_like(mouth_w)  # a closed source mouth has no interior worth keeping
     if strength > 0:
+        stats = photo_stats(rgb, src)
         sy, sx, o = _window(dst[48:68], origin, frame.iod, img.shape)
-        img[sy, sx] = _cover_teeth(img[sy, sx], dst, mouth_w[sy, sx], rgb, src, frame.iod, o)
+        img[sy, sx] = _cover_teeth(img[sy, sx], dst, mouth_w[sy, sx], rgb, src, frame.iod, o, stats)
         if mouth_w.max() > 0.05 and np.linalg.norm(dst[66] - dst[62]) < 0.03 * frame.iod:
-            img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o)
-        img[sy, sx] = _paint_mouth(img[sy, sx], dst, mouth_w[sy, sx], recipe, strength, skin, frame.iod, o)
+            img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o, stats)
+        opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
+        # an open mouth keeps its own interior, warped with the lips; a closed one shows a
+        # dark gap only where the lips parted further than in the photo
+        if not mouth_w.any() and opened > 0.02 * frame.iod:
+            img[sy, sx] = _paint_gap(img[sy, sx], dst, slit_w[sy, sx], rgb, src, skin, frame.iod, o, stats)
         sy, sx, o = _window(dst[36:48], origin, frame.iod, img.shape)
-        img[sy, sx] = _paint_sclera(img[sy, sx], dst, eyes_w[sy, sx], rgb, src, frame.iod, o)
-        strokes = _strokes(recipe.appearance, tframe.to_face(dst), min(strength, MAX_STRENGTH))
+        img[sy, sx] = _paint_sclera(img[sy, sx], dst, eyes_w[sy, sx], rgb, src, frame.iod, o, stats)
+        strokes = _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength))
         if strokes:
             img = _shade(img, strokes, tframe, (x0, y0), gain=_shading_gain(skin))
     t2 = time.perf_counter()
@@ -103,6 +164,10 @@ def warp_face(
     out[y0:y1, x0:x1] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     t3 = time.perf_counter()
     timings = {"align_ms": (t1 - t0) * 1e3, "warp_ms": (t2 - t1) * 1e3, "paste_ms": (t3 - t2) * 1e3}
+    if report is not None:
+        report.update(
+            glasses=bool(glasses), mouth_open=mouth_gap(src) >= OPEN_MOUTH, displacement_scale=scale
+        )
     return out, dst, timings
 
 
@@ -192,11 +257,13 @@ class WarpEditor:
         chosen = [f for f in faces if f.width >= self.min_face] if all_faces else faces[:1]
         out = rgb
         timings = {"detect_ms": detect_ms, "align_ms": 0.0, "warp_ms": 0.0, "paste_ms": 0.0}
-        targets = []
+        targets, reports = [], []
         for face in chosen:
+            report: dict = {}
             with _single_threaded_blas():
-                out, dst, t = warp_face(out, face.landmarks, emotion, strength, self.grid_step)
+                out, dst, t = warp_face(out, face.landmarks, emotion, strength, self.grid_step, report=report)
             targets.append(dst)
+            reports.append(report)
             for k, v in t.items():
                 timings[k] += v
         t = time.perf_counter()
@@ -213,6 +280,8 @@ class WarpEditor:
             "landmarks": chosen[0].landmarks,
             "target_landmarks": targets[0],
             "recipe": dict(RECIPES[emotion].aus),
+            "glasses": reports[0].get("glasses", False),
+            "mouth_open": reports[0].get("mouth_open", False),
             "timings_ms": timings,
         }
         return EditResult(image=result, info=info)

@@ -6,13 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2e_lib.edit.warp.recipes import RECIPES, recipe_field
+from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, recipe_field
 from s2e_lib.emotions import parse_emotion
 from s2e_lib.errors import InputError
 
-#: Largest strength accepted (the recipes are tuned for 1; 1.5 exaggerates).
+#: Largest strength accepted (the recipes are tuned for 1; 1.5 is intense, see ``saturate``).
 MAX_STRENGTH = 1.5
 EMOTIONS = tuple(RECIPES)
+#: The lens a spectacle frame is assumed to hold around each eye (face frame, IOD units):
+#: an ellipse of these half axes, centred this far below the eye's centre.
+LENS_HALF_WIDTH, LENS_HALF_HEIGHT, LENS_DROP = 0.36, 0.26, 0.03
 
 # --- face frame ----------------------------------------------------------------------
 
@@ -53,7 +56,9 @@ class FaceFrame:
 _UPPER_INNER, _LOWER_INNER = [61, 62, 63], [67, 66, 65]
 
 
-def relax_mouth(face_pts: np.ndarray, weight: float = 1.0, min_gap: float = 0.015) -> np.ndarray:
+def relax_mouth(
+    face_pts: np.ndarray, weight: float = 1.0, min_gap: float = 0.015, keep_open: float = 0.0
+) -> np.ndarray:
     """Bring the mouth towards rest in face coordinates: jaw closes, corners level.
 
     Parameters
@@ -64,12 +69,14 @@ def relax_mouth(face_pts: np.ndarray, weight: float = 1.0, min_gap: float = 0.01
         0 = unchanged, 1 = fully at rest.
     min_gap : float
         Lip gap (IOD) kept when closing an open mouth, so the warp stays invertible.
+    keep_open : float
+        Share of the opening left open (0: closed down to ``min_gap``).
     """
     pts = face_pts.copy()
     gaps = pts[_LOWER_INNER, 1] - pts[_UPPER_INNER, 1]
     gap = float(max(0.0, gaps.max() - min_gap))
     if gap > 0:
-        close = weight * gap
+        close = weight * gap * (1.0 - float(np.clip(keep_open, 0.0, 1.0)))
         for idx, share in {
             65: 1.0,
             66: 1.0,
@@ -108,7 +115,16 @@ def relax_mouth(face_pts: np.ndarray, weight: float = 1.0, min_gap: float = 0.01
     return pts
 
 
-def target_landmarks(landmarks: np.ndarray, emotion: str, strength: float = 1.0) -> np.ndarray:
+def mouth_gap(landmarks: np.ndarray) -> float:
+    """The inner lips' largest vertical gap, in inter-ocular distances."""
+    frame = FaceFrame.from_landmarks(landmarks)
+    pts = frame.to_face(landmarks)
+    return float(max(0.0, (pts[_LOWER_INNER, 1] - pts[_UPPER_INNER, 1]).max()))
+
+
+def target_landmarks(
+    landmarks: np.ndarray, emotion: str, strength: float = 1.0, *, rigid_eyes: bool = False
+) -> np.ndarray:
     """Where the 68 landmarks go for ``emotion`` at ``strength`` (image coordinates).
 
     Parameters
@@ -118,26 +134,41 @@ def target_landmarks(landmarks: np.ndarray, emotion: str, strength: float = 1.0)
     emotion : str
         Any accepted emotion name (see :data:`~s2e_lib.edit.warp.recipes.RECIPES`).
     strength : float
-        0 … 1.5; scales every displacement (and the mouth relaxation up to 1).
+        0 … 1.5; displacements scale with :func:`~s2e_lib.edit.warp.recipes.saturate`
+        (the mouth relaxation with ``min(strength, 1)``).
+    rigid_eyes : bool
+        The face wears glasses, whose frames must not bend: lids (inside the lenses) and
+        brows move half as far, and a lowered brow stops above the frame's top rim.
     """
     emotion = _emotion(emotion)
     strength = _strength(strength)
     frame = FaceFrame.from_landmarks(landmarks)
     pts = frame.to_face(landmarks)
     recipe = RECIPES[emotion]
-    field = recipe_field(emotion, strength)
+    is_open = mouth_gap(landmarks) >= OPEN_MOUTH
+    field = recipe_field(emotion, strength, mouth_open=is_open)
     if recipe.relax_mouth:
-        pts = relax_mouth(pts, weight=min(1.0, strength))
+        keep = recipe.keep_open if is_open else 0.0
+        pts = relax_mouth(pts, weight=min(1.0, strength), keep_open=keep)
     else:
         # a mouth already smiling / open has less room to go: scale the mouth's displacement down
         smile = max(0.0, float((pts[62, 1] + pts[66, 1]) / 2 - pts[[48, 54], 1].mean()))
         field[48:68] *= float(np.clip(1.0 - smile / 0.25, 0.3, 1.0))
-    pts = keep_brows_above_eyes(pts + field, frame.to_face(landmarks))
+    rest = frame.to_face(landmarks)
+    if rigid_eyes:  # lids move inside the lenses, less; brows less
+        field[36:48] *= 0.5
+        field[17:27] *= 0.5
+    pts = keep_brows_above_eyes(pts + field, rest)
+    if rigid_eyes:  # a lowered brow stops above the frame's top rim
+        for brow, eye in ((range(17, 22), slice(36, 42)), (range(22, 27), slice(42, 48))):
+            rim = rest[eye, 1].mean() + LENS_DROP - LENS_HALF_HEIGHT - 0.05
+            for i in brow:
+                pts[i, 1] = min(pts[i, 1], max(rest[i, 1], rim))
     return frame.to_image(pts)
 
 
 def keep_brows_above_eyes(
-    pts: np.ndarray, rest: np.ndarray, share: float = 0.3, floor: float = 0.06
+    pts: np.ndarray, rest: np.ndarray, share: float = 0.45, floor: float = 0.06
 ) -> np.ndarray:
     """A lowered brow stops above the upper lid (face coordinates, IOD units).
 

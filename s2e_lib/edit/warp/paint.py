@@ -1,4 +1,9 @@
-"""Appearance painting: mouth interior and teeth, closed lips, covered teeth, uncovered sclera."""
+"""Appearance painting: a dark gap between parted lips, closed lips, covered teeth, uncovered sclera.
+
+Nothing here draws teeth: a mouth that opens only shows a dark interior, and a mouth that
+was open in the photo keeps its own teeth (warped with the lips). Every synthesized
+pixel gets the photo's grain and blur (:mod:`s2e_lib.edit.warp.photo`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import numpy as np
 
 from s2e_lib.edit.warp.geometry import _poly_mask, smooth_closed
 from s2e_lib.edit.warp.landmarks import FaceFrame
+
+#: Uncovered eye white is at least this times the cheeks' luminance (eyes in shade still
+#: show white), and darkened by this much right under the lid (its shadow and lashes).
+SCLERA_MIN_LUMA, SCLERA_LID_SHADE = 1.05, 0.15
 
 
 def _skin_tone(rgb: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -18,20 +27,6 @@ def _skin_tone(rgb: np.ndarray, src: np.ndarray) -> np.ndarray:
         if patch.size:
             samples.append(patch.reshape(-1, 3))
     return np.median(np.vstack(samples), axis=0) if samples else np.array([180.0, 140.0, 120.0])
-
-
-#: Edges between teeth, from the midline outwards (IOD units): central and lateral incisors,
-#: canines, premolars (average adult widths ≈ 8.5, 6.5, 7.5, 7 mm for a ≈ 63 mm IOD, seen
-#: foreshortened along the dental arch).
-_TOOTH_EDGES = np.array([0.0, 0.125, 0.215, 0.29, 0.35, 0.40])
-
-
-def _tooth_gaps(dx: np.ndarray, iod: float, depth=0.08) -> np.ndarray:
-    """A multiplicative row of soft gaps between teeth at horizontal offsets ``dx`` (px)."""
-    d = np.abs(dx) / iod
-    dist = np.min(np.abs(d[..., None] - _TOOTH_EDGES), axis=-1)
-    width = max(0.006, 0.8 / iod)  # at least ~1 px
-    return 1.0 - depth * np.exp(-0.5 * (dist / width) ** 2)
 
 
 def _smoothstep(x):
@@ -47,28 +42,46 @@ def _lip_curves(inner: np.ndarray, frame: FaceFrame):
     return upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
 
 
-def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin):
-    """Paint a mouth cavity (and teeth) where the target lips opened beyond the source's.
+def _interior_colour(rgb_src: np.ndarray, src: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The colour of the inside of this photo's mouth: the darkest pixels along its lip line
+    (or inside its opening), no brighter than 15 % of the skin; carries the photo's cast."""
+    pts = src[60:68]
+    x0, y0 = np.maximum(np.floor(pts.min(0) - 1).astype(int), 0)
+    x1, y1 = np.ceil(pts.max(0) + 2).astype(int)
+    patch = rgb_src[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32)
+    skin = np.asarray(skin, np.float32)
+    if len(patch) < 4:
+        return skin * 0.2
+    luma = patch @ np.array([0.299, 0.587, 0.114], np.float32)
+    dark = np.median(patch[luma <= np.percentile(luma, 10)], axis=0)
+    # a mouth's inside is a shadow of the skin's hue: keep the darkest pixels' cast, cap their level
+    cap = 0.15 * float(skin.mean())
+    return dark * min(1.0, cap / max(float(dark.mean()), 1.0))
 
-    Everything is laid out in lip coordinates: across the mouth ``u`` (-1 … 1 corner to
-    corner) and down the opening ``v`` (0 at the upper lip's inner edge, 1 at the lower
-    lip's), both in the face frame, so the teeth follow the lips' curvature and tilt. The
-    upper teeth end in a soft, slightly scalloped smile arc, are shaded by the upper lip
-    and recede into the dark corridors at the mouth corners; lower teeth (when the recipe
-    shows them) sit low, mostly behind the lower lip, in shadow.
+
+def _paint_gap(img, dst, src_mask_warped, rgb_src, src, skin, iod, origin, stats):
+    """Where the lips parted beyond the photo's own opening, show the dark inside of a mouth.
+
+    No teeth are drawn (a closed mouth in the photo gives no evidence of them): the gap is
+    the photo's own darkest lip-line colour, darkest in the middle of the gap and in the
+    corners, a little lighter just under the upper lip's edge (light grazing the upper
+    teeth, deep in shadow), laid out in lip coordinates so it follows the lips' curve.
+    Composited with the photo's grain and blur (:func:`~s2e_lib.edit.warp.photo.composite`).
     """
     import cv2
 
+    from s2e_lib.edit.warp.photo import composite
+
     inner = dst[60:68] - origin
     gap = float(np.linalg.norm(inner[6] - inner[2]))  # 66 - 62
-    if gap < 0.03 * iod:
+    if gap < 0.02 * iod:
         return img
     shape = img.shape[:2]
     frame = FaceFrame.from_landmarks(dst - origin)
-    poly = _poly_mask(shape, smooth_closed(inner), blur=0.015 * iod)
+    poly = _poly_mask(shape, smooth_closed(inner), blur=0.01 * iod)
     cavity = poly * (1.0 - src_mask_warped)
     if src_mask_warped.max() > 0.05:  # the mouth was open: ignore slivers along its old edge
-        k = max(3, int(0.05 * iod) | 1)
+        k = max(3, int(0.04 * iod) | 1)
         cavity = cv2.morphologyEx(
             cavity, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         )
@@ -81,57 +94,16 @@ def _paint_mouth(img, dst, src_mask_warped, recipe, strength, skin, iod, origin)
     fx, fy = fp[..., 0], fp[..., 1]
     left, right = upper[0, 0], upper[-1, 0]
     cx, half = (left + right) / 2, max(1e-3, (right - left) / 2)
-    u = np.clip((fx - cx) / half, -1, 1)
-    au = np.abs(u)
+    au = np.clip(np.abs(fx - cx) / half, 0, 1)
     y_top = np.interp(fx, upper[:, 0], upper[:, 1]).astype(np.float32)
     y_bot = np.interp(fx, lower[:, 0], lower[:, 1]).astype(np.float32)
-    height = np.maximum(y_bot - y_top, 1e-3)
-    v = (fy - y_top) / height
-    px = 1.0 / iod  # one pixel in face units
-
-    skin_luma = float(np.asarray(skin, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
-    lum = float(np.clip(skin.mean() / 170.0, 0.35, 1.2))
-    # the cavity: dark and warm, darkest deep in the middle and in the corridors at the corners
-    cavity_rgb = np.array([62.0, 24.0, 28.0], np.float32) * lum
-    depth = (0.75 + 0.25 * np.abs(2 * np.clip(v, 0, 1) - 1)) * (1.0 - 0.45 * au**2)
-    colour = cavity_rgb * depth[..., None]
-
-    teeth = recipe.appearance.get("teeth", 0.0) * min(1.0, strength)
-    lower_share = recipe.appearance.get("lower_teeth", 0.0) * min(1.0, strength)
-    # teeth are bright but not brighter than the photo allows: scaled to its exposure
-    teeth_luma = float(np.clip(0.5 * skin_luma + 115.0, 150.0, 218.0))
-    teeth_rgb = np.array([1.0, 0.965, 0.9], np.float32) * teeth_luma / 0.97
-    # bared, clenched teeth show their interdental gaps more than a smile's
-    gaps = _tooth_gaps((fx - cx) * iod, iod, depth=(0.05 + 0.2 * au) * (1.0 + 2.0 * lower_share))
-    across = 1.0 - 0.4 * au**2  # the dental arch turns away from the light towards the corners
-    # teeth in shade take the mouth's warm reflected light, not grey
-    shadow_rgb = np.array([120.0, 72.0, 66.0], np.float32) * lum
-    soft = max(1.2 * px, 0.012) / np.maximum(height, 1e-3)  # edge width in v units
-    if lower_share > 0:  # drawn first: the upper teeth overlap them
-        top_lower = 1.0 - lower_share
-        a_lo = _smoothstep((v - top_lower) / soft + 0.5) * (1.0 - _smoothstep((au - 0.6) / 0.25))
-        low = (0.72 * across * gaps)[..., None]  # behind and under the upper teeth: in shadow
-        tooth = teeth_rgb * low + shadow_rgb * (1 - low)
-        colour = colour * (1 - a_lo[..., None]) + tooth * a_lo[..., None]
-    if teeth > 0:
-        # incisal edge: a smile arc between the lips, a little higher at each tooth's corners
-        scallop = (1.0 - gaps) / (
-            (0.05 + 0.2 * au) * (1.0 + 2.0 * lower_share)
-        )  # 0 inside a tooth, 1 at a gap
-        edge = teeth * (0.92 + 0.08 * (1 - au**2)) - 0.04 * scallop
-        a_up = (1.0 - _smoothstep((v - edge) / soft + 0.5)) * (1.0 - _smoothstep((au - 0.72) / 0.25))
-        # the upper lip shades the top of the teeth; the lip's edge casts a darker line
-        lip_shadow = 0.62 + 0.38 * _smoothstep(v / max(0.05, 0.45 * teeth))
-        lip_shadow *= 1.0 - 0.25 * np.exp(-0.5 * (v / np.maximum(0.02, 2 * soft)) ** 2)
-        light = (lip_shadow * across * gaps)[..., None]
-        tooth = teeth_rgb * light + shadow_rgb * (1 - light)
-        if lower_share > 0:  # clenched: a dark seam where the upper teeth meet the lower
-            seam = np.exp(-0.5 * ((v - edge) / np.maximum(soft, 0.04)) ** 2) * (1 - au)
-            a_up = np.maximum(a_up, seam)
-            tooth = tooth * (1.0 - 0.6 * seam)[..., None]
-        colour = colour * (1 - a_up[..., None]) + tooth * a_up[..., None]
-    a = np.clip(cavity, 0, 1)[..., None]
-    return img * (1 - a) + colour * a
+    v = np.clip((fy - y_top) / np.maximum(y_bot - y_top, 1e-3), 0, 1)
+    base = _interior_colour(rgb_src, src, skin)
+    # darkest in the middle of the gap and in the corners; the lips' inner edges catch a little light
+    shade = (1.0 - 0.3 * np.abs(2 * v - 1) ** 2) * (1.0 - 0.4 * au**2)
+    shade += 0.6 * np.exp(-0.5 * (v / 0.15) ** 2) * (1 - au)  # just under the upper lip
+    synth = base[None, None, :] * shade[..., None]
+    return composite(img, synth, np.clip(cavity, 0, 1), stats, seed=1)
 
 
 def _lip_colour(rgb_src: np.ndarray, src: np.ndarray) -> np.ndarray | None:
@@ -149,7 +121,7 @@ def _lip_colour(rgb_src: np.ndarray, src: np.ndarray) -> np.ndarray | None:
     return np.median(px[red >= np.median(red)], axis=0)
 
 
-def _close_lips(img, dst, src, rgb_src, iod, origin):
+def _close_lips(img, dst, src, rgb_src, iod, origin, stats):
     """Closing a wide-open mouth leaves a thin, stretched lip band (and squeezed teeth): paint
     closed lips over it, in the photo's lip colour, shaded (upper lip darker, a soft highlight
     on the lower lip), with a dark line where the lips meet that deepens towards the corners."""
@@ -180,12 +152,18 @@ def _close_lips(img, dst, src, rgb_src, iod, origin):
     shade = np.where(d < 0, 0.86 + 0.06 * np.clip(-d, 0, 1), 1.0 + 0.08 * np.exp(-(((d - 0.45) / 0.3) ** 2)))
     seam = np.exp(-0.5 * (d / 0.12) ** 2) * (0.25 + 0.2 * au) * (1.0 - _smoothstep((au - 0.8) / 0.2))
     shade = shade * (1.0 - seam) * (1.0 - 0.15 * au**2)
-    lip = colour[None, None, :] * shade[..., None]
-    a = (0.85 * mask)[..., None]  # a little of the photo's texture shows through
-    return img * (1 - a) + lip * a
+    # the photo's own fine texture (lip lines, pores) rides on the painted lips
+    import cv2
+
+    detail = img - cv2.GaussianBlur(img, (0, 0), max(1.0, 0.03 * iod))
+    lip = colour[None, None, :] * shade[..., None] + detail
+    # a little of the photo's texture shows through; grain and blur as the photo's
+    from s2e_lib.edit.warp.photo import composite
+
+    return composite(img, lip, 0.85 * mask, stats, seed=2)
 
 
-def _cover_teeth(img, dst, src_mouth_warped, rgb_src, src, iod, origin):
+def _cover_teeth(img, dst, src_mouth_warped, rgb_src, src, iod, origin, stats):
     """Where a closing mouth squeezed the source's mouth interior outside the target opening, show lip."""
     if src_mouth_warped.max() < 0.05:
         return img
@@ -210,11 +188,13 @@ def _cover_teeth(img, dst, src_mouth_warped, rgb_src, src, iod, origin):
     colour = (
         np.median(patch[lips], axis=0).astype(np.float32) * 0.9 if lips.any() else img.reshape(-1, 3).mean(0)
     )
+    from s2e_lib.edit.warp.photo import match_photo
+
     a = stray[..., None]
-    return img * (1 - a) + colour * a
+    return img * (1 - a) + match_photo(np.broadcast_to(colour, img.shape), stats, seed=3) * a
 
 
-def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
+def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin, stats):
     """Fill eye area uncovered by a raised lid with the colour of the eye's own sclera."""
     shape = img.shape[:2]
     opened = False
@@ -246,7 +226,7 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
         sclera = np.median(bright, axis=0)
         # keep whites white even when the photo's eyes are in shade
         skin_luma = float(_skin_tone(rgb_src, src) @ np.array([0.299, 0.587, 0.114]))
-        floor = min(235.0, 1.15 * skin_luma)
+        floor = min(235.0, SCLERA_MIN_LUMA * skin_luma)
         sclera_luma = float(sclera @ np.array([0.299, 0.587, 0.114]))
         if sclera_luma < floor:
             sclera = sclera * (floor / max(sclera_luma, 1.0))
@@ -259,9 +239,11 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
         below = np.clip((ys - lid_y) / max(1.0, 0.05 * iod), 0, 1)
         mid_x, half_w = (c0[0] + c1[0]) / 2, max(1.0, abs(c1[0] - c0[0]) / 2)
         across = np.clip(np.abs(xs - mid_x) / half_w, 0, 1)
-        shade = (0.78 + 0.22 * below) * (1.0 - 0.18 * across**2)
+        shade = (1.0 - SCLERA_LID_SHADE * (1.0 - below)) * (1.0 - 0.15 * across**2)
+        from s2e_lib.edit.warp.photo import match_photo
+
         a = np.clip(new, 0, 1)[..., None]
-        img = img * (1 - a) + (sclera * shade[..., None]) * a
+        img = img * (1 - a) + match_photo(sclera * shade[..., None], stats, seed=4) * a
         opened = (opened or []) + [lid]
     if opened:  # the raised lid carries its lashes: a dark line along the new upper lid
         import cv2
@@ -279,5 +261,5 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin):
                 shift=2,
             )
         line = cv2.GaussianBlur(line, (0, 0), max(0.5, 0.01 * iod))
-        img = img * (1.0 - 0.45 * np.clip(line, 0, 1))[..., None]
+        img = img * (1.0 - 0.3 * np.clip(line, 0, 1))[..., None]
     return img

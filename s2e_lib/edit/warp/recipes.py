@@ -15,22 +15,27 @@ the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
 ========== ==================================== =========================================
 emotion    prototype AUs                        used here (intensity at strength 1)
 ========== ==================================== =========================================
-happy      6 + 12 (+25)                         AU6 1.2, AU12 2.0, AU10 0.8, AU25 0.7, teeth
-sad        1 + 4 + 15 (+17)                     AU1 3.0, AU4 2.0, AU15 1.4, AU17 1.0, AU43 2.0
-angry      4 + 5 + 7 + 10 + 25 (open-mouth)     AU4 2.5, AU5 0.5, AU7 1.5, AU9 0.4, AU10 1.6, AU15 0.5,
-                                                AU20 0.5, AU25 1.2, teeth bared
-fear       1 + 2 + 4 + 5 (+20, 25/26)           AU1 2.6, AU2 0.5, AU4 1.8, AU5 1.5, AU20 0.6, AU26 0.4
+happy      6 + 12 (closed-lip Duchenne smile)   AU6 1.2, AU12 2.0 (open mouth: + AU10 0.6, AU25 0.5)
+sad        1 + 4 + 15 + 17                      AU1 3.0, AU4 1.4, AU15 1.2, AU17 1.0, AU43 2.0
+angry      4 + 7 + 23 + 24 (lips pressed)       AU4 1.6, AU7 1.5, AU9 0.4, AU23 1.0, AU24 1.0, AU17 0.6
+                                                (open mouth: 4 + 7 + 9 + 10 + 20, own teeth bared)
+fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 1.0, AU20 1.0, AU25 0.35
+                                                (a narrow dark gap between the lips)
 surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
 disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
 contempt   R12A + R14A (unilateral)             AU14R 1.0, AU12R 0.4
 neutral    (none)                               mouth relaxed (closed, corners level)
 ========== ==================================== =========================================
 
-Appearance cues that landmarks cannot carry (wrinkles, folds, mouth interior, eye
-whites) are named per recipe in ``appearance``; FACS lists them as each AU's
-appearance changes (e.g. AU4: vertical glabellar furrows; AU6: crow's feet, raised
-infraorbital triangle; AU12: deepened nasolabial furrow; AU1: central forehead
-wrinkles; AU5: sclera shown above the iris).
+Teeth are never synthesized: a photo with a closed mouth gets the variants that keep
+the lips closed or barely parted (a dark gap), and a photo whose mouth is already open
+gets ``open_aus``, which warps its own teeth and mouth interior with the lips.
+Displacements saturate with strength (:func:`saturate`).
+
+Appearance cues that landmarks cannot carry (folds and furrows) are named per recipe in
+``appearance``; FACS lists them as each AU's appearance changes (e.g. AU4: vertical
+glabellar furrows; AU6: crow's feet; AU12: deepened nasolabial furrow; AU1: central
+forehead wrinkles). They are drawn faintly (:mod:`s2e_lib.edit.warp.shading`).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
         59: (-0.08, -0.04),
         61: (-0.03, -0.02),
         62: (0.0, -0.02),
+        66: (0.0, -0.02),  # the lips stay together: AU12 alone does not part them
         67: (-0.07, -0.02),
         50: (-0.01, -0.02),
         58: (-0.02, -0.02),
@@ -140,12 +146,15 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
         65: (0.0, 0.10),
         66: (0.0, 0.12),
         67: (0.0, 0.10),
-        56: (0.0, 0.06),
-        57: (0.0, 0.07),
-        58: (0.0, 0.06),
-        59: (0.0, 0.03),
-        8: (0.0, 0.03),
-        7: (0.0, 0.02),
+        # the lower lip moves down whole (not squeezed against the chin: that folds the warp)
+        55: (0.0, 0.06),
+        56: (0.0, 0.095),
+        57: (0.0, 0.11),
+        58: (0.0, 0.095),
+        59: (0.0, 0.06),
+        8: (0.0, 0.05),
+        7: (0.0, 0.035),
+        9: (0.0, 0.035),
     },
     # AU26 jaw drop: the mandible (lower lip, chin, lower jaw line) moves down.
     "AU26": {
@@ -178,74 +187,66 @@ class Recipe:
     Attributes
     ----------
     aus : dict
-        AU name → intensity (1 = the displacement in :data:`ACTION_UNITS`).
+        AU name → intensity (1 = the displacement in :data:`ACTION_UNITS`), for a photo
+        whose mouth is closed: these variants keep the lips closed or barely parted, since
+        the photo holds no teeth to show.
     appearance : dict
-        Cue → weight: ``nasolabial``, ``cheek``, ``crows_feet``, ``smile_corners``,
-        ``glabella``, ``brow_shadow``, ``brows`` (darker, bunched brows), ``forehead``,
-        ``under_eye``, ``lip_line``, ``mentolabial``, ``nose_bridge``,
-        ``teeth`` (share of the mouth opening showing teeth), ``lower_teeth``.
+        Cue → weight of the subtle shading drawn on the target landmarks (luminance only,
+        limited by the skin's own texture): ``nasolabial``, ``smile_corners``,
+        ``crows_feet``, ``glabella``, ``forehead``, ``nose_bridge``, ``mentolabial``.
     relax_mouth : bool
         First bring the mouth to rest (close it, level the corners) before adding the
         AUs, so a smiling photo can become sad or angry. Off for happy.
     source : str
         The prototype this follows.
+    open_aus : dict, optional
+        The variant used when the photo's mouth is already open (its own teeth and mouth
+        interior are there to be warped with the lips); default: ``aus``.
+    keep_open : float
+        Share of an open mouth's opening kept when the mouth is relaxed (0: closed).
     """
 
     aus: dict[str, float]
     appearance: dict[str, float] = field(default_factory=dict)
     relax_mouth: bool = True
     source: str = ""
+    open_aus: dict[str, float] | None = None
+    keep_open: float = 0.0
 
 
 RECIPES: dict[str, Recipe] = {
     "happy": Recipe(
-        aus={"AU6": 1.2, "AU12": 2.0, "AU10": 0.8, "AU25": 0.7},
-        appearance={
-            "nasolabial": 1.0,
-            "cheek": 0.8,
-            "crows_feet": 0.5,
-            "under_eye": 0.3,
-            "smile_corners": 1.0,
-            "teeth": 0.65,
-        },
+        aus={"AU6": 1.2, "AU12": 2.0},
+        open_aus={"AU6": 1.2, "AU12": 2.0, "AU10": 0.6, "AU25": 0.5},
+        appearance={"nasolabial": 1.0, "smile_corners": 0.8, "crows_feet": 0.6},
         relax_mouth=False,
-        source="EMFACS happiness 6+12 (Duchenne smile), 25 for the open smile",
+        source="EMFACS happiness 6+12: closed-lip Duchenne smile; 6+12+25 when the mouth is already open",
     ),
     "sad": Recipe(
-        aus={"AU1": 3.0, "AU4": 2.0, "AU15": 1.4, "AU17": 1.0, "AU43": 2.0},
-        appearance={"forehead": 1.0, "glabella": 1.0, "under_eye": 0.8, "mentolabial": 1.0, "lip_line": 0.6},
-        source="EMFACS sadness 1+4+15 (+17); lids droop",
+        aus={"AU1": 3.0, "AU4": 1.4, "AU15": 1.2, "AU17": 1.0, "AU43": 2.0},
+        appearance={"forehead": 1.0, "glabella": 1.0, "mentolabial": 0.8},
+        source="EMFACS sadness 1+4+15+17; lids droop",
     ),
     "angry": Recipe(
-        aus={
-            "AU4": 2.5,
-            "AU5": 0.5,
-            "AU7": 1.5,
-            "AU9": 0.4,
-            "AU10": 1.6,
-            "AU15": 0.5,
-            "AU20": 0.5,
-            "AU25": 1.2,
-        },
-        appearance={
-            "glabella": 1.0,
-            "brow_shadow": 1.5,
-            "brows": 2.0,
-            "nose_bridge": 1.0,
-            "nasolabial": 0.8,
-            "teeth": 0.6,
-            "lower_teeth": 0.5,
-        },
-        source="EMFACS anger 4+5+7+10+25 (open-mouth anger, teeth bared), with a little 9, 15 and 20",
+        aus={"AU4": 1.6, "AU7": 1.5, "AU9": 0.4, "AU23": 1.0, "AU24": 1.0, "AU17": 0.6},
+        open_aus={"AU4": 1.6, "AU7": 1.5, "AU9": 0.4, "AU10": 1.2, "AU20": 0.5},
+        keep_open=0.6,
+        appearance={"glabella": 1.2, "nose_bridge": 0.8, "nasolabial": 0.5},
+        source="EMFACS anger 4+7+23+24 (brows lowered, lids tightened, lips pressed); "
+        "4+7+10 with the photo's own teeth bared when the mouth is already open",
     ),
     "fear": Recipe(
-        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.8, "AU5": 1.5, "AU20": 0.6, "AU26": 0.4},
-        appearance={"forehead": 1.0, "glabella": 1.0},
-        source="EMFACS fear 1+2+4+5 (+20, 26): raised and drawn-together brows, wide eyes, lips stretched, jaw a little open",
+        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 1.0, "AU20": 1.0, "AU25": 0.35},
+        open_aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 1.0, "AU20": 1.0},
+        keep_open=0.5,
+        appearance={"forehead": 1.0, "glabella": 0.8},
+        source="EMFACS fear 1+2+4+5+20+25: raised, drawn-together brows, wide eyes, "
+        "lips stretched and parted by a narrow dark gap",
     ),
     "surprised": Recipe(
         aus={"AU1": 1.0, "AU2": 1.0, "AU5": 0.6, "AU26": 1.2},
-        appearance={"forehead": 1.0, "teeth": 0.15},
+        appearance={"forehead": 1.0},
+        keep_open=1.0,
         source="EMFACS surprise 1+2+5B+26",
     ),
     "disgusted": Recipe(
@@ -261,6 +262,20 @@ RECIPES: dict[str, Recipe] = {
     "neutral": Recipe(aus={}, appearance={}, source="no action units; mouth at rest"),
     "calm": Recipe(aus={}, appearance={}, source="as neutral"),
 }
+
+#: A mouth whose inner lips are this far apart (IOD units) is open: the photo shows its
+#: teeth / mouth interior, and the recipes' ``open_aus`` variants apply.
+OPEN_MOUTH = 0.08
+
+
+def saturate(strength: float, knee: float = 1.1) -> float:
+    """Strength → displacement scale: linear near 0, equal to 1 at 1, saturating above.
+
+    ``tanh(knee * s) / tanh(knee)``: 0.5 → 0.63, 1 → 1, 1.5 → 1.16, so 1.5 is an intense
+    expression of the same face, not a 1.5× distortion of the default one.
+    """
+    s = max(0.0, float(strength))
+    return float(np.tanh(knee * s) / np.tanh(knee))
 
 
 def au_field(name: str) -> np.ndarray:
@@ -278,10 +293,15 @@ def au_field(name: str) -> np.ndarray:
     return out
 
 
-def recipe_field(emotion: str, strength: float = 1.0) -> np.ndarray:
-    """The (68, 2) displacement of a whole recipe (face frame, IOD units), scaled by strength."""
+def recipe_field(emotion: str, strength: float = 1.0, mouth_open: bool = False) -> np.ndarray:
+    """The (68, 2) displacement of a whole recipe (face frame, IOD units) at ``strength``.
+
+    Displacements scale with :func:`saturate` (``strength``), so they saturate above 1.
+    ``mouth_open`` picks the recipe's variant for a photo whose mouth is already open.
+    """
     recipe = RECIPES[emotion]
+    aus = recipe.open_aus if (mouth_open and recipe.open_aus is not None) else recipe.aus
     total = np.zeros((68, 2))
-    for name, intensity in recipe.aus.items():
+    for name, intensity in aus.items():
         total += intensity * au_field(name)
-    return total * strength
+    return total * saturate(strength)

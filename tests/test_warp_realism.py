@@ -1,0 +1,179 @@
+"""Realism of the warp editor: no invented teeth, rigid glasses, saturating strength, the photo's grain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2e_lib.edit.warp import FaceFrame, WarpEditor, target_landmarks
+from s2e_lib.edit.warp.editor import jacobian_min, warp_face
+from s2e_lib.edit.warp.glasses import glasses_evidence
+from s2e_lib.edit.warp.landmarks import mouth_gap
+from s2e_lib.edit.warp.photo import PhotoStats, composite, estimate_blur, estimate_noise, photo_stats
+from s2e_lib.edit.warp.recipes import saturate
+from s2e_lib.face import largest_face
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return pytest.importorskip("skimage.data").astronaut()
+
+
+@pytest.fixture(scope="module")
+def closed_mouth_face():
+    """matplotlib's Grace Hopper sample: a closed-mouth portrait."""
+    cbook = pytest.importorskip("matplotlib.cbook")
+    from s2e_lib.face import load_image
+
+    image = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    face = largest_face(image)
+    assert mouth_gap(face.landmarks) < 0.05
+    return image, face
+
+
+def _mouth_region(image, landmarks, grow=0.15):
+    frame = FaceFrame.from_landmarks(landmarks)
+    pts = landmarks[48:68]
+    x0, y0 = np.floor(pts.min(0) - grow * frame.iod).astype(int)
+    x1, y1 = np.ceil(pts.max(0) + grow * frame.iod).astype(int)
+    return image[max(0, y0) : y1, max(0, x0) : x1].astype(np.float64) @ LUMA
+
+
+@pytest.mark.parametrize("emotion", ["happy", "angry", "sad", "fear"])
+def test_a_closed_mouth_gets_no_teeth(closed_mouth_face, emotion):
+    image, face = closed_mouth_face
+    for strength in (1.0, 1.5):
+        target = target_landmarks(face.landmarks, emotion, strength)
+        # the closed-mouth variants keep the lips closed (fear: only a narrow gap)
+        frame = FaceFrame.from_landmarks(face.landmarks)
+        centre_gap = frame.to_face(target)[66, 1] - frame.to_face(target)[62, 1]
+        assert centre_gap < (0.09 if emotion == "fear" else 0.04), (emotion, strength, centre_gap)
+        edited = WarpEditor().edit(image, emotion, strength, faces=[face]).image
+        before = _mouth_region(image, face.landmarks)
+        after = _mouth_region(edited, face.landmarks)
+        # no bright band appears: nothing brighter than the photo's own mouth region
+        bright = max(np.percentile(before, 99), 170.0)
+        assert (after > bright).mean() < 0.01, (emotion, strength, (after > bright).mean())
+
+
+def test_a_fear_gap_is_dark(closed_mouth_face):
+    image, face = closed_mouth_face
+    out, dst, _ = warp_face(image, face.landmarks, "fear", 1.5)
+    inner = dst[60:68]
+    centre = inner[[2, 6]].mean(0).round().astype(int)  # between 62 and 66
+    gap_px = out[centre[1] - 2 : centre[1] + 3, centre[0] - 3 : centre[0] + 4].astype(float) @ LUMA
+    skin = float(np.median(_mouth_region(image, face.landmarks)))
+    assert gap_px.mean(1).min() < 0.6 * skin  # the darkest row across the gap
+
+
+def _draw_glasses(image, landmarks, colour=(35, 30, 25)):
+    import cv2
+
+    out = image.copy()
+    frame = FaceFrame.from_landmarks(landmarks)
+    fp = frame.to_face(landmarks)
+    thickness = max(2, round(0.035 * frame.iod))
+    angle = np.linspace(0, 2 * np.pi, 60)
+    for eye in (slice(36, 42), slice(42, 48)):
+        cx, cy = fp[eye].mean(0)
+        ring = np.stack(
+            [
+                cx + 0.36 * np.sign(np.cos(angle)) * np.abs(np.cos(angle)) ** 0.5,
+                cy + 0.03 + 0.24 * np.sign(np.sin(angle)) * np.abs(np.sin(angle)) ** 0.5,
+            ],
+            -1,
+        )
+        pts = np.round(frame.to_image(ring) * 4).astype(np.int32)
+        cv2.polylines(out, [pts], True, colour, thickness, cv2.LINE_AA, shift=2)
+    y = fp[36:48, 1].mean() - 0.06
+    bridge = frame.to_image(np.array([[-0.14, y], [0.0, y - 0.03], [0.14, y]]))
+    cv2.polylines(
+        out, [np.round(bridge * 4).astype(np.int32)], False, colour, thickness, cv2.LINE_AA, shift=2
+    )
+    frame_mask = np.any(out != image, axis=-1)
+    return out, frame_mask
+
+
+def test_glasses_are_detected_and_kept_rigid(astronaut):
+    face = largest_face(astronaut)
+    assert not glasses_evidence(astronaut, face.landmarks).present
+    spectacled, frame_mask = _draw_glasses(astronaut, face.landmarks)
+    evidence = glasses_evidence(spectacled, face.landmarks)
+    assert evidence.present, evidence.scores
+    editor = WarpEditor()
+    result = editor.edit(spectacled, "fear", 1.5, faces=[face])
+    assert result.info["glasses"] is True
+    # the frame stays where it was: its pixels barely change (while the face does change)
+    moved = np.abs(result.image.astype(float) - spectacled)[frame_mask].mean()
+    _, y0, _, y1 = (int(v) for v in face.box)
+    changed = np.abs(result.image.astype(float) - spectacled)[y0:y1].mean()
+    forced, _, _ = warp_face(spectacled, face.landmarks, "fear", 1.5, glasses=False)
+    bent = np.abs(forced.astype(float) - spectacled)[frame_mask].mean()
+    assert changed > 0.5 and moved < 0.5 * bent, (moved, bent, changed)
+
+
+def test_strength_saturates_and_the_warp_never_folds(astronaut):
+    assert saturate(0.0) == 0.0 and saturate(1.0) == pytest.approx(1.0)
+    assert saturate(0.5) > 0.5 and saturate(1.5) < 1.5 * saturate(1.0)
+    face = largest_face(astronaut)
+    rest = target_landmarks(face.landmarks, "neutral", 1.0)  # the recipes start from the relaxed mouth
+    for emotion in ("happy", "sad", "angry", "fear"):
+        base = rest if emotion != "happy" else face.landmarks
+        one = np.linalg.norm(target_landmarks(face.landmarks, emotion, 1.0) - base, axis=1).max()
+        most = np.linalg.norm(target_landmarks(face.landmarks, emotion, 1.5) - base, axis=1).max()
+        assert one < most < 1.5 * one, emotion
+        report: dict = {}
+        warp_face(astronaut, face.landmarks, emotion, 1.5, report=report)
+        assert 0.3 <= report["displacement_scale"] <= 1.0
+
+
+def test_jacobian_finds_a_fold():
+    ys, xs = np.mgrid[0:40, 0:40].astype(np.float32)
+    assert jacobian_min(xs, ys) == pytest.approx(1.0)
+    folded = xs.copy()
+    folded[:, 20:] = 40 - xs[:, 20:]  # the right half mirrored: the map folds over
+    assert jacobian_min(folded, ys) < 0
+
+
+def test_noise_and_blur_estimates():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    flat = np.full((120, 120), 120.0, np.float32)
+    shading = flat + np.linspace(0, 40, 120, dtype=np.float32)[None, :]  # smooth shading is not noise
+    for sigma in (2.0, 6.0):
+        noisy = shading + rng.normal(0, sigma, shading.shape).astype(np.float32)
+        assert estimate_noise(noisy) == pytest.approx(sigma, rel=0.2)
+    step = np.zeros((80, 80), np.float32)
+    step[:, 40:] = 200
+    blurs = [estimate_blur(cv2.GaussianBlur(step, (0, 0), s) if s else step) for s in (0, 1.0, 2.0)]
+    assert blurs[0] < 0.3 and blurs[0] < blurs[1] < blurs[2]
+
+
+def test_synthesized_pixels_get_the_photo_noise():
+    rng = np.random.default_rng(1)
+    photo = np.full((90, 90, 3), 150.0, np.float32) + rng.normal(0, 5.0, (90, 90, 3)).astype(np.float32)
+    synth = np.full((90, 90, 3), 45.0, np.float32)  # a clean, flat patch
+    alpha = np.zeros((90, 90), np.float32)
+    alpha[30:60, 25:65] = 1.0
+    stats = PhotoStats(noise=estimate_noise(photo @ LUMA.astype(np.float32)), blur=0.0, white=np.ones(3))
+    out = composite(photo, synth, alpha, stats)
+    patch = out[35:55, 30:60]
+    assert abs(patch.mean() - 45.0) < 4.0  # the patch is pasted (Poisson blending keeps it)
+    grain = estimate_noise(patch @ LUMA.astype(np.float32))
+    assert grain == pytest.approx(estimate_noise(photo[35:55, 30:60] @ LUMA.astype(np.float32)), rel=0.35)
+    clean = composite(photo, synth, alpha, PhotoStats(noise=0.0, blur=0.0, white=np.ones(3)))
+    assert estimate_noise(clean[35:55, 30:60] @ LUMA.astype(np.float32)) < 0.3 * grain
+
+
+def test_photo_stats_of_a_real_face(astronaut):
+    import cv2
+
+    face = largest_face(astronaut)
+    sharp = photo_stats(astronaut, face.landmarks)
+    soft = photo_stats(cv2.GaussianBlur(astronaut, (0, 0), 2.0), face.landmarks)
+    assert 0.0 < sharp.noise < 10.0 and soft.noise < sharp.noise
+    assert soft.blur > sharp.blur
+    assert sharp.white.shape == (3,) and abs(float(sharp.white.mean()) - 1.0) < 1e-3
