@@ -145,3 +145,11 @@ def test_long_recordings_are_windowed(trained):
     assert times[0] == pytest.approx(1.5) and times[-1] == pytest.approx(long.size / SR - 1.5)
     assert np.all(np.diff(times) > 0)
     np.testing.assert_allclose(window_probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_train_refuses_an_unknown_feature_kind_before_any_work(tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    assert main(["ser", "train", "--data", str(tmp_path), "--features", "mfcc", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --features: unknown feature kind 'mfcc'")
+    assert not out.exists()

@@ -63,10 +63,28 @@ def ser() -> None:
     default=None,
     help="Random waveform augmentations per training clip (gain, noise, band, codec, room, speed; default: the recipe's).",
 )
+@click.option(
+    "--features",
+    "feature_kind",
+    default=None,
+    help="Feature kind: stats, egemaps, stats+egemaps, stats+egemaps+ge2e, logmel, original "
+    "(default: the model's recipe; docs/ser.md compares them).",
+)
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint file to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def train(
-    data, model, test_speakers, epochs, seed, n_models, jobs, threads, augment_copies, out, overwrite
+    data,
+    model,
+    test_speakers,
+    epochs,
+    seed,
+    n_models,
+    jobs,
+    threads,
+    augment_copies,
+    feature_kind,
+    out,
+    overwrite,
 ) -> None:
     """Train a classifier on one or several corpora and write one checkpoint file.
 
@@ -88,6 +106,15 @@ def train(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
+    if feature_kind is not None:
+        import dataclasses
+
+        from s2e_lib.errors import InputError
+
+        try:
+            feature_config = dataclasses.replace(feature_config, kind=feature_kind)
+        except ValueError as exc:
+            raise InputError(f"--features: {exc}") from None
     result = run_train(
         list(data),
         out,
