@@ -260,3 +260,71 @@ def test_neutral_leaves_a_neutral_face_neutral(shared_data, editor):
     x0, y0, x1, y1 = (int(v) for v in face.box)
     assert np.abs(out[y0:y1, x0:x1].astype(int) - photo[y0:y1, x0:x1]).mean() < 2.0
     assert identity_distance(photo, out, face_a=face) < 0.15
+
+
+def _rotated(points: np.ndarray, degrees: float) -> np.ndarray:
+    centre = points.mean(0)
+    a = np.radians(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return (points - centre) @ rot.T + centre
+
+
+@pytest.mark.parametrize("roll", [0.0, 12.0])
+def test_a_smile_lifts_both_corners_alike_and_the_lower_lip_stays_a_u(face, roll):
+    """AU6+AU12 on a closed mouth (the astronaut's, closed by ``neutral``), level or rolled:
+    both corners rise and widen by the same amount along the face's axis, and the lower
+    lip's outline falls monotonically from each corner to its centre (a U, not an S)."""
+    rest = _rotated(target_landmarks(face.landmarks, "neutral", 1.0), roll)
+    frame = FaceFrame.from_landmarks(rest)
+    before = frame.to_face(rest)
+    after = frame.to_face(target_landmarks(rest, "happy", 1.0))
+    moved = after - before
+    assert moved[48, 1] < -0.1 and moved[54, 1] < -0.1
+    assert abs(moved[48, 1] - moved[54, 1]) < 0.02  # both corners rise alike
+    assert moved[48, 0] < -0.1 < 0.1 < moved[54, 0]  # and move outwards
+    lower = after[[48, 59, 58, 57, 56, 55, 54], 1]  # corner → centre → corner
+    assert (np.diff(lower[:4]) > 0).all() and (np.diff(lower[3:]) < 0).all(), lower
+
+
+def test_a_turned_head_moves_the_far_mouth_corner_less(face):
+    """The half of the mouth foreshortened by a turned head (narrower in the photo) moves sideways less."""
+    from s2e_lib.edit.warp.landmarks import follow_mouth_axis
+    from s2e_lib.edit.warp.recipes import recipe_field
+
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    rest = frame.to_face(face.landmarks)
+    centre_x = rest[[51, 57, 62, 66], 0].mean()
+    turned = rest.copy()
+    right = np.arange(48, 68)[rest[48:68, 0] > centre_x]
+    turned[right, 0] = centre_x + 0.7 * (rest[right, 0] - centre_x)
+    field = follow_mouth_axis(recipe_field("happy", 1.0)[48:68], turned)
+    assert field[54 - 48, 0] < 0.85 * -field[48 - 48, 0]
+
+
+def test_an_upper_lid_rises_at_most_by_a_share_of_the_eye_opening(face):
+    from s2e_lib.edit.warp.landmarks import MAX_LID_RAISE
+
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    rest = frame.to_face(face.landmarks)
+    after = frame.to_face(target_landmarks(face.landmarks, "fear", 1.5))
+    for upper, lower in (([37, 38], [41, 40]), ([43, 44], [47, 46])):
+        opening = np.mean(rest[lower, 1] - rest[upper, 1])
+        rise = rest[upper, 1] - after[upper, 1]
+        assert (rise > 0).all() and (rise <= MAX_LID_RAISE * opening + 1e-9).all()
+
+
+def test_a_widened_eye_is_stretched_from_its_lower_lid():
+    """Inside a widened eye the map samples rows nearer the lower lid (the eye's own white and
+    iris fill part of the new opening); an eye whose lid did not rise is only shifted."""
+    from s2e_lib.edit.warp.geometry import _eye_override
+
+    eye = np.array([[20, 40], [30, 35], [40, 35], [50, 40], [40, 45], [30, 45]], np.float64)
+    src = np.zeros((68, 2))
+    src[36:42], src[42:48] = eye, eye + (60, 0)
+    dst = src.copy()
+    dst[[37, 38], 1] -= 6  # the left eye's upper lid rises
+    ys, xs = np.mgrid[0:80, 0:120].astype(np.float32)
+    map_x, map_y = _eye_override(xs.copy(), ys.copy(), src, dst, (0, 0, 120, 80), 60.0)
+    assert map_y[36, 35] > 36.5  # above the lower lid: sampled nearer to it
+    assert abs(map_y[44, 35] - 44) < 0.5  # the lower lid itself stays
+    np.testing.assert_allclose(map_y[30:50, 75:105], ys[30:50, 75:105], atol=1e-4)  # the other eye: unmoved

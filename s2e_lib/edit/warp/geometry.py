@@ -134,10 +134,22 @@ def _eye_rings(src: np.ndarray, dst: np.ndarray, frame: FaceFrame) -> tuple[np.n
     return frame.to_image(ring_s), frame.to_image(ring_d)
 
 
+#: Share of a widened eye's extra opening filled by stretching the eye's own pixels
+#: (the rest is new eye white): the iris stays round enough, the white crescent thin.
+EYE_STRETCH_SHARE = 0.5
+#: Largest vertical stretch of an eye's own pixels.
+EYE_STRETCH_MAX = 1.25
+
+
 def _eye_override(map_x, map_y, src, dst, roi, iod):
-    """Inside each target eye, replace the warp by a rigid shift (the eyeball does not stretch)."""
+    """Inside each target eye, replace the warp by a rigid shift (the eyeball does not stretch),
+    or, where the upper lid rose, by a moderate vertical stretch from the lower lid
+    (:data:`EYE_STRETCH_SHARE`), so a widened eye shows its own white, not only a painted one."""
     origin = np.array(roi[:2], np.float64)
-    for sl, corners in ((slice(36, 42), [36, 39]), (slice(42, 48), [42, 45])):
+    for sl, corners, upper, lower in (
+        (slice(36, 42), [36, 39], [37, 38], [40, 41]),
+        (slice(42, 48), [42, 45], [43, 44], [46, 47]),
+    ):
         sy, sx, o = _window(dst[sl], origin, iod, map_x.shape)
         shape = (sy.stop - sy.start, sx.stop - sx.start)
         if min(shape) <= 0:
@@ -146,10 +158,23 @@ def _eye_override(map_x, map_y, src, dst, roi, iod):
         centre = poly.mean(0)
         mask = _poly_mask(shape, centre + (poly - centre) * 1.05, blur=0.01 * iod)
         shift = (dst[corners] - src[corners]).mean(0)
+        axis = src[corners[1]] - src[corners[0]]
+        ex = axis / max(float(np.linalg.norm(axis)), 1e-6)
+        ey = np.array([-ex[1], ex[0]])
+        open_src = float((src[lower].mean(0) - src[upper].mean(0)) @ ey)
+        open_dst = float((dst[lower].mean(0) - dst[upper].mean(0)) @ ey)
+        stretch = 1.0
+        if open_src > 0.02 * iod and open_dst > open_src:
+            stretch = min(EYE_STRETCH_MAX, 1.0 + EYE_STRETCH_SHARE * (open_dst / open_src - 1.0))
         xs, ys = np.meshgrid(
             np.arange(shape[1], dtype=np.float32) + np.float32(o[0] - shift[0]),
             np.arange(shape[0], dtype=np.float32) + np.float32(o[1] - shift[1]),
         )
+        if stretch > 1.0:  # pull rows above the (shifted) lower lid towards it
+            base = dst[lower].mean(0) - shift
+            h = (xs - base[0]) * ey[0] + (ys - base[1]) * ey[1]
+            squeeze = np.float32(1.0 / stretch - 1.0) * np.minimum(h, 0.0)
+            xs, ys = xs + squeeze * np.float32(ey[0]), ys + squeeze * np.float32(ey[1])
         map_x[sy, sx] = mask * xs + (1 - mask) * map_x[sy, sx]
         map_y[sy, sx] = mask * ys + (1 - mask) * map_y[sy, sx]
     return map_x, map_y

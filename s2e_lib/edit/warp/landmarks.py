@@ -155,16 +155,53 @@ def target_landmarks(
         smile = max(0.0, float((pts[62, 1] + pts[66, 1]) / 2 - pts[[48, 54], 1].mean()))
         field[48:68] *= float(np.clip(1.0 - smile / 0.25, 0.3, 1.0))
     rest = frame.to_face(landmarks)
+    field[48:68] = follow_mouth_axis(field[48:68], rest)
     if rigid_eyes:  # lids move inside the lenses, less; brows less
         field[36:48] *= 0.5
         field[17:27] *= 0.5
-    pts = keep_brows_above_eyes(pts + field, rest)
+    pts = limit_lid_raise(keep_brows_above_eyes(pts + field, rest), rest)
     if rigid_eyes:  # a lowered brow stops above the frame's top rim
         for brow, eye in ((range(17, 22), slice(36, 42)), (range(22, 27), slice(42, 48))):
             rim = rest[eye, 1].mean() + LENS_DROP - LENS_HALF_HEIGHT - 0.05
             for i in brow:
                 pts[i, 1] = min(pts[i, 1], max(rest[i, 1], rim))
     return frame.to_image(pts)
+
+
+def follow_mouth_axis(mouth_field: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """The mouth's displacement (20, 2), turned to the mouth's own axis and foreshortened per side.
+
+    The recipes are written for a frontal mouth parallel to the eye line. A mouth tilted
+    against the eyes gets the displacement rotated onto its corner-to-corner axis, and on
+    a turned head the far half of the mouth (narrower in the photo) moves sideways less,
+    so a smile lifts both corners alike along the face's axis instead of into a smirk.
+    """
+    axis = rest[54] - rest[48]
+    angle = float(np.clip(np.arctan2(axis[1], axis[0]), -0.35, 0.35))
+    c, s = np.cos(angle), np.sin(angle)
+    turned = mouth_field @ np.array([[c, s], [-s, c]])
+    centre = rest[[51, 57, 62, 66]].mean(0)
+    half = np.array([centre[0] - rest[48, 0], rest[54, 0] - centre[0]])
+    if half.min() > 0:
+        ratio = np.clip(half / half.mean(), 0.75, 1.25)
+        side = np.where(rest[48:68, 0] < centre[0], ratio[0], ratio[1])
+        turned[:, 0] *= side
+    return turned
+
+
+#: An upper lid rises by at most this share of its eye's resting opening (AU5 on a
+#: narrow eye would otherwise more than double it: "bug eyes").
+MAX_LID_RAISE = 1.0
+
+
+def limit_lid_raise(pts: np.ndarray, rest: np.ndarray, share: float = MAX_LID_RAISE) -> np.ndarray:
+    """Cap each upper lid's rise at ``share`` of the eye's resting opening (face coordinates)."""
+    pts = pts.copy()
+    for upper, lower in (([37, 38], [41, 40]), ([43, 44], [47, 46])):
+        opening = float(np.mean(rest[lower, 1] - rest[upper, 1]))
+        for i in upper:
+            pts[i, 1] = max(pts[i, 1], rest[i, 1] - share * max(opening, 0.0))
+    return pts
 
 
 def keep_brows_above_eyes(

@@ -15,11 +15,11 @@ the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
 ========== ==================================== =========================================
 emotion    prototype AUs                        used here (intensity at strength 1)
 ========== ==================================== =========================================
-happy      6 + 12 (closed-lip Duchenne smile)   AU6 1.2, AU12 2.0 (open mouth: + AU10 0.6, AU25 0.5)
-sad        1 + 4 + 15 + 17                      AU1 3.0, AU4 1.4, AU15 1.2, AU17 1.0, AU43 2.0
+happy      6 + 12 (closed-lip Duchenne smile)   AU6 1.8, AU12 2.6 (open mouth: + AU10 0.6, AU25 0.5)
+sad        1 + 4 + 15 + 17                      AU1 3.2, AU4 1.5, AU15 1.8, AU17 0.8, AU43 2.5
 angry      4 + 7 + 23 + 24 (lips pressed)       AU4 1.6, AU7 1.5, AU9 0.4, AU23 1.0, AU24 1.0, AU17 0.6
                                                 (open mouth: 4 + 7 + 9 + 10 + 20, own teeth bared)
-fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 1.0, AU20 1.0, AU25 0.35
+fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 2.0, AU20 1.0, AU25 0.35
                                                 (a narrow dark gap between the lips)
 surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
 disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
@@ -82,18 +82,24 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
     # AU10 upper lip raiser.
     "AU10": {49: (0.0, -0.06), 50: (0.0, -0.07), 51: (0.0, -0.06), 61: (0.0, -0.05), 62: (0.0, -0.05)},
     # AU12 lip corner puller (zygomaticus major): corners up and out along the cheekbone.
+    # Every lip point follows the corners on one smooth, symmetric curve (lift ∝ u², outward
+    # shift ∝ u, u = the point's place between the mouth's centre and its corner), so the
+    # lower lip bends as a U and never into an S; the lips stay together (61/67, 62/66 move
+    # alike): AU12 alone does not part them.
     "AU12": {
-        48: (-0.12, -0.13),
-        60: (-0.11, -0.12),
-        49: (-0.04, -0.05),
-        59: (-0.08, -0.04),
-        61: (-0.03, -0.02),
-        62: (0.0, -0.02),
-        66: (0.0, -0.02),  # the lips stay together: AU12 alone does not part them
-        67: (-0.07, -0.02),
-        50: (-0.01, -0.02),
-        58: (-0.02, -0.02),
-        31: (-0.01, -0.01),
+        48: (-0.10, -0.09),
+        60: (-0.095, -0.085),
+        49: (-0.065, -0.055),
+        61: (-0.05, -0.04),
+        67: (-0.05, -0.04),
+        59: (-0.065, -0.055),
+        50: (-0.025, -0.03),
+        58: (-0.025, -0.025),
+        51: (0.0, -0.02),
+        62: (0.0, -0.015),
+        66: (0.0, -0.015),
+        57: (0.0, -0.015),
+        31: (-0.01, -0.015),
         3: (-0.01, -0.02),
         4: (-0.01, -0.02),
     },
@@ -216,14 +222,14 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "happy": Recipe(
-        aus={"AU6": 1.2, "AU12": 2.0},
-        open_aus={"AU6": 1.2, "AU12": 2.0, "AU10": 0.6, "AU25": 0.5},
+        aus={"AU6": 1.8, "AU12": 2.6},
+        open_aus={"AU6": 1.8, "AU12": 2.6, "AU10": 0.6, "AU25": 0.5},
         appearance={"nasolabial": 1.0, "smile_corners": 0.8, "crows_feet": 0.6},
         relax_mouth=False,
         source="EMFACS happiness 6+12: closed-lip Duchenne smile; 6+12+25 when the mouth is already open",
     ),
     "sad": Recipe(
-        aus={"AU1": 3.0, "AU4": 1.4, "AU15": 1.2, "AU17": 1.0, "AU43": 2.0},
+        aus={"AU1": 3.2, "AU4": 1.5, "AU15": 1.8, "AU17": 0.8, "AU43": 2.5},
         appearance={"forehead": 1.0, "glabella": 1.0, "mentolabial": 0.8},
         source="EMFACS sadness 1+4+15+17; lids droop",
     ),
@@ -236,8 +242,8 @@ RECIPES: dict[str, Recipe] = {
         "4+7+10 with the photo's own teeth bared when the mouth is already open",
     ),
     "fear": Recipe(
-        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 1.0, "AU20": 1.0, "AU25": 0.35},
-        open_aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 1.0, "AU20": 1.0},
+        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 2.0, "AU20": 1.0, "AU25": 0.35},
+        open_aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 2.0, "AU20": 1.0},
         keep_open=0.5,
         appearance={"forehead": 1.0, "glabella": 0.8},
         source="EMFACS fear 1+2+4+5+20+25: raised, drawn-together brows, wide eyes, "
