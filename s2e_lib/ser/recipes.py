@@ -21,9 +21,10 @@ RECIPES: dict[str, dict] = {
         "augment": False,
         "label_smoothing": 0.0,
     },
-    # utterance-relative pooled statistics + eGeMAPS, 3 augmented copies of every training
-    # clip (gain, noise, band, codec, room, speed), corpus- and label-balanced loss, 5 members
-    # (leave-one-corpus-out mean balanced accuracy 0.368, the best of the recipes tried)
+    # utterance-relative pooled statistics + eGeMAPS + a pretrained GE2E voice embedding,
+    # 3 augmented copies of every training clip (gain, noise, band, codec, room, speed),
+    # corpus- and label-balanced loss, 5 members (the best leave-one-corpus-out mean and
+    # worst corpus of the recipes tried: docs/ser.md)
     "mlp": {"epochs": 150, "lr": 1e-3, "patience": 40, "n_models": 5, "augment_copies": 3},
     "crnn": {"epochs": 30, "patience": 10, "model_options": {"channels": [8, 16, 32, 32], "rnn_hidden": 32}},
 }
