@@ -92,6 +92,11 @@ def test_notebook_header_and_parameters(notebook):
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         assigned += [t.id for t in targets if isinstance(t, ast.Name)]
     assert names == assigned
+    # papermill shows each parameter's trailing comment as its help (`papermill --help-notebook`)
+    import papermill
+
+    helpless = [k for k, v in papermill.inspect_notebook(str(notebook)).items() if not v["help"].strip()]
+    assert not helpless, f"parameters without a '# help' comment: {helpless}"
 
 
 def test_git_strips_notebook_outputs():
