@@ -52,3 +52,13 @@ def test_the_feature_kind_is_level_invariant():
         other = extract(scaled, 16000, config)
         emb = slice(-ve.EMBEDDING_DIM, None)
         assert float(base[emb] @ other[emb]) > 0.999
+
+
+def test_missing_weights_package_is_one_clear_error(monkeypatch):
+    import importlib.util
+
+    from s2e_lib.errors import MissingResourceError
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingResourceError, match="pip install resemblyzer"):
+        ve.weights_path()

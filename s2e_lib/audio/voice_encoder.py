@@ -2,11 +2,11 @@
 
 Wan et al. 2018, "Generalized end-to-end loss for speaker verification": a 3-layer LSTM
 (256 units) over 40-band mel frames, a linear layer with ReLU, L2-normalised to a
-256-dimensional utterance embedding. The weights are Resemblyzer 0.1.4's ``pretrained.pt``
-(Corentin Jemine / Resemble AI, Apache-2.0; trained on LibriSpeech, VoxCeleb 1 and 2), stored
-as a plain float32 state dict in ``s2e_lib/assets/ser/ge2e_voice_encoder.pt`` with the
-licence beside it (``GE2E_VOICE_ENCODER_LICENSE.txt``); the optimizer state and the GE2E
-similarity scalars of the original file are dropped, nothing else is changed.
+256-dimensional utterance embedding. The weights are the ``pretrained.pt`` that the
+``resemblyzer`` wheel ships (Corentin Jemine / Resemble AI, Apache-2.0; trained on
+LibriSpeech, VoxCeleb 1 and 2), read from the installed package's folder with
+``torch.load(weights_only=True)`` without importing the package (which would import
+librosa and webrtcvad); only the GE2E loss's two similarity scalars are left out.
 
 Why a speaker encoder for emotion: trained on thousands of speakers over many microphones
 and rooms, its embedding summarises voice quality and speaking style in a way that
@@ -44,7 +44,18 @@ EMBEDDING_DIM = 256
 HIDDEN = 256
 LAYERS = 3
 
-WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "ser" / "ge2e_voice_encoder.pt"
+
+def weights_path() -> Path:
+    """``pretrained.pt`` inside the installed ``resemblyzer`` package (not imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingResourceError("the GE2E voice encoder needs its weights: pip install resemblyzer")
+    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
+    if not path.is_file():
+        raise MissingResourceError(f"{path}: the GE2E voice encoder's weights are missing")
+    return path
 
 
 def mel_frames(audio: np.ndarray) -> np.ndarray:
@@ -87,10 +98,9 @@ def _encoder():
             embeds = torch.relu(self.linear(hidden[-1]))
             return embeds / torch.norm(embeds, dim=1, keepdim=True).clamp_min(1e-12)
 
-    if not WEIGHTS.is_file():
-        raise MissingResourceError(f"{WEIGHTS}: the GE2E voice encoder's weights are missing")
+    state = torch.load(weights_path(), map_location="cpu", weights_only=True)["model_state"]
     model = VoiceEncoder()
-    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")})
     return model.eval()
 
 
