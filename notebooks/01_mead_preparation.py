@@ -148,9 +148,7 @@ plt.show()
 # %%
 transform = FaceAligner(size=256) if align else None
 speakers = df.groupby("gender")["speaker"].first().tolist() if smoke else None
-result = prepare(
-    root,
-    out_dir,
+options = dict(
     emotions=emotions,
     levels=levels,
     views=views,
@@ -161,22 +159,10 @@ result = prepare(
     frame_transform=transform,
     jobs=jobs,
 )
+result = prepare(root, out_dir, **options)
 print(result.summary())
 print(f"{result.audio_seconds:.0f} s of audio decoded in {result.seconds:.1f} s")
-again = prepare(
-    root,
-    out_dir,
-    emotions=emotions,
-    levels=levels,
-    views=views,
-    speakers=speakers,
-    frame_step=frame_step,
-    frames=frames,
-    max_frames=max_frames,
-    frame_transform=transform,
-    jobs=jobs,
-    progress=False,
-)
+again = prepare(root, out_dir, **options, progress=False)
 print("second run:", again.summary())
 
 # %% [markdown]
