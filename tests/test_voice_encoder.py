@@ -62,3 +62,40 @@ def test_missing_weights_package_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingResourceError, match="pip install resemblyzer"):
         ve.weights_path()
+
+
+def test_layer_statistics_start_with_the_embedding_and_match_the_stacked_lstm():
+    import torch
+
+    clip = synthesize_voice("sad", seed=4)
+    stats = ve.layer_statistics(clip)
+    assert stats.shape == (ve.LAYER_STATS_DIM,) and stats.dtype == np.float32
+    np.testing.assert_allclose(stats[: ve.EMBEDDING_DIM], ve.embed_utterance(clip), atol=1e-6)
+    # the three 1-layer LSTMs reproduce the encoder's stacked LSTM, layer by layer
+    windows = torch.from_numpy(ve.partial_windows(ve.mel_frames(clip)))
+    with torch.inference_mode():
+        stacked, _ = ve._encoder().lstm(windows)
+        hidden = windows
+        for layer in ve._layers():
+            hidden, _ = layer(hidden)
+        frames = hidden[:, ve.WARMUP_FRAMES :].reshape(-1, ve.HIDDEN)
+    torch.testing.assert_close(hidden, stacked, atol=1e-5, rtol=1e-5)
+    layer3 = slice(ve.EMBEDDING_DIM + 2 * ve.HIDDEN, ve.EMBEDDING_DIM + 3 * ve.HIDDEN)
+    np.testing.assert_allclose(stats[layer3], frames.mean(0).numpy(), atol=1e-6)
+    assert np.all(np.isfinite(stats)) and float(stats[ve.EMBEDDING_DIM :].std()) > 0
+
+
+def test_the_layers_feature_kind_is_level_invariant_and_sized_for_the_checkpoint():
+    from s2e_lib.ser.checkpoint import feature_size
+
+    config = FeatureConfig(kind="stats+egemaps+ge2e-layers")
+    clip = synthesize_voice("happy", seed=5)
+    base = extract(clip, 16000, config)
+    assert base.shape == (feature_size(config),) == (192 + 88 + ve.LAYER_STATS_DIM,)
+    for gain_db in (-30, 20):
+        other = extract((clip * 10 ** (gain_db / 20)).astype(np.float32), 16000, config)
+        voice = slice(-ve.LAYER_STATS_DIM, None)
+        cosine = float(base[voice] @ other[voice]) / float(
+            np.linalg.norm(base[voice]) * np.linalg.norm(other[voice])
+        )
+        assert cosine > 0.999

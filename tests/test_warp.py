@@ -59,11 +59,11 @@ def _measures(p):
 @pytest.mark.parametrize(
     "emotion, expectations",
     [
-        ("happy", {"corner_y": -0.05, "mouth_width": +0.05}),
+        ("happy", {"corner_y": -0.03, "mouth_width": +0.05}),
         ("sad", {"corner_y": +0.05, "inner_brow_y": -0.08}),
         (
             "angry",
-            {"inner_brow_y": +0.05, "brow_gap": -0.1, "eye_open": -0.02, "lip_gap": +0.1},
+            {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02, "lip_gap": +0.1},
         ),  # teeth bared
         (
             "fear",
@@ -328,3 +328,39 @@ def test_a_widened_eye_is_stretched_from_its_lower_lid():
     assert map_y[36, 35] > 36.5  # above the lower lid: sampled nearer to it
     assert abs(map_y[44, 35] - 44) < 0.5  # the lower lid itself stays
     np.testing.assert_allclose(map_y[30:50, 75:105], ys[30:50, 75:105], atol=1e-4)  # the other eye: unmoved
+
+
+@pytest.mark.parametrize("emotion", ["happy", "sad", "angry", "fear", "surprised", "disgusted", "contempt"])
+@pytest.mark.parametrize("mouth_open", [False, True])
+def test_recipes_stay_within_what_real_faces_reach(emotion, mouth_open):
+    from s2e_lib.edit.warp.recipes import ANATOMICAL_LIMIT, recipe_field, saturate
+
+    field = recipe_field(emotion, 1.0, mouth_open=mouth_open)
+    length = np.linalg.norm(field, axis=1)
+    for points, limit in ANATOMICAL_LIMIT.values():
+        assert length[list(points)].max() <= limit + 1e-9
+    stronger = recipe_field(emotion, 1.5, mouth_open=mouth_open)
+    np.testing.assert_allclose(stronger, field * saturate(1.5))
+
+
+def test_anatomical_limit_scales_a_region_as_a_whole():
+    from s2e_lib.edit.warp.recipes import within_anatomy
+
+    field = np.zeros((68, 2))
+    field[48] = (-0.36, 0.0)  # a corner pulled twice as far as a commissure goes
+    field[51] = (0.0, -0.05)
+    field[19] = (0.0, -0.10)  # a brow within its limit is left alone
+    out = within_anatomy(field)
+    assert out[48, 0] == pytest.approx(-0.18)
+    assert out[51, 1] == pytest.approx(-0.025)  # the same factor: the mouth keeps its shape
+    assert out[19, 1] == pytest.approx(-0.10)
+
+
+def test_sad_keeps_an_open_mouth_half_open(face):
+    """The astronaut smiles with her teeth showing: closing that mouth stretched the lips
+    over the teeth into a balloon; sadness keeps half the opening instead."""
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    rest = _measures(frame.to_face(face.landmarks))
+    sad = _measures(frame.to_face(target_landmarks(face.landmarks, "sad", 1.0)))
+    assert rest["lip_gap"] > 0.08
+    assert 0.3 * rest["lip_gap"] < sad["lip_gap"] < rest["lip_gap"]

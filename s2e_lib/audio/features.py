@@ -11,10 +11,12 @@ Three kinds, chosen by :class:`FeatureConfig.kind`:
     A log-mel spectrogram sequence ``(n_mels, n_frames)`` (25 ms windows, 10 ms hop) of
     the clip with leading/trailing silence trimmed. Models add deltas and per-utterance
     normalisation themselves, so augmentation can act on the raw spectrogram.
-``egemaps`` / ``stats+egemaps`` / ``stats+egemaps+ge2e``
-    The 88 eGeMAPS functionals (openSMILE), alone or after ``stats``; the last appends the
+``egemaps`` / ``stats+egemaps`` / ``stats+egemaps+ge2e`` / ``stats+egemaps+ge2e-layers``
+    The 88 eGeMAPS functionals (openSMILE), alone or after ``stats``; ``+ge2e`` appends the
     256-dimensional utterance embedding of a pretrained GE2E voice encoder
-    (:mod:`s2e_lib.audio.voice_encoder`). All on the version-2 front end.
+    (:mod:`s2e_lib.audio.voice_encoder`), ``+ge2e-layers`` the embedding and the mean and
+    standard deviation of the encoder's LSTM layers 2 and 3 (1,280 values,
+    :func:`~s2e_lib.audio.voice_encoder.layer_statistics`). All on the version-2 front end.
 ``stats``
     Pooled statistics (mean and standard deviation over time) of MFCCs, their deltas,
     RMS energy, spectral contrast, spectral centroid/rolloff/flatness and zero-crossing
@@ -57,7 +59,8 @@ class FeatureConfig:
 
     Attributes
     ----------
-    kind : {"logmel", "stats", "original", "egemaps", "stats+egemaps", "stats+egemaps+ge2e"}
+    kind : {"logmel", "stats", "original", "egemaps", "stats+egemaps", "stats+egemaps+ge2e", \
+"stats+egemaps+ge2e-layers"}
         Which feature (see the module docstring).
     sr : int
         Working sample rate of the input audio.
@@ -109,7 +112,7 @@ class FeatureConfig:
             raise ValueError(
                 f"unknown feature kind {self.kind!r}; expected one of {', '.join(FEATURE_KINDS)}"
             )
-        if self.kind in ("egemaps", "stats+egemaps", "stats+egemaps+ge2e") and self.version < 2:
+        if self.kind in VECTOR_KINDS_V2 and self.version < 2:
             raise ValueError(f"feature kind {self.kind!r} needs feature version 2")
         if self.version not in (1, 2):
             raise ValueError(f"unknown feature version {self.version!r}; expected 1 or 2")
@@ -142,6 +145,14 @@ FEATURE_KINDS: tuple[str, ...] = (
     "egemaps",
     "stats+egemaps",
     "stats+egemaps+ge2e",
+    "stats+egemaps+ge2e-layers",
+)
+#: Fixed-length vector kinds that exist only on the version-2 front end.
+VECTOR_KINDS_V2: tuple[str, ...] = (
+    "egemaps",
+    "stats+egemaps",
+    "stats+egemaps+ge2e",
+    "stats+egemaps+ge2e-layers",
 )
 
 #: Length of the eGeMAPS v02 functionals vector.
@@ -514,6 +525,12 @@ def extract(
 
             return np.concatenate(
                 [relative_stats(y, config.sr, config), egemaps(y, config.sr), embed_utterance(y)]
+            )
+        if config.kind == "stats+egemaps+ge2e-layers":
+            from s2e_lib.audio.voice_encoder import layer_statistics
+
+            return np.concatenate(
+                [relative_stats(y, config.sr, config), egemaps(y, config.sr), layer_statistics(y)]
             )
         return relative_stats(y, config.sr, config)
     audio = _at_rate(audio, sr, config.sr)

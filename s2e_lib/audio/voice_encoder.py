@@ -43,6 +43,14 @@ PARTIAL_STEP = 80  # 0.8 s
 EMBEDDING_DIM = 256
 HIDDEN = 256
 LAYERS = 3
+#: The LSTM layers (1-based) whose outputs :func:`layer_statistics` pools.
+POOLED_LAYERS = (2, 3)
+#: Frames at the start of each 1.6 s window left out of the pooled statistics: the LSTM
+#: starts from a zero state and its first outputs describe the start-up, not the voice.
+WARMUP_FRAMES = 20
+#: Length of :func:`layer_statistics`: the embedding, then mean and standard deviation of
+#: each pooled layer's outputs.
+LAYER_STATS_DIM = EMBEDDING_DIM + 2 * HIDDEN * len(POOLED_LAYERS)
 
 
 def weights_path() -> Path:
@@ -104,6 +112,23 @@ def _encoder():
     return model.eval()
 
 
+@lru_cache(maxsize=1)
+def _layers():
+    """The encoder's 3-layer LSTM as three 1-layer LSTMs (same weights), to read each layer's outputs."""
+    import torch
+    from torch import nn
+
+    lstm = _encoder().lstm
+    layers = []
+    for index in range(LAYERS):
+        layer = nn.LSTM(N_MELS if index == 0 else HIDDEN, HIDDEN, 1, batch_first=True)
+        with torch.no_grad():
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(layer, f"{name}_l0").copy_(getattr(lstm, f"{name}_l{index}"))
+        layers.append(layer.eval())
+    return layers
+
+
 def embed_utterance(audio: np.ndarray) -> np.ndarray:
     """The 256-dimensional GE2E embedding of a 16 kHz clip (float32, unit length).
 
@@ -118,3 +143,35 @@ def embed_utterance(audio: np.ndarray) -> np.ndarray:
         partials = _encoder()(torch.from_numpy(windows))
     mean = partials.mean(dim=0)
     return (mean / mean.norm().clamp_min(1e-12)).numpy().astype(np.float32)
+
+
+def layer_statistics(audio: np.ndarray) -> np.ndarray:
+    """The GE2E embedding followed by pooled statistics of the encoder's hidden layers.
+
+    Returns ``LAYER_STATS_DIM`` (1,280) float32 values: the embedding of
+    :func:`embed_utterance` (computed in the same pass), then for each layer of
+    :data:`POOLED_LAYERS` the mean and the standard deviation over frames of its 256
+    outputs, pooled over every 1.6 s window after its first :data:`WARMUP_FRAMES` frames.
+
+    Why the hidden layers: the embedding is trained to keep who is speaking and to drop how
+    they speak; the middle and upper LSTM layers still carry more of the "how". On our
+    corpora (docs/ser.md), a logistic regression on layer 2 + 3 statistics alone reaches a
+    leave-one-corpus-out balanced accuracy of 0.448 against 0.399 for the embedding alone.
+    """
+    import torch
+
+    windows = torch.from_numpy(partial_windows(mel_frames(audio)))
+    encoder = _encoder()
+    pooled = []
+    with torch.inference_mode():
+        hidden = windows
+        for number, layer in enumerate(_layers(), start=1):
+            hidden, _ = layer(hidden)
+            if number in POOLED_LAYERS:
+                frames = hidden[:, WARMUP_FRAMES:].reshape(-1, HIDDEN)
+                pooled += [frames.mean(dim=0), frames.std(dim=0, correction=0)]
+        partials = torch.relu(encoder.linear(hidden[:, -1]))
+        partials = partials / torch.norm(partials, dim=1, keepdim=True).clamp_min(1e-12)
+        mean = partials.mean(dim=0)
+        embedding = mean / mean.norm().clamp_min(1e-12)
+    return torch.cat([embedding, *pooled]).numpy().astype(np.float32)

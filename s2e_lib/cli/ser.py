@@ -67,7 +67,7 @@ def ser() -> None:
     "--features",
     "feature_kind",
     default=None,
-    help="Feature kind: stats, egemaps, stats+egemaps, stats+egemaps+ge2e, logmel, original "
+    help="Feature kind: stats, egemaps, stats+egemaps, stats+egemaps+ge2e, stats+egemaps+ge2e-layers, logmel, original "
     "(default: the model's recipe; docs/ser.md compares them).",
 )
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint file to write.")

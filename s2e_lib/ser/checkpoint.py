@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from s2e_lib import __version__
-from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, FeatureConfig, stats_dim
+from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, VECTOR_KINDS_V2, FeatureConfig, stats_dim
 from s2e_lib.audio.voice_encoder import EMBEDDING_DIM as GE2E_DIM
+from s2e_lib.audio.voice_encoder import LAYER_STATS_DIM as GE2E_LAYERS_DIM
 from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output, require_file
 from s2e_lib.ser.models import MODELS, Ensemble, ModelConfig, build_model
@@ -81,12 +82,13 @@ def feature_size(config: FeatureConfig) -> int:
         "egemaps": EGEMAPS_DIM,
         "stats+egemaps": stats_dim(config) + EGEMAPS_DIM,
         "stats+egemaps+ge2e": stats_dim(config) + EGEMAPS_DIM + GE2E_DIM,
+        "stats+egemaps+ge2e-layers": stats_dim(config) + EGEMAPS_DIM + GE2E_LAYERS_DIM,
     }[config.kind]
 
 
 def _vector_or_sequence(kind: str) -> str:
     """The feature kind a model class declares for ``kind`` (fixed vectors are all ``stats``-like)."""
-    return "stats" if kind in ("egemaps", "stats+egemaps", "stats+egemaps+ge2e") else kind
+    return "stats" if kind in VECTOR_KINDS_V2 else kind
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -16,7 +16,8 @@ the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
 emotion    prototype AUs                        used here (intensity at strength 1)
 ========== ==================================== =========================================
 happy      6 + 12 (closed-lip Duchenne smile)   AU6 1.8, AU12 2.6 (open mouth: + AU10 0.6, AU25 0.5)
-sad        1 + 4 + 15 + 17                      AU1 3.2, AU4 1.5, AU15 1.8, AU17 0.8, AU43 2.5
+sad        1 + 4 + 15 + 17                      AU1 3.2, AU4 1.5, AU15 0.9, AU17 0.4, AU43 2.5
+                                                (open mouth: 1 + 4 + 15, kept half open)
 angry      4 + 7 + 23 + 24 (lips pressed)       AU4 1.6, AU7 1.5, AU9 0.4, AU23 1.0, AU24 1.0, AU17 0.6
                                                 (open mouth: 4 + 7 + 9 + 10 + 20, own teeth bared)
 fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 2.0, AU20 1.0, AU25 0.35
@@ -30,7 +31,9 @@ neutral    (none)                               mouth relaxed (closed, corners l
 Teeth are never synthesized: a photo with a closed mouth gets the variants that keep
 the lips closed or barely parted (a dark gap), and a photo whose mouth is already open
 gets ``open_aus``, which warps its own teeth and mouth interior with the lips.
-Displacements saturate with strength (:func:`saturate`).
+Each facial region's displacement is scaled down to what real faces reach in maximal
+voluntary expressions (:data:`ANATOMICAL_LIMIT`), and displacements saturate with
+strength (:func:`saturate`).
 
 Appearance cues that landmarks cannot carry (folds and furrows) are named per recipe in
 ``appearance``; FACS lists them as each AU's appearance changes (e.g. AU4: vertical
@@ -229,9 +232,11 @@ RECIPES: dict[str, Recipe] = {
         source="EMFACS happiness 6+12: closed-lip Duchenne smile; 6+12+25 when the mouth is already open",
     ),
     "sad": Recipe(
-        aus={"AU1": 3.2, "AU4": 1.5, "AU15": 1.8, "AU17": 0.8, "AU43": 2.5},
+        aus={"AU1": 3.2, "AU4": 1.5, "AU15": 0.9, "AU17": 0.4, "AU43": 2.5},
+        open_aus={"AU1": 3.2, "AU4": 1.5, "AU15": 1.2, "AU43": 2.5},
+        keep_open=0.5,
         appearance={"forehead": 1.0, "glabella": 1.0, "mentolabial": 0.8},
-        source="EMFACS sadness 1+4+15+17; lids droop",
+        source="EMFACS sadness 1+4+15+17; lids droop; an open mouth stays half open (1+4+15+25)",
     ),
     "angry": Recipe(
         aus={"AU4": 1.6, "AU7": 1.5, "AU9": 0.4, "AU23": 1.0, "AU24": 1.0, "AU17": 0.6},
@@ -299,6 +304,42 @@ def au_field(name: str) -> np.ndarray:
     return out
 
 
+#: Largest displacement (IOD units; the distance between the eye centres, about 62 mm in
+#: adults) each region's landmarks may reach at strength 1. From 3-D measurements of
+#: maximal voluntary expressions (e.g. Weeden, Trotman & Faraway 2001): the lip commissures
+#: move about 10 mm in a broad smile (the mouth widens by 20–30 %, not by half), the brows
+#: 8–12 mm when raised, the lower lip and chin well under 10 mm without a jaw drop. A recipe
+#: whose summed action units go further is scaled down region by region (a region keeps its
+#: shape), so strength 1 stays an expression a face can make; 1.5 goes :func:`saturate`
+#: (1.16×) beyond it.
+ANATOMICAL_LIMIT: dict[str, tuple[tuple[int, ...], float]] = {
+    "jaw": (tuple(range(0, 17)), 0.16),
+    "brows": (tuple(range(17, 27)), 0.16),
+    "nose": (tuple(range(27, 36)), 0.05),
+    "eyes": (tuple(range(36, 48)), 0.10),
+    "lip corners": ((48, 54, 60, 64), 0.18),
+    "lips": (tuple(i for i in range(48, 68) if i not in (48, 54, 60, 64)), 0.18),
+}
+#: Regions scaled as a whole; the mouth's factor is the smaller of its corners' and its lips'.
+_REGIONS = (("jaw",), ("brows",), ("nose",), ("eyes",), ("lip corners", "lips"))
+
+
+def within_anatomy(field: np.ndarray) -> np.ndarray:
+    """Scale each facial region of a (68, 2) displacement down to :data:`ANATOMICAL_LIMIT`."""
+    field = np.array(field, dtype=float)
+    length = np.linalg.norm(field, axis=1)
+    for parts in _REGIONS:
+        factor = 1.0
+        for part in parts:
+            points, limit = ANATOMICAL_LIMIT[part]
+            largest = float(length[list(points)].max())
+            if largest > limit:
+                factor = min(factor, limit / largest)
+        members = [i for part in parts for i in ANATOMICAL_LIMIT[part][0]]
+        field[members] *= factor
+    return field
+
+
 def recipe_field(emotion: str, strength: float = 1.0, mouth_open: bool = False) -> np.ndarray:
     """The (68, 2) displacement of a whole recipe (face frame, IOD units) at ``strength``.
 
@@ -310,4 +351,4 @@ def recipe_field(emotion: str, strength: float = 1.0, mouth_open: bool = False) 
     total = np.zeros((68, 2))
     for name, intensity in aus.items():
         total += intensity * au_field(name)
-    return total * saturate(strength)
+    return within_anatomy(total) * saturate(strength)
