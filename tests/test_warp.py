@@ -63,7 +63,7 @@ def _measures(p):
         ("sad", {"corner_y": +0.05, "inner_brow_y": -0.08}),
         (
             "angry",
-            {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02, "lip_gap": +0.1},
+            {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02, "lip_gap": +0.08},
         ),  # teeth bared
         (
             "fear",
@@ -71,7 +71,7 @@ def _measures(p):
                 "inner_brow_y": -0.03,
                 "brow_gap": -0.05,
                 "eye_open": +0.05,
-                "lip_gap": +0.03,
+                "lip_gap": +0.015,
                 "mouth_width": +0.1,
             },
         ),

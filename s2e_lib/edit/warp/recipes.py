@@ -25,7 +25,8 @@ fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 2
 surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
 disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
 contempt   R12A + R14A (unilateral)             AU14R 1.0, AU12R 0.4
-neutral    (none)                               mouth relaxed (closed, corners level)
+neutral    (none)                               mouth relaxed (corners level; an open mouth
+                                                kept 35 % open, lips not pressed over the teeth)
 ========== ==================================== =========================================
 
 Teeth are never synthesized: a photo with a closed mouth gets the variants that keep
@@ -270,7 +271,7 @@ RECIPES: dict[str, Recipe] = {
         appearance={},
         source="EMFACS contempt R12A+R14A",
     ),
-    "neutral": Recipe(aus={}, appearance={}, source="no action units; mouth at rest"),
+    "neutral": Recipe(aus={}, appearance={}, keep_open=0.35, source="no action units; mouth at rest"),
     "calm": Recipe(aus={}, appearance={}, source="as neutral"),
 }
 
