@@ -176,6 +176,34 @@ def test_checkpoint_round_trip(tmp_path):
     assert payload["data"]["n_clips"] == 20
 
 
+def test_half_precision_weights_halve_the_file_and_keep_the_predictions(tmp_path):
+    torch.manual_seed(1)
+    model = build_model(ModelConfig("mlp", {"hidden": [256, 128]}), N_STATS, 5)
+    model.fit_normalization(torch.randn(50, N_STATS) * 30 + 100)
+    model.eval()
+    common = (
+        MISSION_EMOTIONS,
+        FeatureConfig(kind="stats"),
+        ModelConfig("mlp", {"hidden": [256, 128]}),
+        N_STATS,
+    )
+    full = save_checkpoint(tmp_path / "full.pt", [model], *common)
+    half = save_checkpoint(tmp_path / "half.pt", [model], *common, weights_dtype="float16")
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    raw = torch.load(half, weights_only=True)
+    assert raw["weights_dtype"] == "float16"
+    assert {v.dtype for v in raw["state_dicts"][0].values() if v.dim() >= 2} == {torch.float16}
+    assert all(v.dtype != torch.float16 for v in raw["state_dicts"][0].values() if v.dim() < 2)
+    loaded, _ = load_checkpoint(half)
+    assert {p.dtype for p in loaded.parameters()} == {torch.float32}
+    x = torch.randn(64, N_STATS) * 30 + 100
+    p_half, p_full = torch.softmax(loaded(x), 1), torch.softmax(model(x), 1)
+    assert float((p_half - p_full).abs().max()) < 5e-3
+    assert torch.equal(p_half.argmax(1), p_full.argmax(1)) or float((p_half - p_full).abs().max()) < 1e-3
+    with pytest.raises(ValueError, match="weights_dtype"):
+        save_checkpoint(tmp_path / "bad.pt", [model], *common, weights_dtype="int8")
+
+
 def test_ensemble_checkpoint_averages_members(tmp_path):
     members = [_small_model(), build_model(ModelConfig("mlp", {"hidden": [8]}), N_STATS, 5).eval()]
     path = save_checkpoint(

@@ -86,6 +86,9 @@ class TrainConfig:
     refit : bool
         After early stopping, retrain from scratch on training + validation speakers for
         the best epoch count (more speakers help more than anything else on small corpora).
+    weights_dtype : {"float32", "float16"}
+        How the checkpoint stores weight matrices (see
+        :func:`~s2e_lib.ser.checkpoint.save_checkpoint`); models always run in float32.
     """
 
     model: str = "mlp"
@@ -107,6 +110,7 @@ class TrainConfig:
     augment_copies: int = 0
     augmentation: dict = field(default_factory=dict)
     balance: bool = True
+    weights_dtype: str = "float32"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -785,6 +789,7 @@ def _train_job(
         metrics=metrics,
         history=histories,
         overwrite=True,
+        weights_dtype=config.weights_dtype,
     )
     shutil.rmtree(work, ignore_errors=True)
     return {"path": str(out), "metrics": metrics, "data": data_summary}
