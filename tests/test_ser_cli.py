@@ -96,6 +96,49 @@ def test_eval_last_line_is_the_json_contract(trained, capsys):
     assert result["accuracy"] > 0.4  # chance is 0.2
 
 
+def test_eval_closed_set_among_chosen_labels_and_among_the_data_labels(trained, capsys, tmp_path):
+    import shutil
+
+    corpus, out, _ = trained
+    code, stdout, _ = run(capsys, "ser", "eval", "--data", str(corpus), "--model", str(out))
+    open_set = json.loads(stdout.strip().splitlines()[-1])
+    assert "closed_set" not in open_set  # the data has all five emotions
+    code, stdout, _ = run(
+        capsys, "ser", "eval", "--data", str(corpus), "--model", str(out), "--labels", "angry,happy,sad"
+    )
+    assert code == 0
+    closed = json.loads(stdout.strip().splitlines()[-1])
+    assert closed["labels"] == ["angry", "happy", "sad"] and closed["n"] == 3 * 16
+    confusion = np.array(closed["confusion"])
+    assert confusion.shape == (3, 3) and confusion.sum() == closed["n"]
+    # choosing among fewer emotions can only turn wrong answers on these clips into right ones
+    index = {label: i for i, label in enumerate(open_set["labels"])}
+    rows = [index[label] for label in ("angry", "happy", "sad")]
+    open_correct = sum(open_set["confusion"][i][i] for i in rows)
+    assert np.trace(confusion) >= open_correct
+    # a corpus with three of the five emotions gets closed-set scores beside the open-set ones
+    three = tmp_path / "three"
+    shutil.copytree(corpus, three)
+    for folder in three.glob("*/audio/*"):
+        if folder.name in ("neutral", "fear"):
+            shutil.rmtree(folder)
+    code, stdout, _ = run(capsys, "ser", "eval", "--data", str(three), "--model", str(out))
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["labels"] == list(MISSION_EMOTIONS) and result["n"] == 48
+    assert result["closed_set"]["labels"] == ["angry", "happy", "sad"]
+    assert result["closed_set"]["confusion"] == closed["confusion"]
+    assert result["closed_set"]["accuracy"] >= result["accuracy"]
+
+
+def test_eval_refuses_unknown_labels_before_any_work(trained, capsys):
+    corpus, out, _ = trained
+    code, stdout, err = run(
+        capsys, "ser", "eval", "--data", str(corpus), "--model", str(out), "--labels", "angry,bored"
+    )
+    assert code == 2 and "bored" in err and err.strip().startswith("error:")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_predict_json_lines(trained, capsys, tmp_path):
     _, out, _ = trained
     a = write_wav(tmp_path / "a.wav", synth_clip("angry", 120.0, np.random.default_rng(1)))

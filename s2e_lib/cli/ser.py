@@ -150,6 +150,15 @@ def train(
     "--speakers", type=CommaList(), default="", help="Comma-separated speakers to score (default: all)."
 )
 @click.option(
+    "--labels",
+    "among",
+    type=CommaList(),
+    default="",
+    help="Score a closed set: the model's choice among these emotions only, e.g. "
+    "angry,happy,neutral,sad for a 4-class corpus (default: all the model's emotions; the JSON "
+    "adds closed_set, scored among the emotions the data has, when it has fewer).",
+)
+@click.option(
     "--loco",
     is_flag=True,
     help="Leave-one-corpus-out evaluation of a training recipe (trains one model per held-out corpus).",
@@ -188,6 +197,7 @@ def evaluate(
     data,
     model_path,
     speakers,
+    among,
     loco,
     recipe,
     test_only,
@@ -200,6 +210,12 @@ def evaluate(
 ) -> int:
     """Score a model on labelled corpora, or (--loco) a recipe across corpora; the last stdout line is one JSON object."""
     _single_thread()
+    if loco and among:
+        from s2e_lib.errors import InputError
+
+        raise InputError(
+            "--labels scores a model (without --loco); --loco scores every corpus's own emotions"
+        )
     if loco:
         return _evaluate_loco(
             data, recipe, test_only, within, robustness, n_models, augment_copies, jobs, out_dir
@@ -217,6 +233,7 @@ def evaluate(
                 source,
                 speakers=chosen,
                 log=lambda line: click.echo(f"error: {line}", err=True),
+                among=list(among) or None,
             )
         )
     if len(results) == 1:

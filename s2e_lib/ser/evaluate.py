@@ -14,7 +14,7 @@ import torch
 
 from s2e_lib.audio.features import FeatureConfig, Transform, clip_seed, extract_files
 from s2e_lib.data.splits import choose_val_speakers, corpus_val_speakers, speaker_folds
-from s2e_lib.errors import S2EError
+from s2e_lib.errors import InputError, S2EError
 from s2e_lib.ser.dataset import scan_speech
 from s2e_lib.ser.infer import predict_logits
 from s2e_lib.ser.train import TrainConfig, fit, fit_split, scores
@@ -84,26 +84,47 @@ def cross_validate(
     return {**overall, "folds": folds_out, "probabilities": probs, "train_seconds": float(np.mean(seconds))}
 
 
-def evaluate_files(model, data, speakers=None, progress: bool = True, log=None) -> dict:
+def evaluate_files(
+    model, data, speakers=None, progress: bool = True, log=None, among: Sequence[str] | None = None
+) -> dict:
     """Score an :class:`~s2e_lib.ser.predict.EmotionModel` on the labelled clips of ``data``.
 
     Every file goes through :meth:`EmotionModel.predict_file` (the path users take).
     Clips whose label the model lacks are left out; unreadable or silent files are
     skipped and reported through ``log`` (one line each, naming the file).
 
+    ``among``: score a closed set, the model's choice among these emotions only (the
+    argmax of their probabilities), e.g. a 4-class corpus without fear. By default the
+    headline is open-set (all the model's emotions, what the product does); when the data
+    holds fewer emotions than the model, ``closed_set`` adds the scores among those.
+
     Returns
     -------
     dict
         ``accuracy, balanced_accuracy, n, labels, confusion`` (rows true, columns
         predicted), ``per_speaker`` and ``per_level`` accuracy, ``n_skipped``,
-        ``model`` and ``data`` (per-clip predictions: :func:`predict_table`).
+        ``model`` and ``data`` (per-clip predictions: :func:`predict_table`), and
+        ``closed_set`` when it applies.
     """
+    if among is not None:
+        unknown = [label for label in among if label not in model.labels]
+        if unknown or not among:
+            raise InputError(
+                f"--labels: {', '.join(unknown) or 'none given'}: not among the model's emotions "
+                f"({', '.join(model.labels)})"
+            )
     table = predict_table(model, data, speakers=speakers, progress=progress, log=log)
-    return summarize(
-        table,
-        model.labels,
-        extra={"model": str(model.path), "data": str(data), "n_skipped": table.attrs["n_skipped"]},
-    )
+    extra = {"model": str(model.path), "data": str(data), "n_skipped": table.attrs["n_skipped"]}
+    if among is not None:
+        return summarize(table, model.labels, extra=extra, among=among)
+    out = summarize(table, model.labels, extra=extra)
+    present = [label for label in model.labels if len(table) and (table["emotion"] == label).any()]
+    if 0 < len(present) < len(model.labels):
+        closed = summarize(table, model.labels, among=present)
+        out["closed_set"] = {
+            k: closed[k] for k in ("accuracy", "balanced_accuracy", "n", "labels", "confusion")
+        }
+    return out
 
 
 def predict_table(model, data, speakers=None, progress: bool = True, log=None):
@@ -136,9 +157,20 @@ def predict_table(model, data, speakers=None, progress: bool = True, log=None):
     return table
 
 
-def summarize(table, labels, extra: dict | None = None) -> dict:
-    """Scores of a prediction table (columns ``emotion``, ``predicted``, ``speaker``, ``level``)."""
+def summarize(table, labels, extra: dict | None = None, among: Sequence[str] | None = None) -> dict:
+    """Scores of a prediction table (columns ``emotion``, ``predicted``, ``speaker``, ``level``).
+
+    ``among``: re-decide each clip among these labels only, from its ``p_<label>``
+    columns (clips of other labels are left out), and score over them.
+    """
     labels = list(labels)
+    if among is not None:
+        among = list(among)
+        if len(table):
+            table = table[table["emotion"].isin(among)].copy()
+            probs = table[[f"p_{label}" for label in among]].to_numpy()
+            table["predicted"] = [among[i] for i in probs.argmax(axis=1)] if len(table) else []
+        labels = among
     index = {label: i for i, label in enumerate(labels)}
     if len(table) == 0:
         out = {"accuracy": float("nan"), "balanced_accuracy": float("nan"), "n": 0, "confusion": []}
