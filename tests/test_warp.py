@@ -70,7 +70,7 @@ def _measures(p):
             {
                 "inner_brow_y": -0.03,
                 "brow_gap": -0.05,
-                "eye_open": +0.05,
+                "eye_open": +0.04,
                 "lip_gap": +0.015,
                 "mouth_width": +0.1,
             },
@@ -364,3 +364,26 @@ def test_sad_keeps_an_open_mouth_half_open(face):
     sad = _measures(frame.to_face(target_landmarks(face.landmarks, "sad", 1.0)))
     assert rest["lip_gap"] > 0.08
     assert 0.3 * rest["lip_gap"] < sad["lip_gap"] < rest["lip_gap"]
+
+
+def test_the_lash_line_sits_on_the_lid_not_over_the_uncovered_white(face, astronaut, monkeypatch):
+    """A raised upper lid carries its lashes. A line centred on the lid's edge painted a
+    grey band over half of the thin crescent of white it uncovered (the astronaut's fear):
+    the line is drawn above the edge, on the lid."""
+    from s2e_lib.edit.warp import WarpEditor, paint
+
+    with_lashes = WarpEditor().edit(astronaut, "fear", 1.0, faces=[face]).image.astype(float)
+    monkeypatch.setattr(paint, "LASH_LINE_DARKENING", 0.0)
+    without = WarpEditor().edit(astronaut, "fear", 1.0, faces=[face]).image.astype(float)
+    weights = np.array([0.299, 0.587, 0.114])
+    darkened = (without - with_lashes) @ weights > 4
+    ys, xs = np.nonzero(darkened)
+    assert len(ys) > 10  # the lids rose and carry lash lines
+    target = target_landmarks(face.landmarks, "fear", 1.0)
+    lid_y = np.empty(len(xs))
+    for lid in ([36, 37, 38, 39], [42, 43, 44, 45]):
+        pts = target[lid]
+        near = (xs >= pts[:, 0].min() - 2) & (xs <= pts[:, 0].max() + 2)
+        lid_y[near] = np.interp(xs[near], pts[:, 0], pts[:, 1])
+    on_lid = ys <= lid_y + 0.5
+    assert on_lid.mean() > 0.7, on_lid.mean()

@@ -191,7 +191,7 @@ def follow_mouth_axis(mouth_field: np.ndarray, rest: np.ndarray) -> np.ndarray:
 
 #: An upper lid rises by at most this share of its eye's resting opening (AU5 on a
 #: narrow eye would otherwise more than double it: "bug eyes").
-MAX_LID_RAISE = 0.6
+MAX_LID_RAISE = 0.35
 
 
 def limit_lid_raise(pts: np.ndarray, rest: np.ndarray, share: float = MAX_LID_RAISE) -> np.ndarray:

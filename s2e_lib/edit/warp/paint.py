@@ -15,6 +15,8 @@ from s2e_lib.edit.warp.landmarks import FaceFrame
 #: Uncovered eye white is at least this times the cheeks' luminance (eyes in shade still
 #: show white), and darkened by this much right under the lid (its shadow and lashes).
 SCLERA_MIN_LUMA, SCLERA_LID_SHADE = 1.05, 0.15
+#: How much the lash line drawn along a raised upper lid darkens the pixels under it.
+LASH_LINE_DARKENING = 0.3
 
 
 def _skin_tone(rgb: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -249,17 +251,11 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin, stats):
         import cv2
 
         line = np.zeros(shape, np.float32)
+        thickness = max(1, int(round(0.02 * iod)))
         for upper in opened:
-            pts = np.round(upper * 4).astype(np.int32)
-            cv2.polylines(
-                line,
-                [pts],
-                False,
-                1.0,
-                thickness=max(1, int(round(0.035 * iod))),
-                lineType=cv2.LINE_AA,
-                shift=2,
-            )
+            # on the lid's margin, not over the white: shifted up by half the line's width
+            pts = np.round((upper - (0.0, 0.5 * thickness)) * 4).astype(np.int32)
+            cv2.polylines(line, [pts], False, 1.0, thickness=thickness, lineType=cv2.LINE_AA, shift=2)
         line = cv2.GaussianBlur(line, (0, 0), max(0.5, 0.01 * iod))
-        img = img * (1.0 - 0.3 * np.clip(line, 0, 1))[..., None]
+        img = img * (1.0 - LASH_LINE_DARKENING * np.clip(line, 0, 1))[..., None]
     return img
