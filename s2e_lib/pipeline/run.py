@@ -36,6 +36,7 @@ import numpy as np
 
 from s2e_lib import __version__
 from s2e_lib.audio.io import MAX_CLIP_SECONDS
+from s2e_lib.emotions import RAVDESS_CODES
 from s2e_lib.errors import InputError, S2EError
 from s2e_lib.face.io import save_image
 from s2e_lib.fileio import (
@@ -431,16 +432,6 @@ _MEAD_TAKE = re.compile(
     r"(?P<actor>[^/\\]+)[/\\]audio[/\\](?P<emotion>[^/\\]+)[/\\]level_(?P<level>\d+)[/\\](?P<take>[^/\\]+)\.\w+$"
 )
 _RAVDESS_TAKE = re.compile(r"(?:^|[/\\])\d{2}-\d{2}-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.\w+$")
-_RAVDESS_EMOTIONS = {
-    "01": "neutral",
-    "02": "calm",
-    "03": "happy",
-    "04": "sad",
-    "05": "angry",
-    "06": "fear",
-    "07": "disgust",
-    "08": "surprised",
-}
 
 
 def take_name(audio_path: str | os.PathLike) -> str:
@@ -456,7 +447,7 @@ def take_name(audio_path: str | os.PathLike) -> str:
         emotion, intensity, statement, repetition, actor = ravdess.groups()
         strength = {"01": "normal", "02": "strong"}.get(intensity, intensity)
         return (
-            f"RAVDESS actor {int(actor)} {_RAVDESS_EMOTIONS.get(emotion, emotion)} ({strength}), "
+            f"RAVDESS actor {int(actor)} {RAVDESS_CODES.get(emotion, emotion)} ({strength}), "
             f"statement {int(statement)} take {int(repetition)}"
         )
     return Path(text).name
