@@ -103,7 +103,11 @@ def _encoder():
 
         def forward(self, mels):
             _, (hidden, _) = self.lstm(mels)
-            embeds = torch.relu(self.linear(hidden[-1]))
+            return self.project(hidden[-1])
+
+        def project(self, last_hidden):
+            """The last LSTM layer's final state → unit-length partial embeddings."""
+            embeds = torch.relu(self.linear(last_hidden))
             return embeds / torch.norm(embeds, dim=1, keepdim=True).clamp_min(1e-12)
 
     state = torch.load(weights_path(), map_location="cpu", weights_only=True)["model_state"]
@@ -141,8 +145,13 @@ def embed_utterance(audio: np.ndarray) -> np.ndarray:
     windows = partial_windows(mel_frames(audio))
     with torch.inference_mode():
         partials = _encoder()(torch.from_numpy(windows))
+    return _utterance_embedding(partials).numpy().astype(np.float32)
+
+
+def _utterance_embedding(partials):
+    """GE2E's utterance embedding: the L2-normalised mean of the partial embeddings."""
     mean = partials.mean(dim=0)
-    return (mean / mean.norm().clamp_min(1e-12)).numpy().astype(np.float32)
+    return mean / mean.norm().clamp_min(1e-12)
 
 
 def layer_statistics(audio: np.ndarray) -> np.ndarray:
@@ -161,7 +170,6 @@ def layer_statistics(audio: np.ndarray) -> np.ndarray:
     import torch
 
     windows = torch.from_numpy(partial_windows(mel_frames(audio)))
-    encoder = _encoder()
     pooled = []
     with torch.inference_mode():
         hidden = windows
@@ -170,8 +178,5 @@ def layer_statistics(audio: np.ndarray) -> np.ndarray:
             if number in POOLED_LAYERS:
                 frames = hidden[:, WARMUP_FRAMES:].reshape(-1, HIDDEN)
                 pooled += [frames.mean(dim=0), frames.std(dim=0, correction=0)]
-        partials = torch.relu(encoder.linear(hidden[:, -1]))
-        partials = partials / torch.norm(partials, dim=1, keepdim=True).clamp_min(1e-12)
-        mean = partials.mean(dim=0)
-        embedding = mean / mean.norm().clamp_min(1e-12)
+        embedding = _utterance_embedding(_encoder().project(hidden[:, -1]))
     return torch.cat([embedding, *pooled]).numpy().astype(np.float32)

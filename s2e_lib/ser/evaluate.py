@@ -110,8 +110,8 @@ def evaluate_files(
         unknown = [label for label in among if label not in model.labels]
         if unknown or not among:
             raise InputError(
-                f"--labels: {', '.join(unknown) or 'none given'}: not among the model's emotions "
-                f"({', '.join(model.labels)})"
+                f"emotions to score among: {', '.join(unknown) or 'none given'}: not among the "
+                f"model's emotions ({', '.join(model.labels)})"
             )
     table = predict_table(model, data, speakers=speakers, progress=progress, log=log)
     extra = {"model": str(model.path), "data": str(data), "n_skipped": table.attrs["n_skipped"]}
