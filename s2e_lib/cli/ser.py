@@ -70,6 +70,12 @@ def ser() -> None:
     help="Feature kind: stats, egemaps, stats+egemaps, stats+egemaps+ge2e, stats+egemaps+ge2e-layers, logmel, original "
     "(default: the model's recipe; docs/ser.md compares them).",
 )
+@click.option(
+    "--speaker-centred",
+    is_flag=True,
+    help="Centre every clip on its speaker's mean features (a model used with a voice profile: "
+    "s2e ser profile / predict --adapt; docs/ser.md).",
+)
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint file to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def train(
@@ -83,6 +89,7 @@ def train(
     threads,
     augment_copies,
     feature_kind,
+    speaker_centred,
     out,
     overwrite,
 ) -> None:
@@ -106,6 +113,7 @@ def train(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
+    config.speaker_centred = speaker_centred
     if feature_kind is not None:
         import dataclasses
 
@@ -159,6 +167,12 @@ def train(
     "adds closed_set, scored among the emotions the data has, when it has fewer).",
 )
 @click.option(
+    "--adapt",
+    is_flag=True,
+    help="Score the shipped speaker-centred model (unless --model names one): each speaker's clips "
+    "relative to the voice profile of all their clips.",
+)
+@click.option(
     "--loco",
     is_flag=True,
     help="Leave-one-corpus-out evaluation of a training recipe (trains one model per held-out corpus).",
@@ -184,6 +198,12 @@ def train(
     help="With --loco: augmented copies per clip.",
 )
 @click.option(
+    "--speaker-centred",
+    is_flag=True,
+    help="With --loco: centre every clip on its speaker's mean features (a model used with a voice profile: "
+    "s2e ser profile / predict --adapt; docs/ser.md).",
+)
+@click.option(
     "--jobs", type=PositiveInt(256), default=1, show_default=True, help="Feature extraction processes."
 )
 @click.option(
@@ -198,6 +218,7 @@ def evaluate(
     model_path,
     speakers,
     among,
+    adapt,
     loco,
     recipe,
     test_only,
@@ -205,25 +226,35 @@ def evaluate(
     robustness,
     n_models,
     augment_copies,
+    speaker_centred,
     jobs,
     out_dir,
 ) -> int:
     """Score a model on labelled corpora, or (--loco) a recipe across corpora; the last stdout line is one JSON object."""
     _single_thread()
-    if loco and among:
+    if loco and (among or adapt):
         from s2e_lib.errors import InputError
 
         raise InputError(
-            "--labels scores a model (without --loco); --loco scores every corpus's own emotions"
+            f"{'--labels' if among else '--adapt'} scores a model (without --loco); --loco scores "
+            "a recipe (--speaker-centred for an adapted one)"
         )
     if loco:
         return _evaluate_loco(
-            data, recipe, test_only, within, robustness, n_models, augment_copies, jobs, out_dir
+            data,
+            recipe,
+            test_only,
+            within,
+            robustness,
+            n_models,
+            augment_copies,
+            speaker_centred,
+            jobs,
+            out_dir,
         )
     from s2e_lib.ser.evaluate import evaluate_files
-    from s2e_lib.ser.predict import load_model
 
-    emotion_model = load_model(model_path)
+    emotion_model = _model_for(model_path, adapt)
     chosen = speakers or None
     results = []
     for source in data:
@@ -252,7 +283,7 @@ def evaluate(
 
 
 def _evaluate_loco(
-    data, recipe_name, test_only, within, robustness, n_models, augment_copies, jobs, out_dir
+    data, recipe_name, test_only, within, robustness, n_models, augment_copies, speaker_centred, jobs, out_dir
 ) -> int:
     from s2e_lib.errors import InputError
     from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown, write_report
@@ -271,6 +302,7 @@ def _evaluate_loco(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
+    config.speaker_centred = speaker_centred
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     table = scan_corpora(list(data))
     names = sorted(set(table["corpus"]))
@@ -304,43 +336,129 @@ def _evaluate_loco(
     return 0
 
 
-@ser.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--model", "model_path", default=None, type=click.Path(), help="Checkpoint (default: the shipped model)."
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per file.")
-@click.option(
+MAX_SECONDS_OPTION = click.option(
     "--max-seconds",
     type=FiniteFloat(0, min_open=True),
     default=600.0,
     show_default=True,
     help="Refuse longer recordings (one clip; checked before decoding).",
 )
-def predict(files, model_path, as_json, max_seconds) -> int:
+
+
+def _model_for(model_path, speaker_centred: bool):
+    """The model to use: --model, else the shipped default (the speaker-centred one with a profile)."""
+    from s2e_lib.ser.predict import load_model
+
+    return load_model(model_path, speaker_centred=speaker_centred and model_path is None)
+
+
+@ser.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--model", "model_path", default=None, type=click.Path(), help="Checkpoint (default: the shipped model)."
+)
+@click.option(
+    "--profile",
+    "profile_path",
+    default=None,
+    type=click.Path(),
+    help="Voice profile of the speaker (s2e ser profile): classify relative to their usual voice "
+    "with the speaker-centred model.",
+)
+@click.option(
+    "--adapt",
+    is_flag=True,
+    help="The FILES are one speaker: make their voice profile from the FILES themselves, then "
+    "classify each relative to it (best with 5+ clips in several moods).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per file.")
+@MAX_SECONDS_OPTION
+def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int:
     """Predict the emotion of each audio FILE (any format), with every label's probability.
 
     A FILE longer than --max-seconds (10 minutes by default) is refused before it is decoded.
+    With --profile or --adapt the shipped speaker-centred model hears each clip relative to
+    the speaker's usual voice (docs/ser.md, "Speaker adaptation").
     """
-    from s2e_lib.errors import S2EError
-    from s2e_lib.ser.predict import load_model
+    from s2e_lib.errors import InputError
+    from s2e_lib.ser.adapt import VoiceProfile
 
     _single_thread()
-
-    emotion_model = load_model(model_path)
+    if profile_path and adapt:
+        raise InputError("--profile and --adapt are two sources of one voice profile: give one")
+    profile = VoiceProfile.load(profile_path) if profile_path else None
+    emotion_model = _model_for(model_path, bool(profile_path or adapt))
+    if emotion_model.speaker_centred and not (profile or adapt):
+        raise InputError(
+            f"{emotion_model.path}: a speaker-centred model needs --profile (s2e ser profile) or --adapt"
+        )
+    if profile is not None:
+        profile.check(emotion_model.feature_config, profile_path)
+        emotion_model.use_profile(profile)
     status = 0
-    for path in files:
-        try:
-            result = emotion_model.predict_file(path, max_seconds=max_seconds)
-        except S2EError as exc:
-            click.echo(f"error: {exc}", err=True)
-            status = 2
-            continue
+
+    def report_error(path, exc) -> None:
+        nonlocal status
+        click.echo(f"error: {exc}", err=True)
+        status = 2
+
+    results = emotion_model.predict_files(
+        files, adapt=adapt and emotion_model.speaker_centred, max_seconds=max_seconds, on_error=report_error
+    )
+    for result in results:
         if as_json:
             click.echo(json.dumps(result))
         else:
             probs = "  ".join(f"{k} {v:.2f}" for k, v in result["probabilities"].items())
-            click.echo(f"{path}\t{result['emotion']}\t{probs}")
+            click.echo(f"{result['file']}\t{result['emotion']}\t{probs}")
+    if emotion_model.speaker_centred and emotion_model.profile is not None:
+        for line in emotion_model.profile.warnings:
+            click.echo(f"warning: {line}", err=True)
+    return status
+
+
+@ser.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Voice profile to write (.npz).")
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(),
+    help="Speaker-centred checkpoint the profile is for (default: the shipped one).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@MAX_SECONDS_OPTION
+def profile(files, out, model_path, overwrite, max_seconds) -> int:
+    """Make the voice profile of one speaker from their FILES (unlabelled; 5+ clips in several
+    moods, or everyday speech), for `s2e ser predict --profile` and `s2e run --voice-profile`.
+
+    The last stdout line is one JSON object (path, clips used, warnings).
+    """
+    from s2e_lib.errors import InputError, S2EError
+    from s2e_lib.fileio import check_output
+
+    _single_thread()
+    check_output(out, overwrite=overwrite)
+    emotion_model = _model_for(model_path, True)
+    if not emotion_model.speaker_centred:
+        raise InputError(f"{emotion_model.path}: not a speaker-centred model; a profile is of no use to it")
+    status = 0
+    feats, used = [], []
+    for path in files:
+        try:
+            feats.append(emotion_model.file_features(path, max_seconds)[0])
+            used.append(str(path))
+        except S2EError as exc:
+            click.echo(f"error: {exc}", err=True)
+            status = 2
+    if not feats:
+        raise InputError("no clip with speech among the files: no profile written")
+    voice = emotion_model.profile_of(feats, used)
+    written = voice.save(out, overwrite=overwrite)
+    for line in voice.warnings:
+        click.echo(f"warning: {line}", err=True)
+    click.echo(json.dumps({"path": str(written), "n_clips": voice.n_clips, "warnings": voice.warnings}))
     return status
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from s2e_lib.audio.features import FeatureConfig
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.fileio import atomic_output
+from s2e_lib.ser.adapt import centre_views
 from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.evaluate import (
     ensemble_proba,
@@ -36,7 +37,14 @@ from s2e_lib.ser.evaluate import (
     robustness_table,
     within_corpus_cv,
 )
-from s2e_lib.ser.train import TrainConfig, augmented_views, extract_dataset, labels_of, scores
+from s2e_lib.ser.train import (
+    TrainConfig,
+    augmented_views,
+    check_centrable,
+    extract_dataset,
+    labels_of,
+    scores,
+)
 
 
 @dataclass
@@ -91,11 +99,13 @@ def load_corpora(
     seed: int = 0,
 ) -> CorpusData:
     """Scan ``sources`` (or take a :func:`~s2e_lib.ser.dataset.scan_corpora` table), extract clean
-    features and the recipe's augmented copies (cached).
+    features and the recipe's augmented copies (cached); centred by speaker when the recipe
+    is speaker-centred (every speaker's own clips, test corpora included: unlabelled adaptation).
 
     ``max_per_corpus`` keeps a seeded random sample of that many clips per corpus (smoke runs).
     """
     labels = list(labels)
+    check_centrable(config, feature_config)
     df = sources.copy() if hasattr(sources, "columns") else scan_corpora(list(sources), emotions=labels)
     if max_per_corpus:
         rng = np.random.default_rng(seed)
@@ -107,6 +117,8 @@ def load_corpora(
     features, kept, problems = extract_dataset(df, feature_config, cache_dir, n_jobs, progress)
     df = df.iloc[kept].reset_index(drop=True)
     views = augmented_views(df, feature_config, config, cache_dir, n_jobs, progress)
+    if config.speaker_centred:
+        features, views = centre_views(features, views, df["speaker"].astype(str).to_numpy())
     masks, present = corpus_label_masks(df, labels)
     return CorpusData(df, features, views, labels_of(df["emotion"], labels), masks, labels, present, problems)
 
@@ -223,6 +235,7 @@ def cross_corpus_report(
             feature_config,
             conditions=robustness_conditions,
             per_corpus=robustness_per_corpus,
+            speaker_centred=config.speaker_centred,
             cache_dir=cache_dir,
             n_jobs=n_jobs,
         )

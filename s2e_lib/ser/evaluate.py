@@ -15,6 +15,7 @@ import torch
 from s2e_lib.audio.features import FeatureConfig, Transform, clip_seed, extract_files
 from s2e_lib.data.splits import choose_val_speakers, corpus_val_speakers, speaker_folds
 from s2e_lib.errors import InputError, S2EError
+from s2e_lib.ser.adapt import centre_by_speaker
 from s2e_lib.ser.dataset import scan_speech
 from s2e_lib.ser.infer import predict_logits
 from s2e_lib.ser.train import TrainConfig, fit, fit_split, scores
@@ -114,7 +115,12 @@ def evaluate_files(
                 f"model's emotions ({', '.join(model.labels)})"
             )
     table = predict_table(model, data, speakers=speakers, progress=progress, log=log)
-    extra = {"model": str(model.path), "data": str(data), "n_skipped": table.attrs["n_skipped"]}
+    extra = {
+        "model": str(model.path),
+        "data": str(data),
+        "n_skipped": table.attrs["n_skipped"],
+        "speaker_centred": model.speaker_centred,
+    }
     if among is not None:
         return summarize(table, model.labels, extra=extra, among=among)
     out = summarize(table, model.labels, extra=extra)
@@ -128,28 +134,51 @@ def evaluate_files(
 
 
 def predict_table(model, data, speakers=None, progress: bool = True, log=None):
-    """One row per scored clip: the scan columns plus ``predicted`` and ``p_<label>`` columns."""
+    """One row per scored clip: the scan columns plus ``predicted`` and ``p_<label>`` columns.
+
+    A speaker-centred model hears each speaker's clips relative to the voice profile of
+    all that speaker's clips (unlabelled adaptation, :mod:`s2e_lib.ser.adapt`).
+    """
     from tqdm.auto import tqdm
 
     df = scan_speech(data, emotions=model.labels, speakers=speakers)
     rows, skipped = [], 0
-    for row in tqdm(
-        df.itertuples(index=False), total=len(df), desc="eval", disable=not progress, unit="clip"
-    ):
-        try:
-            result = model.predict_file(row.audio_path)
-        except S2EError as exc:
-            skipped += 1
-            if log:
-                log(str(exc))
-            continue
-        rows.append(
-            {
-                **row._asdict(),
-                "predicted": result["emotion"],
-                **{f"p_{k}": v for k, v in result["probabilities"].items()},
-            }
-        )
+
+    def skip(path, exc) -> None:
+        nonlocal skipped
+        skipped += 1
+        if log:
+            log(str(exc))
+
+    groups = (
+        [g for _, g in df.groupby(df["speaker"].astype(str), sort=True)] if model.speaker_centred else [df]
+    )
+    bar = tqdm(total=len(df), desc="eval", disable=not progress, unit="clip")
+    for group in groups:
+        if model.speaker_centred:
+            results = model.predict_files(list(group["audio_path"]), adapt=True, on_error=skip)
+        else:
+            results = []
+            for path in group["audio_path"]:
+                try:
+                    results.append(model.predict_file(path))
+                except S2EError as exc:
+                    skip(path, exc)
+                bar.update(1)
+        by_file = {r["file"]: r for r in results}
+        for row in group.itertuples(index=False):
+            result = by_file.get(str(row.audio_path))
+            if result is not None:
+                rows.append(
+                    {
+                        **row._asdict(),
+                        "predicted": result["emotion"],
+                        **{f"p_{k}": v for k, v in result["probabilities"].items()},
+                    }
+                )
+        if model.speaker_centred:
+            bar.update(len(group))
+    bar.close()
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -394,6 +423,7 @@ def robustness_table(
     cache_dir=None,
     n_jobs: int = 1,
     progress: bool = False,
+    speaker_centred: bool = False,
 ) -> list[dict]:
     """Each single change (gain, noise, band, codec, room, speed) applied to held-out clips.
 
@@ -408,6 +438,9 @@ def robustness_table(
         Names from :data:`s2e_lib.audio.augment.ROBUSTNESS_CONDITIONS` (default all).
     per_corpus : int, optional
         Clips drawn per corpus (seeded, stratified by label); None = all.
+    speaker_centred : bool
+        The models are speaker-centred: each condition's features are centred by the mean
+        of the same speaker's clips in that condition (``df`` needs ``speaker``).
 
     Returns
     -------
@@ -419,6 +452,12 @@ def robustness_table(
 
     conditions = list(conditions or ROBUSTNESS_CONDITIONS)
     rng = np.random.default_rng(seed)
+
+    def centre(feats, idx):
+        if not speaker_centred:
+            return feats
+        return centre_by_speaker(feats, df["speaker"].astype(str).to_numpy()[idx])
+
     rows = []
     for corpus, members in models.items():
         idx = np.flatnonzero(df["corpus"].to_numpy() == corpus)
@@ -432,14 +471,17 @@ def robustness_table(
                 if name == "clean"
                 else [Transform("condition", name, clip_seed(p, 0, seed)) for p in paths]
             )
-            feats = extract_files(
-                paths,
-                feature_config,
-                cache_dir,
-                n_jobs,
-                progress,
-                transforms=transforms,
-                desc=f"{corpus}: {name}",
+            feats = centre(
+                extract_files(
+                    paths,
+                    feature_config,
+                    cache_dir,
+                    n_jobs,
+                    progress,
+                    transforms=transforms,
+                    desc=f"{corpus}: {name}",
+                ),
+                idx,
             )
             predicted = ensemble_proba(members, feats).argmax(1)
             if clean is None:
@@ -447,7 +489,7 @@ def robustness_table(
                     predicted
                     if name == "clean"
                     else ensemble_proba(
-                        members, extract_files(paths, feature_config, cache_dir, n_jobs, False)
+                        members, centre(extract_files(paths, feature_config, cache_dir, n_jobs, False), idx)
                     ).argmax(1)
                 )
             s = scores(y[idx], predicted, int(members[0].fc.out_features))

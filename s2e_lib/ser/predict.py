@@ -23,7 +23,7 @@ from s2e_lib.audio.speech import (
     speech_seconds,
     speech_spans,
 )
-from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.errors import InputError, MissingResourceError, S2EError
 from s2e_lib.nn import default_device
 from s2e_lib.paths import ASSETS_DIR
 from s2e_lib.ser.checkpoint import load_checkpoint
@@ -42,10 +42,14 @@ LONG_CHECK_SEGMENT_SECONDS = 60.0
 WINDOW_BATCH = 256
 
 
-def default_model_path() -> Path:
-    """The shipped model: ``s2e_lib/assets/ser/default.pt`` (``$S2E_SER_MODEL`` overrides)."""
-    env = os.environ.get("S2E_SER_MODEL")
-    return Path(env).expanduser() if env else ASSETS_DIR / "ser" / "default.pt"
+def default_model_path(speaker_centred: bool = False) -> Path:
+    """The shipped model: ``s2e_lib/assets/ser/default.pt`` (``$S2E_SER_MODEL`` overrides), or
+    with ``speaker_centred`` the one used with a voice profile, ``assets/ser/speaker.pt``
+    (``$S2E_SER_SPEAKER_MODEL`` overrides)."""
+    env = os.environ.get("S2E_SER_SPEAKER_MODEL" if speaker_centred else "S2E_SER_MODEL")
+    if env:
+        return Path(env).expanduser()
+    return ASSETS_DIR / "ser" / ("speaker.pt" if speaker_centred else "default.pt")
 
 
 def check_speech(
@@ -137,24 +141,51 @@ class EmotionModel:
         self.labels = list(payload["labels"])
         self.feature_config = FeatureConfig.from_dict(payload["feature_config"])
         self.metadata = {k: v for k, v in payload.items() if k != "state_dicts"}
+        self.profile = None
 
     def __repr__(self) -> str:
         name = self.metadata.get("model_config", {}).get("name")
         return f"EmotionModel({name}, labels={self.labels}, path={self.path})"
 
+    @property
+    def speaker_centred(self) -> bool:
+        """Whether the model hears clips relative to their speaker's voice profile
+        (:mod:`s2e_lib.ser.adapt`); it then needs :attr:`profile` set."""
+        return bool(self.metadata.get("train_config", {}).get("speaker_centred", False))
+
+    def use_profile(self, profile) -> None:
+        """Classify every following clip relative to ``profile`` (a
+        :class:`~s2e_lib.ser.adapt.VoiceProfile` of this model's features; None to clear)."""
+        if profile is not None:
+            profile.check(self.feature_config)
+        self.profile = profile
+
     def features(
         self, audio: np.ndarray, sr: int = SAMPLE_RATE, spans: list[tuple[int, int]] | None = None
     ) -> np.ndarray:
-        """This model's input features of one clip (``spans``: speech already detected in it)."""
+        """This model's input features of one clip (``spans``: speech already detected in it),
+        before any speaker centring."""
         return extract(audio, sr, self.feature_config, spans)
+
+    def _inputs(self, feats: list[np.ndarray]) -> list[np.ndarray]:
+        if not self.speaker_centred:
+            return feats
+        if self.profile is None:
+            raise InputError(
+                f"{self.path}: a speaker-centred model needs a voice profile: make one with "
+                "`s2e ser profile`, or classify several clips of one speaker together (--adapt)"
+            )
+        return [f - self.profile.mean for f in feats]
+
+    def _proba_of(self, feats: list[np.ndarray]) -> np.ndarray:
+        return torch.softmax(predict_logits(self.model, self._inputs(feats)), dim=1).numpy()
 
     def _proba(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """Probabilities of ``clips`` (views into one recording), :data:`WINDOW_BATCH` at a
         time, so a long recording never holds every window's features at once."""
         out = []
         for first in range(0, len(clips), WINDOW_BATCH):
-            feats = [self.features(c, sr) for c in clips[first : first + WINDOW_BATCH]]
-            out.append(torch.softmax(predict_logits(self.model, feats), dim=1).numpy())
+            out.append(self._proba_of([self.features(c, sr) for c in clips[first : first + WINDOW_BATCH]]))
         return np.concatenate(out) if len(out) != 1 else out[0]
 
     def predict_windows(
@@ -176,6 +207,28 @@ class EmotionModel:
         times = (starts + window / 2) / sr
         return times.astype(np.float64), self._proba(clips, sr)
 
+    def clip_features(
+        self, audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None
+    ) -> list[np.ndarray]:
+        """Features of one recording as :meth:`predict_proba` classifies it (checked with
+        :func:`check_speech`): one vector, or one per 4 s window holding speech when it is
+        longer than :data:`MAX_SINGLE_SECONDS` (sequence models: one array per window)."""
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        spans = check_speech(audio, sr, path)
+        if audio.size / sr <= MAX_SINGLE_SECONDS:
+            return [self.features(audio, sr, spans)]
+        starts = window_starts(audio.size, sr, 4.0, 2.0)
+        clips = [audio[s : s + int(4.0 * sr)] for s in starts]
+        voiced = [c for c in clips if _has_speech(c, sr)] or clips
+        return [self.features(c, sr) for c in voiced]
+
+    def proba_of_clip(self, feats: list[np.ndarray]) -> dict[str, float]:
+        """Label probabilities of one recording from its :meth:`clip_features` (windows averaged)."""
+        probs = np.concatenate(
+            [self._proba_of(feats[i : i + WINDOW_BATCH]) for i in range(0, len(feats), WINDOW_BATCH)]
+        ).mean(axis=0)
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=False)}
+
     def predict_proba(
         self, audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None
     ) -> dict[str, float]:
@@ -184,32 +237,60 @@ class EmotionModel:
         Recordings longer than :data:`MAX_SINGLE_SECONDS` are cut into 4 s windows (2 s hop);
         the probabilities of windows holding speech are averaged.
         """
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        spans = check_speech(audio, sr, path)
-        if audio.size / sr <= MAX_SINGLE_SECONDS:
-            feats = [self.features(audio, sr, spans)]
-            probs = torch.softmax(predict_logits(self.model, feats), dim=1).numpy()[0]
-        else:
-            starts = window_starts(audio.size, sr, 4.0, 2.0)
-            clips = [audio[s : s + int(4.0 * sr)] for s in starts]
-            voiced = [c for c in clips if _has_speech(c, sr)] or clips
-            probs = self._proba(voiced, sr).mean(axis=0)
-        return {label: float(p) for label, p in zip(self.labels, probs, strict=False)}
+        return self.proba_of_clip(self.clip_features(audio, sr, path))
 
-    def predict_file(self, path: str | os.PathLike, max_seconds: float | None = None) -> dict:
-        """``{"file", "emotion", "probabilities"}`` for one audio file (InputError when bad).
-
-        ``max_seconds`` refuses longer recordings before decoding them (``s2e ser predict``
-        passes :data:`~s2e_lib.audio.io.MAX_CLIP_SECONDS` unless ``--max-seconds`` says otherwise).
-        """
+    def file_features(self, path: str | os.PathLike, max_seconds: float | None = None) -> tuple[list, list]:
+        """``(clip_features, warnings)`` of one audio file (InputError when bad)."""
         audio = load_audio(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
-        probs = self.predict_proba(audio, SAMPLE_RATE, path=path)
+        return self.clip_features(audio, SAMPLE_RATE, path=path), audio_warnings(audio)
+
+    def _result(self, path, feats: list, warnings: list) -> dict:
+        probs = self.proba_of_clip(feats)
+        if self.speaker_centred:
+            warnings = warnings + self.profile.warnings
         return {
             "file": str(path),
             "emotion": max(probs, key=probs.get),
             "probabilities": probs,
-            "warnings": audio_warnings(audio),
+            "warnings": warnings,
         }
+
+    def predict_file(self, path: str | os.PathLike, max_seconds: float | None = None) -> dict:
+        """``{"file", "emotion", "probabilities", "warnings"}`` for one audio file (InputError when bad).
+
+        ``max_seconds`` refuses longer recordings before decoding them (``s2e ser predict``
+        passes :data:`~s2e_lib.audio.io.MAX_CLIP_SECONDS` unless ``--max-seconds`` says otherwise).
+        """
+        return self._result(path, *self.file_features(path, max_seconds))
+
+    def profile_of(self, feats_per_clip: list[list[np.ndarray]], files=()):
+        """The :class:`~s2e_lib.ser.adapt.VoiceProfile` of clips given as :meth:`clip_features`
+        (a long clip's windows count as one clip)."""
+        from s2e_lib.ser.adapt import VoiceProfile
+
+        means = [np.mean(np.stack(f), axis=0) for f in feats_per_clip]
+        return VoiceProfile.from_features(means, self.feature_config, files)
+
+    def predict_files(
+        self, paths, adapt: bool = False, max_seconds: float | None = None, on_error=None
+    ) -> list[dict]:
+        """:meth:`predict_file` of several files, each feature extracted once.
+
+        ``adapt=True`` (speaker-centred models) first makes the voice profile of all the
+        files that hold speech (one speaker assumed) and classifies each relative to it.
+        Bad files are passed to ``on_error(path, exc)`` (raised when it is None) and skipped.
+        """
+        done = []
+        for path in paths:
+            try:
+                done.append((path, *self.file_features(path, max_seconds)))
+            except S2EError as exc:
+                if on_error is None:
+                    raise
+                on_error(path, exc)
+        if adapt and done:
+            self.use_profile(self.profile_of([f for _, f, _ in done], [str(p) for p, _, _ in done]))
+        return [self._result(path, feats, warnings) for path, feats, warnings in done]
 
 
 #: Above this share of samples at full scale a recording is reported as heavily clipped.
@@ -243,8 +324,14 @@ def _has_speech(audio: np.ndarray, sr: int) -> bool:
     return True
 
 
-def load_model(path: str | os.PathLike | None = None, device: str | None = None, labels=None) -> EmotionModel:
-    """Load an SER checkpoint (default: :func:`default_model_path`) as an :class:`EmotionModel`.
+def load_model(
+    path: str | os.PathLike | None = None,
+    device: str | None = None,
+    labels=None,
+    speaker_centred: bool = False,
+) -> EmotionModel:
+    """Load an SER checkpoint (default: :func:`default_model_path`, of ``speaker_centred``) as an
+    :class:`EmotionModel`.
 
     Raises
     ------
@@ -254,7 +341,7 @@ def load_model(path: str | os.PathLike | None = None, device: str | None = None,
         The file is not a fitting SER checkpoint (e.g. other ``labels`` than requested).
     """
     if path is None:
-        path = default_model_path()
+        path = default_model_path(speaker_centred)
         if not path.exists():
             raise MissingResourceError(
                 f"{path}: no speech emotion model; train one with `s2e ser train --data DATA --out {path}`"

@@ -34,6 +34,7 @@ from s2e_lib.errors import InputError
 from s2e_lib.fileio import atomic_output, check_output
 from s2e_lib.nn import default_device
 from s2e_lib.nn import distributed as ddp
+from s2e_lib.ser.adapt import centre_views
 from s2e_lib.ser.checkpoint import save_checkpoint
 from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.infer import _to_tensor_batch, predict_logits
@@ -89,6 +90,10 @@ class TrainConfig:
     weights_dtype : {"float32", "float16"}
         How the checkpoint stores weight matrices (see
         :func:`~s2e_lib.ser.checkpoint.save_checkpoint`); models always run in float32.
+    speaker_centred : bool
+        Subtract each speaker's mean feature vector from their clips before the model
+        (:mod:`s2e_lib.ser.adapt`); the model then needs a voice profile in use. Vector
+        features only.
     """
 
     model: str = "mlp"
@@ -111,6 +116,7 @@ class TrainConfig:
     augmentation: dict = field(default_factory=dict)
     balance: bool = True
     weights_dtype: str = "float32"
+    speaker_centred: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -503,6 +509,15 @@ def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, c
         torch.save(state, tmp)
 
 
+def check_centrable(config: TrainConfig, feature_config: FeatureConfig) -> None:
+    """InputError when ``config.speaker_centred`` asks to centre sequence features."""
+    if config.speaker_centred and feature_config.kind == "logmel":
+        raise InputError(
+            f"speaker-centred training needs vector features, not {feature_config.kind!r} "
+            f"(model {config.model!r}); use e.g. --features {DEFAULT_FEATURES['mlp']}"
+        )
+
+
 def default_feature_config(model: str) -> FeatureConfig:
     return FeatureConfig(kind=DEFAULT_FEATURES.get(model, "logmel"))
 
@@ -657,6 +672,7 @@ def _train_job(
 
     config = config or TrainConfig()
     feature_config = feature_config or default_feature_config(config.model)
+    check_centrable(config, feature_config)
     out = check_output(out, overwrite=overwrite)
     labels = list(labels)
     if hasattr(data, "columns"):  # an already scanned table
@@ -691,6 +707,8 @@ def _train_job(
     masks, present = corpus_label_masks(df, labels)
     corpora = df["corpus"].to_numpy()
     speakers = df["speaker"].astype(str).to_numpy()
+    if config.speaker_centred:
+        features, views = centre_views(features, views, speakers)
     genders = dict(zip(speakers, df["gender"].fillna("").astype(str), strict=False))
     test_mask = np.isin(speakers, test_speakers)
     train_speakers = sorted(set(speakers[~test_mask]))

@@ -1,0 +1,168 @@
+"""Speaker adaptation: speaker-centred training, voice profiles, predict --profile/--adapt."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from _ser_data import make_corpus
+
+from s2e_lib.audio import FeatureConfig
+from s2e_lib.cli import main
+from s2e_lib.errors import InputError
+from s2e_lib.ser import load_model
+from s2e_lib.ser.adapt import VoiceProfile, centre_by_speaker, centre_views, speaker_means
+from s2e_lib.ser.checkpoint import read_checkpoint
+from s2e_lib.ser.train import TrainConfig, check_centrable
+
+
+def test_centring_removes_each_speakers_mean_and_nothing_else():
+    rng = np.random.default_rng(0)
+    speakers = np.array(["a"] * 4 + ["b"] * 6)
+    offset = np.where(speakers == "a", 5.0, -3.0)[:, None]
+    features = list(rng.normal(size=(10, 3)) + offset)
+    centred = centre_by_speaker(features, speakers)
+    for s in ("a", "b"):
+        rows = np.stack([c for c, k in zip(centred, speakers, strict=True) if k == s])
+        np.testing.assert_allclose(rows.mean(axis=0), 0.0, atol=1e-6)
+    # differences between one speaker's clips are kept exactly
+    np.testing.assert_allclose(centred[1] - centred[0], features[1] - features[0], rtol=1e-5)
+    assert centred[0].dtype == np.float32
+    # each augmented copy is centred on the same copy's speaker means
+    view = [f + 10.0 for f in features]
+    clean, (copy,) = centre_views(features, [view], speakers)
+    np.testing.assert_allclose(np.stack(copy), np.stack(clean), atol=1e-5)
+
+
+def test_centring_refuses_mismatched_or_sequence_input():
+    with pytest.raises(ValueError, match="2 feature vectors but 3 speakers"):
+        speaker_means([np.zeros(3), np.zeros(3)], ["a", "b", "c"])
+    with pytest.raises(InputError, match="vector features"):
+        speaker_means([np.zeros((4, 7))], ["a"])
+    with pytest.raises(InputError, match="speaker-centred training needs vector features"):
+        check_centrable(TrainConfig(model="crnn", speaker_centred=True), FeatureConfig(kind="logmel"))
+
+
+def test_voice_profile_round_trip_warnings_and_bad_files(tmp_path):
+    fc = FeatureConfig(kind="stats")
+    profile = VoiceProfile.from_features([np.ones(4), 3 * np.ones(4)], fc, ["a.wav", "b.wav"])
+    np.testing.assert_allclose(profile.mean, 2.0)
+    assert profile.warnings and "2 clip(s)" in profile.warnings[0]
+    old = os.umask(0o027)
+    try:
+        path = profile.save(tmp_path / "me.npz")
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o640  # the user's umask
+    with np.load(path, allow_pickle=False) as data:  # no pickles inside
+        assert set(data.files) == {"mean", "meta"}
+    back = VoiceProfile.load(path)
+    np.testing.assert_array_equal(back.mean, profile.mean)
+    assert (back.n_clips, back.feature_config, back.files) == (2, fc, ["a.wav", "b.wav"])
+    with pytest.raises(Exception, match="already exists"):
+        profile.save(path)
+    profile.check(fc)
+    with pytest.raises(InputError, match="made with features 'stats'.*uses 'egemaps'"):
+        profile.check(FeatureConfig(kind="egemaps"))
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match=f"{junk}: not a voice profile"):
+        VoiceProfile.load(junk)
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(InputError, match="not a voice profile"):
+        VoiceProfile.load(tmp_path / "other.npz")
+    with pytest.raises(InputError, match="no such voice profile"):
+        VoiceProfile.load(tmp_path / "absent.npz")
+    with pytest.raises(InputError, match="at least one clip"):
+        VoiceProfile.from_features([], fc)
+
+
+def _has_speech(model, path) -> bool:
+    try:
+        model.file_features(path)
+    except InputError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def speaker_model(tmp_path_factory):
+    """A tiny speaker-centred MLP on stats features, trained through the CLI."""
+    root = tmp_path_factory.mktemp("adapt")
+    corpus = make_corpus(root / "corpus", takes=3, speakers={"M001": 110.0, "W001": 205.0, "M002": 135.0})
+    out = root / "speaker.pt"
+    args = ["ser", "train", "--data", str(corpus), "--features", "stats", "--speaker-centred"]
+    assert main([*args, "--epochs", "6", "--ensemble", "1", "--augment-copies", "0", "--out", str(out)]) == 0
+    return corpus, out
+
+
+@pytest.mark.slow
+def test_speaker_centred_model_needs_and_uses_a_voice_profile(speaker_model, tmp_path, capsys):
+    corpus, checkpoint = speaker_model
+    assert read_checkpoint(checkpoint)["train_config"]["speaker_centred"] is True
+    model = load_model(checkpoint)
+    every = sorted(str(p) for p in (corpus / "W001").rglob("*.wav"))
+    clips = [c for c in every if _has_speech(model, c)]
+    assert len(clips) >= 12
+    capsys.readouterr()
+
+    # without a profile: one line, exit 2, before any clip is read
+    assert main(["ser", "predict", "--model", str(checkpoint), clips[0]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs --profile" in err[0] and err[0].startswith("error: ")
+    assert main(["ser", "predict", "--model", str(checkpoint), "--adapt", "--profile", "x.npz", clips[0]]) == 2
+    assert "give one" in capsys.readouterr().err
+
+    # a profile from the speaker's clips, then predictions relative to it
+    profile_path = tmp_path / "w001.npz"
+    assert main(["ser", "profile", "--model", str(checkpoint), "--out", str(profile_path), *clips]) == 0
+    made = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert made["n_clips"] == len(clips) and made["warnings"] == []
+    args = ["ser", "predict", "--model", str(checkpoint), "--json"]
+    assert main([*args, "--profile", str(profile_path), *clips[:3]]) == 0
+    with_profile = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert main([*args, "--adapt", *clips]) == 0
+    adapted = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(with_profile) == 3 and len(adapted) == len(clips)
+    for a, b in zip(with_profile, adapted[:3], strict=True):  # same clips, same profile
+        assert a["file"] == b["file"]
+        for label, p in a["probabilities"].items():
+            assert p == pytest.approx(b["probabilities"][label], abs=1e-5)
+
+    # the probabilities are the model's on (clip features - profile mean)
+    profile = VoiceProfile.load(profile_path)
+    feats = model.file_features(clips[0])[0]
+    logits = model.model(torch.from_numpy(np.stack(feats) - profile.mean).float())
+    expected = torch.softmax(logits, dim=1).detach().numpy().mean(axis=0)
+    got = [with_profile[0]["probabilities"][label] for label in model.labels]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+    # a profile from another feature kind is refused by name
+    VoiceProfile.from_features([np.zeros(88)] * 6, FeatureConfig(kind="egemaps")).save(tmp_path / "eg.npz")
+    assert main([*args, "--profile", str(tmp_path / "eg.npz"), clips[0]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path / "eg.npz") in err[0] and "egemaps" in err[0]
+
+
+@pytest.mark.slow
+def test_eval_adapts_to_every_speaker_and_profile_refuses_an_unadapted_model(speaker_model, tmp_path, capsys):
+    corpus, checkpoint = speaker_model
+    capsys.readouterr()
+    status = main(["ser", "eval", "--data", str(corpus), "--model", str(checkpoint)])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert status == (2 if result["n_skipped"] else 0)  # a clip without speech is skipped, by name
+    assert result["speaker_centred"] is True and result["n"] + result["n_skipped"] == 45
+    assert set(result["per_speaker"]) == {"M001", "W001", "M002"}
+    # a plain model has no use for a profile: refused before any work, nothing written
+    plain = tmp_path / "plain.pt"
+    args = ["ser", "train", "--data", str(corpus), "--features", "stats", "--epochs", "2"]
+    assert main([*args, "--ensemble", "1", "--augment-copies", "0", "--out", str(plain)]) == 0
+    capsys.readouterr()
+    clip = str(next((corpus / "M001").rglob("*.wav")))
+    out = tmp_path / "p.npz"
+    assert main(["ser", "profile", "--model", str(plain), "--out", str(out), clip]) == 2
+    assert "not a speaker-centred model" in capsys.readouterr().err
+    assert not out.exists()
