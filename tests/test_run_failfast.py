@@ -21,6 +21,7 @@ class FakeModel:
     def __init__(self, emotion: str, calls: list[str]):
         self.emotion, self.calls = emotion, calls
         self.labels = list(MISSION_EMOTIONS)
+        self.speaker_centred = False
 
     def predict_proba(self, audio, sr=16000, path=None):
         self.calls.append(f"predict {path}")

@@ -113,7 +113,9 @@ def test_speaker_centred_model_needs_and_uses_a_voice_profile(speaker_model, tmp
     assert main(["ser", "predict", "--model", str(checkpoint), clips[0]]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs --profile" in err[0] and err[0].startswith("error: ")
-    assert main(["ser", "predict", "--model", str(checkpoint), "--adapt", "--profile", "x.npz", clips[0]]) == 2
+    assert (
+        main(["ser", "predict", "--model", str(checkpoint), "--adapt", "--profile", "x.npz", clips[0]]) == 2
+    )
     assert "give one" in capsys.readouterr().err
 
     # a profile from the speaker's clips, then predictions relative to it
@@ -166,3 +168,35 @@ def test_eval_adapts_to_every_speaker_and_profile_refuses_an_unadapted_model(spe
     assert main(["ser", "profile", "--model", str(plain), "--out", str(out), clip]) == 2
     assert "not a speaker-centred model" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_run_hears_the_voice_relative_to_the_voice_profile(speaker_model, tmp_path, capsys):
+    from PIL import Image
+    from skimage import data
+
+    corpus, checkpoint = speaker_model
+    model = load_model(checkpoint)
+    clips = [c for c in sorted(str(p) for p in (corpus / "M001").rglob("*.wav")) if _has_speech(model, c)]
+    profile_path = tmp_path / "m001.npz"
+    model.profile_of([model.file_features(c)[0] for c in clips], clips).save(profile_path)
+    face = tmp_path / "face.png"
+    Image.fromarray(data.astronaut()).save(face)
+    base = ["run", "--audio", clips[0], "--face", str(face), "--model", str(checkpoint), "--json"]
+
+    # a speaker-centred model without a profile, or a file that is not a profile: one line, no folder
+    for extra, message in (
+        ([], "needs a voice profile"),
+        (["--voice-profile", str(face)], "not a voice profile"),
+    ):
+        out = tmp_path / f"refused{len(extra)}"
+        assert main([*base, *extra, "--out-dir", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert not out.exists()
+
+    assert main([*base, "--voice-profile", str(profile_path), "--out-dir", str(tmp_path / "ok")]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    model.use_profile(VoiceProfile.load(profile_path))
+    expected = model.predict_file(clips[0])["probabilities"]
+    assert result["probabilities"] == pytest.approx(expected, abs=1e-5)

@@ -40,6 +40,12 @@ from s2e_lib.errors import InputError
     default=None,
     help="Speech-emotion checkpoint (default: the shipped model).",
 )
+@click.option(
+    "--voice-profile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The speaker's voice profile (s2e ser profile): hear the voice relative to their usual voice.",
+)
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="pix2pixHD checkpoint.")
 @click.option("--pretrain", type=click.Path(path_type=Path), default=None, help="IALS pretrain/ folder.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path, file_okay=False))
@@ -104,6 +110,7 @@ def run(
     all_faces,
     strength,
     model,
+    voice_profile,
     checkpoint,
     pretrain,
     out_dir,
@@ -152,10 +159,11 @@ def run(
         overwrite=overwrite,
         max_seconds=None if timeline else max_seconds,
         all_faces=all_faces,
+        voice_profile=str(voice_profile) if voice_profile else None,
     )
     if timeline and (not audio.is_file() or not face.is_file()):
         raise InputError("--timeline takes one audio file and one face image")
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(config)  # reads the voice profile: refused now when it is not one
     # every input is checked before any model loads: the face first (decoded, a face found),
     # then the recording's header (decodable, not too long)
     if timeline:
@@ -167,6 +175,8 @@ def run(
             n = sum(path in (p.audio, p.face) for p in plan.pairs)
             click.echo(_printable(f"error: {problem} (skipping its {n} pair{'s' * (n > 1)})"), err=True)
     _load_editor(pipeline)
+    if voice_profile:
+        _ = pipeline.model  # the profile must fit the model: said now, not once per pair
     if timeline:
         from s2e_lib.fileio import output_lock
         from s2e_lib.pipeline.animate import run_timeline

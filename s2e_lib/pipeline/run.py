@@ -99,6 +99,10 @@ class RunConfig:
         None = no limit). ``--timeline`` streams and ignores it.
     all_faces : bool
         Edit every face of the photo (warp editor only), not only the largest.
+    voice_profile : path, optional
+        The speaker's voice profile (``s2e ser profile``): the voice is then heard relative
+        to the speaker's usual voice by the speaker-centred model (``model`` when given,
+        else the shipped ``speaker.pt``; :mod:`s2e_lib.ser.adapt`).
     """
 
     editor: str = "warp"
@@ -111,6 +115,7 @@ class RunConfig:
     summary_figure: bool = True
     max_seconds: float | None = MAX_CLIP_SECONDS
     all_faces: bool = False
+    voice_profile: str | None = None
 
 
 @dataclass
@@ -165,13 +170,32 @@ class Pipeline:
         self._model = None
         self._editor = None
         self._photos: dict[tuple, Photo] = {}
+        self._profile = None
+        if self.config.voice_profile:  # a bad profile is refused before any work
+            from s2e_lib.ser.adapt import VoiceProfile
+
+            self._profile = VoiceProfile.load(self.config.voice_profile)
 
     @property
     def model(self):
         if self._model is None:
             from s2e_lib.ser import load_model
 
-            self._model = load_model(self.config.model)
+            if self._profile is None:
+                model = load_model(self.config.model)
+            else:
+                model = load_model(self.config.model, speaker_centred=True)
+                if not model.speaker_centred:
+                    raise InputError(
+                        f"{model.path}: not a speaker-centred model; a voice profile is of no use to it"
+                    )
+                self._profile.check(model.feature_config, self.config.voice_profile)
+                model.use_profile(self._profile)
+            if model.speaker_centred and model.profile is None:
+                raise InputError(
+                    f"{model.path}: a speaker-centred model needs a voice profile (--voice-profile)"
+                )
+            self._model = model
         return self._model
 
     @property
