@@ -34,8 +34,8 @@
 # `test_speakers` (comma-separated; default: a gender-balanced quarter of the speakers),
 # `corpora` (comma-separated corpus folders or manifests for the cross-corpus section;
 # default: RAVDESS, ASED, nEMO and TurEV in `../shared`), `test_only` (corpora only scored,
-# never trained on), `loco_recipe`, `robustness` (add the single-change table), `smoke`
-# (tiny and fast).
+# never trained on), `loco_recipe`, `robustness` (add the single-change table),
+# `speaker_adaptation` (add the speaker-centred comparison), `smoke` (tiny and fast).
 
 # %% tags=["parameters"]
 smoke = False  # tiny and fast: one utterance per emotion, a few epochs; figures are labelled as such
@@ -49,6 +49,7 @@ corpora = None  # comma-separated corpus folders or manifests; None: RAVDESS, AS
 test_only = "turev"  # corpora only scored, never trained on (comma-separated)
 loco_recipe = "mlp"  # the recipe of the leave-one-corpus-out section
 robustness = True  # add the single-change robustness table
+speaker_adaptation = True  # add leave-one-corpus-out with speaker-centred features (voice profiles)
 
 # %%
 # %matplotlib inline
@@ -311,6 +312,42 @@ display(Markdown(loco_markdown(report)))
 # %%
 plot_confusions(report)
 show()
+
+# %% [markdown]
+# ## Speaker adaptation: hear the clip against the speaker's usual voice
+#
+# Voice, language, microphone and room are constant over one speaker's recordings; emotion
+# changes from clip to clip. A **speaker-centred** recipe subtracts each speaker's mean
+# feature vector (their *voice profile*, from their own unlabelled clips) before the model,
+# in training and in use (`s2e ser profile`, `s2e ser predict --adapt`, `s2e run
+# --voice-profile`; `s2e_lib.ser.adapt`). Same folds, same recipe, only the centring differs:
+
+# %%
+if speaker_adaptation:
+    import dataclasses
+
+    centred_config = dataclasses.replace(loco_config, speaker_centred=True)
+    centred_data = load_corpora(
+        table, loco_features, centred_config, progress=False, max_per_corpus=30 if smoke else None
+    )
+    centred = cross_corpus_report(centred_data, centred_config, loco_features, test_only=only)
+    rows = {
+        corpus: {
+            "plain": report["loco"][corpus]["balanced_accuracy"],
+            "speaker-centred": centred["loco"][corpus]["balanced_accuracy"],
+        }
+        for corpus in report["loco"]
+    }
+    comparison = pd.DataFrame(rows).T
+    comparison.loc["mean"] = comparison.mean()
+    comparison.loc["worst"] = comparison.iloc[:-1].min()
+    display(comparison.round(3))
+    ax = comparison.iloc[:-2].plot.bar(rot=0, figsize=(6, 3.2), color=["#999999", "#1f77b4"])
+    ax.axhline(0.2, color="k", lw=0.8, ls=":", label="chance (5 classes)")
+    ax.set_ylabel("balanced accuracy (held-out corpus)")
+    ax.set_title("leave-one-corpus-out, plain vs speaker-centred")
+    ax.legend(loc="lower right", fontsize=8)
+    show()
 
 # %% [markdown]
 # ## Robustness: change one thing
