@@ -154,6 +154,7 @@ def predict_table(model, data, speakers=None, progress: bool = True, log=None):
         [g for _, g in df.groupby(df["speaker"].astype(str), sort=True)] if model.speaker_centred else [df]
     )
     bar = tqdm(total=len(df), desc="eval", disable=not progress, unit="clip")
+    profile_before = model.profile
     for group in groups:
         if model.speaker_centred:
             results = model.predict_files(list(group["audio_path"]), adapt=True, on_error=skip)
@@ -179,6 +180,7 @@ def predict_table(model, data, speakers=None, progress: bool = True, log=None):
         if model.speaker_centred:
             bar.update(len(group))
     bar.close()
+    model.profile = profile_before  # each speaker's profile served only their own clips
     import pandas as pd
 
     table = pd.DataFrame(rows)
