@@ -87,6 +87,18 @@ def test_shipped_model_gives_the_same_label_at_any_gain():
 
 
 @pytest.mark.slow
+def test_shipped_speaker_model_gives_the_same_label_at_any_gain():
+    """The speaker-centred model with a profile made at 0 dB, each clip at -30..+20 dB."""
+    model = load_model(speaker_centred=True)
+    assert model.speaker_centred
+    clips = _voices(10, seed=2)
+    model.use_profile(model.profile_of([model.clip_features(c) for c in clips]))
+    agreement, worst = _gain_check(model, clips)
+    assert agreement >= 0.98
+    assert worst <= 0.05
+
+
+@pytest.mark.slow
 @pytest.mark.shared
 def test_shipped_model_gain_invariance_on_a_corpus_it_never_heard(shared_data):
     """TurEV is never part of the shipped model (its licence forbids it): held-out clips."""

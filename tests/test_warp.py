@@ -343,6 +343,23 @@ def test_recipes_stay_within_what_real_faces_reach(emotion, mouth_open):
     np.testing.assert_allclose(stronger, field * saturate(1.5))
 
 
+@pytest.mark.parametrize("emotion", ["happy", "fear"])
+def test_stretched_lips_get_thinner_not_thicker(emotion):
+    """A smile (AU12) or a lip stretch (AU20) pulls the lips wider; their red part then
+    thins (lips keep their volume): the outer contour moves towards the lip line by at
+    least 8 % of a typical lip's height (0.1 IOD) at the middle of each lip."""
+    from s2e_lib.edit.warp.recipes import recipe_field
+
+    field = recipe_field(emotion, 1.0)
+    widening = field[54, 0] - field[48, 0]  # corners move apart (face frame, IOD)
+    assert widening > 0.1
+    # change of each lip's height (y points down the face): inner minus outer contour for
+    # the upper lip, outer minus inner for the lower one; negative = thinner
+    upper = field[62, 1] - field[51, 1]
+    lower = field[57, 1] - field[66, 1]
+    assert upper < -0.008 and lower < -0.008
+
+
 def test_anatomical_limit_scales_a_region_as_a_whole():
     from s2e_lib.edit.warp.recipes import within_anatomy
 

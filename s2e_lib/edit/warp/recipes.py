@@ -89,7 +89,9 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
     # Every lip point follows the corners on one smooth, symmetric curve (lift ∝ u², outward
     # shift ∝ u, u = the point's place between the mouth's centre and its corner), so the
     # lower lip bends as a U and never into an S; the lips stay together (61/67, 62/66 move
-    # alike): AU12 alone does not part them.
+    # alike): AU12 alone does not part them. Stretched wider, the lips thin (their outer
+    # contours 50-52 and 56-58 close in on the lip line): a widened lip that kept its
+    # height read as swollen.
     "AU12": {
         48: (-0.10, -0.09),
         60: (-0.095, -0.085),
@@ -97,12 +99,12 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
         61: (-0.05, -0.04),
         67: (-0.05, -0.04),
         59: (-0.065, -0.055),
-        50: (-0.025, -0.03),
-        58: (-0.025, -0.025),
-        51: (0.0, -0.02),
+        50: (-0.025, -0.02),
+        58: (-0.025, -0.036),
+        51: (0.0, -0.008),
         62: (0.0, -0.015),
         66: (0.0, -0.015),
-        57: (0.0, -0.015),
+        57: (0.0, -0.03),
         31: (-0.01, -0.015),
         3: (-0.01, -0.02),
         4: (-0.01, -0.02),
@@ -129,14 +131,19 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
         8: (0.0, -0.03),
         7: (0.0, -0.02),
     },
-    # AU20 lip stretcher (risorius): corners pulled sideways, lips flattened.
+    # AU20 lip stretcher (risorius): corners pulled sideways, lips flattened (the outer
+    # contours close in on the lip line).
     "AU20": {
         48: (-0.12, 0.03),
         60: (-0.12, 0.03),
-        49: (-0.05, 0.0),
-        59: (-0.06, 0.01),
+        49: (-0.05, 0.008),
+        59: (-0.06, 0.0),
         61: (-0.04, 0.0),
         67: (-0.05, 0.0),
+        50: (-0.015, 0.012),
+        51: (0.0, 0.012),
+        58: (-0.02, -0.015),
+        57: (0.0, -0.018),
     },
     # AU23 lip tightener: lips narrowed; AU24 lip presser: lips pressed thin.
     "AU23": {48: (0.04, 0.0), 60: (0.04, 0.0), 49: (0.02, 0.0), 59: (0.02, 0.0)},
