@@ -324,9 +324,10 @@ show()
 
 # %%
 if speaker_adaptation:
-    import dataclasses
-
-    centred_config = dataclasses.replace(loco_config, speaker_centred=True)
+    centred_config, _ = recipe(loco_recipe, speaker_centred=True)
+    centred_config.seed = seed
+    if smoke or (corpora is None and not (shared / "ased16k").is_dir()):
+        centred_config.epochs, centred_config.n_models, centred_config.augment_copies = 6, 1, 1
     centred_data = load_corpora(
         table, loco_features, centred_config, progress=False, max_per_corpus=30 if smoke else None
     )

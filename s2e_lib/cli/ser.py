@@ -105,7 +105,7 @@ def train(
     from s2e_lib.ser.train import train as run_train
 
     torch.set_num_threads(max(1, threads))
-    config, feature_config = recipe(model)
+    config, feature_config = recipe(model, speaker_centred=speaker_centred)
     config.seed = seed
     if epochs is not None:
         config.epochs = epochs
@@ -113,7 +113,6 @@ def train(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
-    config.speaker_centred = speaker_centred
     if feature_kind is not None:
         import dataclasses
 
@@ -297,12 +296,11 @@ def _evaluate_loco(
 
         for name in ("report.json", "report.md", "confusion.png"):
             check_output(f"{out_dir}/{name}")
-    config, feature_config = recipe(recipe_name)
+    config, feature_config = recipe(recipe_name, speaker_centred=speaker_centred)
     if n_models is not None:
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
-    config.speaker_centred = speaker_centred
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     table = scan_corpora(list(data))
     names = sorted(set(table["corpus"]))
