@@ -200,3 +200,4 @@ def test_run_hears_the_voice_relative_to_the_voice_profile(speaker_model, tmp_pa
     model.use_profile(VoiceProfile.load(profile_path))
     expected = model.predict_file(clips[0])["probabilities"]
     assert result["probabilities"] == pytest.approx(expected, abs=1e-5)
+    assert result["voice_profile"] == {"path": str(profile_path), "n_clips": len(clips)}

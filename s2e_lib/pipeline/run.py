@@ -376,6 +376,12 @@ class Pipeline:
             "outputs": {k: str(v) for k, v in outputs.items()},
             "versions": versions(),
         }
+        if self._profile is not None:  # heard against the speaker's usual voice
+            result["voice_profile"] = {
+                "path": str(self.config.voice_profile),
+                "n_clips": self._profile.n_clips,
+            }
+            result["warnings"] += self._profile.warnings
         if replace_partial:
             with atomic_output(outputs["result.json"], own_output=True) as tmp:
                 tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
