@@ -168,6 +168,9 @@ def test_eval_adapts_to_every_speaker_and_profile_refuses_an_unadapted_model(spe
     assert main(["ser", "profile", "--model", str(plain), "--out", str(out), clip]) == 2
     assert "not a speaker-centred model" in capsys.readouterr().err
     assert not out.exists()
+    assert main(["ser", "predict", "--model", str(plain), "--adapt", clip]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a speaker-centred model" in err[0]
 
 
 @pytest.mark.slow

@@ -390,6 +390,11 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
         raise InputError(
             f"{emotion_model.path}: a speaker-centred model needs --profile (s2e ser profile) or --adapt"
         )
+    if (profile or adapt) and not emotion_model.speaker_centred:
+        raise InputError(
+            f"{emotion_model.path}: not a speaker-centred model; --profile and --adapt need one "
+            "(the shipped speaker.pt, or one trained with --speaker-centred)"
+        )
     if profile is not None:
         profile.check(emotion_model.feature_config, profile_path)
         emotion_model.use_profile(profile)
@@ -400,9 +405,7 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
         click.echo(f"error: {exc}", err=True)
         status = 2
 
-    results = emotion_model.predict_files(
-        files, adapt=adapt and emotion_model.speaker_centred, max_seconds=max_seconds, on_error=report_error
-    )
+    results = emotion_model.predict_files(files, adapt=adapt, max_seconds=max_seconds, on_error=report_error)
     for result in results:
         if as_json:
             click.echo(json.dumps(result))
