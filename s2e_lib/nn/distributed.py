@@ -122,6 +122,10 @@ def distributed_session(device: str | torch.device | None = None) -> Iterator[Di
     dist.init_process_group(backend=backend, rank=rank_, world_size=world)
     try:
         yield DistContext(rank_, world, local_rank, dev, backend)
+        # every process leaves together: a process that tears its group down while another
+        # still has a collective in flight aborts in gloo ("terminate called without an
+        # active exception"); not on errors, where the others may never arrive
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
