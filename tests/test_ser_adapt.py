@@ -204,3 +204,23 @@ def test_run_hears_the_voice_relative_to_the_voice_profile(speaker_model, tmp_pa
     expected = model.predict_file(clips[0])["probabilities"]
     assert result["probabilities"] == pytest.approx(expected, abs=1e-5)
     assert result["voice_profile"] == {"path": str(profile_path), "n_clips": len(clips)}
+
+
+@pytest.mark.slow
+def test_timeline_windows_are_heard_against_the_voice_profile(speaker_model):
+    from s2e_lib.audio.io import load_audio
+    from s2e_lib.pipeline.timeline import emotion_timeline, recording_speech_spans, spans_within
+
+    corpus, checkpoint = speaker_model
+    model = load_model(checkpoint)
+    clips = [c for c in sorted(str(p) for p in (corpus / "W001").rglob("*.wav")) if _has_speech(model, c)]
+    model.use_profile(model.profile_of([model.file_features(c)[0] for c in clips]))
+    audio = np.concatenate([load_audio(c) for c in clips[:4]])
+    timeline = emotion_timeline(audio, 16000, model, window_s=2.0, hop_s=1.0, workers=1)
+    spans = spans_within(recording_speech_spans(audio, 16000), 0, 2 * 16000)
+    window = model.features(audio[: 2 * 16000], 16000, spans) - model.profile.mean
+    expected = torch.softmax(model.model(torch.from_numpy(window)[None].float()), 1).detach().numpy()[0]
+    np.testing.assert_allclose(timeline.raw[0], expected, atol=1e-5)
+    model.use_profile(None)
+    with pytest.raises(InputError, match="needs a voice profile"):
+        emotion_timeline(audio, 16000, model, window_s=2.0, hop_s=1.0, workers=1)

@@ -167,16 +167,15 @@ def emotion_timeline(
     audio : np.ndarray
         Mono float audio at ``sr``.
     model : EmotionModel
-        The speech model (``labels``, ``features(clip, sr, spans)``, ``model``).
+        The speech model (``labels``, ``features(clip, sr, spans)``, ``proba_of_features``;
+        a speaker-centred model hears every window against its voice profile).
     spans : array-like of (start, stop) samples, optional
         Speech already detected over the whole recording (e.g. by the speech check);
         found here with :func:`recording_speech_spans` when not given.
     workers : int, optional
         Threads featurising windows (default: the usable cores, at most 4).
     """
-    import torch
 
-    from s2e_lib.ser.infer import predict_logits
     from s2e_lib.ser.predict import window_starts
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -202,7 +201,7 @@ def emotion_timeline(
                 feats += pool.map(features, batch[1:])
         else:
             feats = [features(i) for i in batch]
-        probabilities.append(torch.softmax(predict_logits(model.model, feats), dim=1).numpy())
+        probabilities.append(model.proba_of_features(feats))
     probs = np.concatenate(probabilities).astype(np.float64)
     speech = np.array([sum(b - a for a, b in w) for w in within], dtype=np.float64) / max(1, window)
     return Timeline(

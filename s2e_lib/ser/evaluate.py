@@ -233,6 +233,8 @@ def feature_table(model, df, cache_dir=None, progress: bool = True):
     """
     df = df[df["emotion"].isin(model.labels)].reset_index(drop=True)
     feats = extract_files(df["audio_path"], model.feature_config, cache_dir=cache_dir, progress=progress)
+    if model.speaker_centred:  # every speaker against the profile of all their clips
+        feats = centre_by_speaker(feats, df["speaker"].astype(str).to_numpy())
     probs = torch.softmax(predict_logits(model.model, feats), dim=1).numpy()
     table = df.copy()
     table["predicted"] = [model.labels[i] for i in probs.argmax(axis=1)]

@@ -177,7 +177,9 @@ class EmotionModel:
             )
         return [f - self.profile.mean for f in feats]
 
-    def _proba_of(self, feats: list[np.ndarray]) -> np.ndarray:
+    def proba_of_features(self, feats: list[np.ndarray]) -> np.ndarray:
+        """Probabilities, shape (len(feats), n_labels), of features from :meth:`features`
+        (centred on :attr:`profile` when the model is speaker-centred)."""
         return torch.softmax(predict_logits(self.model, self._inputs(feats)), dim=1).numpy()
 
     def _proba(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
@@ -185,7 +187,9 @@ class EmotionModel:
         time, so a long recording never holds every window's features at once."""
         out = []
         for first in range(0, len(clips), WINDOW_BATCH):
-            out.append(self._proba_of([self.features(c, sr) for c in clips[first : first + WINDOW_BATCH]]))
+            out.append(
+                self.proba_of_features([self.features(c, sr) for c in clips[first : first + WINDOW_BATCH]])
+            )
         return np.concatenate(out) if len(out) != 1 else out[0]
 
     def predict_windows(
@@ -225,7 +229,7 @@ class EmotionModel:
     def proba_of_clip(self, feats: list[np.ndarray]) -> dict[str, float]:
         """Label probabilities of one recording from its :meth:`clip_features` (windows averaged)."""
         probs = np.concatenate(
-            [self._proba_of(feats[i : i + WINDOW_BATCH]) for i in range(0, len(feats), WINDOW_BATCH)]
+            [self.proba_of_features(feats[i : i + WINDOW_BATCH]) for i in range(0, len(feats), WINDOW_BATCH)]
         ).mean(axis=0)
         return {label: float(p) for label, p in zip(self.labels, probs, strict=False)}
 
