@@ -320,7 +320,10 @@ show()
 # changes from clip to clip. A **speaker-centred** recipe subtracts each speaker's mean
 # feature vector (their *voice profile*, from their own unlabelled clips) before the model,
 # in training and in use (`s2e ser profile`, `s2e ser predict --adapt`, `s2e run
-# --voice-profile`; `s2e_lib.ser.adapt`). Same folds, same recipe, only the centring differs:
+# --voice-profile`; `s2e_lib.ser.adapt`). Same folds, same recipe, only the centring differs.
+# On RAVDESS, ASED and nEMO it lifts the mean leave-one-corpus-out balanced accuracy from
+# 0.444 to 0.579 (docs/ser.md). A smoke run samples 30 clips per pseudo-corpus, which leaves
+# each speaker a handful of clips in uneven emotions: the case where a profile helps least.
 
 # %%
 if speaker_adaptation:
