@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +225,64 @@ def test_timeline_windows_are_heard_against_the_voice_profile(speaker_model):
     model.use_profile(None)
     with pytest.raises(InputError, match="needs a voice profile"):
         emotion_timeline(audio, 16000, model, window_s=2.0, hop_s=1.0, workers=1)
+
+
+@pytest.mark.slow
+def test_run_adapt_hears_a_batch_against_its_own_recordings(speaker_model, tmp_path, capsys):
+    from PIL import Image
+    from skimage import data
+
+    corpus, checkpoint = speaker_model
+    model = load_model(checkpoint)
+    clips = [c for c in sorted(str(p) for p in (corpus / "M002").rglob("*.wav")) if _has_speech(model, c)][:6]
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    for k, clip in enumerate(clips):
+        (folder / f"take{k}.wav").write_bytes(open(clip, "rb").read())
+    face = tmp_path / "face.png"
+    Image.fromarray(data.astronaut()).save(face)
+    base = ["run", "--face", str(face), "--model", str(checkpoint), "--strength", "0.5"]
+
+    # one recording cannot be its own profile; --adapt with --voice-profile is ambiguous
+    single = tmp_path / "single"
+    assert main([*base, "--audio", str(folder / "take0.wav"), "--adapt", "--out-dir", str(single)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "at least 2 recordings" in err[0]
+    assert not single.exists()
+    assert (
+        main([*base, "--audio", str(folder), "--adapt", "--voice-profile", str(face), "--out-dir", "x"]) == 2
+    )
+    assert "give one" in capsys.readouterr().err
+
+    out = tmp_path / "batch"
+    assert main([*base, "--audio", str(folder), "--adapt", "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    results = {
+        Path(r["audio"]).name: r for r in (json.loads(p.read_text()) for p in out.rglob("result.json"))
+    }
+    assert len(results) == len(clips)
+    expected = model.predict_files(sorted(folder.iterdir()), adapt=True)
+    for e in expected:
+        got = results[Path(e["file"]).name]
+        assert got["voice_profile"]["n_clips"] == len(clips)
+        assert got["probabilities"] == pytest.approx(e["probabilities"], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_timeline_adapt_uses_the_recordings_own_speech_windows(speaker_model):
+    from s2e_lib.audio.io import load_audio
+    from s2e_lib.pipeline.timeline import emotion_timeline, recording_speech_spans, spans_within
+
+    corpus, checkpoint = speaker_model
+    model = load_model(checkpoint)
+    clips = [c for c in sorted(str(p) for p in (corpus / "W001").rglob("*.wav")) if _has_speech(model, c)]
+    audio = np.concatenate([load_audio(c) for c in clips[:5]])
+    timeline = emotion_timeline(audio, 16000, model, window_s=2.0, hop_s=1.0, workers=1, adapt=True)
+    spans = recording_speech_spans(audio, 16000)
+    starts = [int(round(t * 16000)) - 16000 for t in timeline.times]
+    windows = [model.features(audio[s : s + 32000], 16000, spans_within(spans, s, s + 32000)) for s in starts]
+    voiced = [w for w, share in zip(windows, timeline.speech, strict=True) if share >= 0.5]
+    np.testing.assert_allclose(model.profile.mean, np.mean(voiced, axis=0), rtol=1e-4, atol=1e-4)
+    assert model.profile.n_clips == len(voiced) < len(windows) + 1
+    expected = torch.softmax(model.model(torch.from_numpy(np.stack(windows) - model.profile.mean).float()), 1)
+    np.testing.assert_allclose(timeline.raw, expected.detach().numpy(), atol=1e-5)

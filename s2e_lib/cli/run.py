@@ -46,6 +46,12 @@ from s2e_lib.errors import InputError
     default=None,
     help="The speaker's voice profile (s2e ser profile): hear the voice relative to their usual voice.",
 )
+@click.option(
+    "--adapt",
+    is_flag=True,
+    help="The recordings are one speaker: hear each against the profile of them all (a folder of "
+    "2+ recordings, or a --timeline's own speech).",
+)
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="pix2pixHD checkpoint.")
 @click.option("--pretrain", type=click.Path(path_type=Path), default=None, help="IALS pretrain/ folder.")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path, file_okay=False))
@@ -111,6 +117,7 @@ def run(
     strength,
     model,
     voice_profile,
+    adapt,
     checkpoint,
     pretrain,
     out_dir,
@@ -160,6 +167,7 @@ def run(
         max_seconds=None if timeline else max_seconds,
         all_faces=all_faces,
         voice_profile=str(voice_profile) if voice_profile else None,
+        adapt=adapt,
     )
     if timeline and (not audio.is_file() or not face.is_file()):
         raise InputError("--timeline takes one audio file and one face image")
@@ -175,8 +183,10 @@ def run(
             n = sum(path in (p.audio, p.face) for p in plan.pairs)
             click.echo(_printable(f"error: {problem} (skipping its {n} pair{'s' * (n > 1)})"), err=True)
     _load_editor(pipeline)
-    if voice_profile:
+    if voice_profile or adapt:
         _ = pipeline.model  # the profile must fit the model: said now, not once per pair
+    if adapt and not timeline:
+        pipeline.adapt_to(p.audio for p in plan.pairs if not p.error)
     if timeline:
         from s2e_lib.fileio import output_lock
         from s2e_lib.pipeline.animate import run_timeline

@@ -295,8 +295,18 @@ def run_timeline(
     audio = load_audio(audio_path)  # float32, one array, no clip limit: the timeline streams
     spans = check_speech(audio, 16000, audio_path)  # the recording's speech (None past one clip)
     timeline = emotion_timeline(
-        audio, 16000, pipeline.model, window_s=window_s, hop_s=hop_s, smooth_s=smooth_s, spans=spans
+        audio,
+        16000,
+        pipeline.model,
+        window_s=window_s,
+        hop_s=hop_s,
+        smooth_s=smooth_s,
+        spans=spans,
+        adapt=config.adapt,
     )
+    if config.adapt:  # the profile the windows were heard against: the recording's own speech
+        profile = pipeline.model.profile
+        pipeline.use_profile(profile, f"the {profile.n_clips} speech windows of this recording")
     probabilities = timeline.overall()
     seconds["speech_emotion"] = time.perf_counter() - tick
 
@@ -374,5 +384,6 @@ def run_timeline(
         "outputs": {k: str(v) for k, v in outputs.items()},
         "versions": versions(),
     }
+    result.update(pipeline.profile_record())
     write_text_atomic(outputs["result.json"], json.dumps(result, indent=2), overwrite=config.overwrite)
     return result

@@ -103,6 +103,10 @@ class RunConfig:
         The speaker's voice profile (``s2e ser profile``): the voice is then heard relative
         to the speaker's usual voice by the speaker-centred model (``model`` when given,
         else the shipped ``speaker.pt``; :mod:`s2e_lib.ser.adapt`).
+    adapt : bool
+        Like ``voice_profile``, with the profile made from the recordings being processed
+        (:meth:`Pipeline.adapt_to`: a batch's recordings, or a timeline's own windows), all
+        taken to be one speaker.
     """
 
     editor: str = "warp"
@@ -116,6 +120,7 @@ class RunConfig:
     max_seconds: float | None = MAX_CLIP_SECONDS
     all_faces: bool = False
     voice_profile: str | None = None
+    adapt: bool = False
 
 
 @dataclass
@@ -171,6 +176,9 @@ class Pipeline:
         self._editor = None
         self._photos: dict[tuple, Photo] = {}
         self._profile = None
+        self._profile_source = self.config.voice_profile
+        if self.config.voice_profile and self.config.adapt:
+            raise InputError("--voice-profile and --adapt are two sources of one voice profile: give one")
         if self.config.voice_profile:  # a bad profile is refused before any work
             from s2e_lib.ser.adapt import VoiceProfile
 
@@ -181,19 +189,22 @@ class Pipeline:
         if self._model is None:
             from s2e_lib.ser import load_model
 
-            if self._profile is None:
-                model = load_model(self.config.model)
-            else:
-                model = load_model(self.config.model, speaker_centred=True)
-                if not model.speaker_centred:
-                    raise InputError(
-                        f"{model.path}: not a speaker-centred model; a voice profile is of no use to it"
-                    )
+            wants_profile = self.config.adapt or self._profile is not None
+            model = (
+                load_model(self.config.model, speaker_centred=True)
+                if wants_profile
+                else load_model(self.config.model)
+            )
+            if wants_profile and not model.speaker_centred:
+                raise InputError(
+                    f"{model.path}: not a speaker-centred model; --voice-profile and --adapt need one"
+                )
+            if self._profile is not None:
                 self._profile.check(model.feature_config, self.config.voice_profile)
                 model.use_profile(self._profile)
-            if model.speaker_centred and model.profile is None:
+            elif model.speaker_centred and not self.config.adapt:  # adapt: the profile comes in adapt_to
                 raise InputError(
-                    f"{model.path}: a speaker-centred model needs a voice profile (--voice-profile)"
+                    f"{model.path}: a speaker-centred model needs a voice profile (--voice-profile or --adapt)"
                 )
             self._model = model
         return self._model
@@ -210,6 +221,38 @@ class Pipeline:
                 options["pretrain"] = self.config.pretrain
             self._editor = get_editor(self.config.editor, **options)
         return self._editor
+
+    def adapt_to(self, audio_paths) -> None:
+        """Hear every following recording against the voice profile of ``audio_paths`` (one
+        speaker; files without speech are left out of it). Needs ``config.adapt``."""
+        from s2e_lib.errors import S2EError
+
+        model = self.model
+        feats, used = [], []
+        for path in dict.fromkeys(str(p) for p in audio_paths):
+            try:
+                feats.append(model.file_features(path, self.config.max_seconds)[0])
+                used.append(path)
+            except S2EError:
+                continue  # its own pair reports the problem
+        if len(feats) < 2:  # one recording against itself alone is the zero vector
+            raise InputError(
+                f"--adapt: needs at least 2 recordings with speech to make the speaker's profile, found "
+                f"{len(feats)} (give a folder of the speaker's recordings, or --voice-profile)"
+            )
+        self.use_profile(model.profile_of(feats, used), f"the {len(used)} recordings of this run")
+
+    def use_profile(self, profile, source: str) -> None:
+        """Hear the voice against ``profile`` from now on (``source`` is recorded in results)."""
+        self.model.use_profile(profile)
+        self._profile, self._profile_source = profile, source
+
+    def profile_record(self) -> dict:
+        """``{"voice_profile": {"path", "n_clips"}}`` when the voice is heard against a profile
+        (``path``: the profile file, or what it was made from), else ``{}``."""
+        if self._profile is None:
+            return {}
+        return {"voice_profile": {"path": str(self._profile_source), "n_clips": self._profile.n_clips}}
 
     def warm_up(self) -> Pipeline:
         """Load models now (so the first pair's timings are warm)."""

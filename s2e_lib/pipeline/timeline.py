@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from s2e_lib.errors import InputError
 from s2e_lib.pipeline.strength import auto_strength
 
 MARGIN_FULL = 0.15
@@ -159,6 +160,7 @@ def emotion_timeline(
     smooth_s: float = 1.0,
     spans: np.ndarray | list[tuple[int, int]] | None = None,
     workers: int | None = None,
+    adapt: bool = False,
 ) -> Timeline:
     """Classify sliding windows of ``audio`` with ``model`` and smooth over time.
 
@@ -174,6 +176,10 @@ def emotion_timeline(
         found here with :func:`recording_speech_spans` when not given.
     workers : int, optional
         Threads featurising windows (default: the usable cores, at most 4).
+    adapt : bool
+        (speaker-centred models) first make the voice profile of the recording's own windows
+        that are at least half speech, then hear every window against it (the features of
+        every window are then held at once: 6 kB each).
     """
 
     from s2e_lib.ser.predict import window_starts
@@ -190,20 +196,32 @@ def emotion_timeline(
         return model.features(audio[starts[i] : starts[i] + window], sr, within[i])
 
     workers = workers or _workers()
-    probabilities = []
-    for first in range(0, len(starts), WINDOW_BATCH):
-        batch = range(first, min(len(starts), first + WINDOW_BATCH))
+
+    def batch_features(batch: range) -> list[np.ndarray]:
         if workers > 1 and len(batch) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             feats = [features(batch[0])]  # in this thread: the feature code's lazy set-up
             with ThreadPoolExecutor(workers) as pool:
                 feats += pool.map(features, batch[1:])
-        else:
-            feats = [features(i) for i in batch]
-        probabilities.append(model.proba_of_features(feats))
-    probs = np.concatenate(probabilities).astype(np.float64)
+            return feats
+        return [features(i) for i in batch]
+
+    batches = [range(f, min(len(starts), f + WINDOW_BATCH)) for f in range(0, len(starts), WINDOW_BATCH)]
     speech = np.array([sum(b - a for a, b in w) for w in within], dtype=np.float64) / max(1, window)
+    if adapt:  # two passes: the windows' mean first, then every window against it
+        stored = [batch_features(b) for b in batches]
+        flat = [f for fs in stored for f in fs]
+        voiced = [[f] for f, share in zip(flat, speech, strict=True) if share >= 0.5]
+        if len(voiced) < 2:
+            raise InputError(
+                f"--adapt: the recording holds {len(voiced)} window(s) of speech, too few for a voice profile"
+            )
+        model.use_profile(model.profile_of(voiced))
+        probabilities = [model.proba_of_features(fs) for fs in stored]
+    else:  # one batch at a time: memory flat in the length
+        probabilities = [model.proba_of_features(batch_features(b)) for b in batches]
+    probs = np.concatenate(probabilities).astype(np.float64)
     return Timeline(
         ((starts + window / 2) / sr).astype(np.float64),
         probs,

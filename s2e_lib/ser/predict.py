@@ -292,7 +292,12 @@ class EmotionModel:
                 if on_error is None:
                     raise
                 on_error(path, exc)
-        if adapt and done:
+        if adapt:
+            if len(done) < 2:  # one clip against itself alone is the zero vector: no answer
+                raise InputError(
+                    f"adapting to the speaker needs at least 2 recordings with speech, got {len(done)}: "
+                    "give more clips of the speaker, or a voice profile"
+                )
             self.use_profile(self.profile_of([f for _, f, _ in done], [str(p) for p, _, _ in done]))
         return [self._result(path, feats, warnings) for path, feats, warnings in done]
 
