@@ -293,8 +293,8 @@ from s2e_lib.edit.pix2pixhd.config import get_config
 from s2e_lib.edit.pix2pixhd.train import Pix2PixHDTrainer
 from s2e_lib.nn.distributed import distributed_session
 
-torch.set_num_threads(1)
-with distributed_session("cpu") as session:
+
+def run(session):  # like pix2pixhd.train: the trainer (and its DDP wrappers) ends with the run
     config = get_config(
         "tiny", size=16, ngf=8, ngf_local=4, n_downsampling=1, n_blocks=1, n_blocks_local=1,
         local_enhancer=True, ndf=8, num_d=1, batch_size=2,
@@ -309,6 +309,11 @@ with distributed_session("cpu") as session:
         trainer.step(x[step, mine], y[step, mine], phase)
     if session.is_main:
         torch.save(trainer.generator.state_dict(), sys.argv[1])
+
+
+torch.set_num_threads(1)
+with distributed_session("cpu") as session:
+    run(session)
 """
 
 

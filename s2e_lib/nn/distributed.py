@@ -13,6 +13,8 @@ them unconditionally.
 
 from __future__ import annotations
 
+import gc
+
 import contextlib
 import os
 from collections.abc import Iterator
@@ -122,9 +124,12 @@ def distributed_session(device: str | torch.device | None = None) -> Iterator[Di
     dist.init_process_group(backend=backend, rank=rank_, world_size=world)
     try:
         yield DistContext(rank_, world, local_rank, dev, backend)
-        # every process leaves together: a process that tears its group down while another
-        # still has a collective in flight aborts in gloo ("terminate called without an
-        # active exception"); not on errors, where the others may never arrive
+        # every process leaves together, and DistributedDataParallel wrappers the run dropped
+        # (e.g. one per pix2pixHD phase, kept alive by reference cycles) are freed while the
+        # group still exists: either one outliving it aborts the process in gloo at exit
+        # ("terminate called without an active exception"). Not on errors, where the other
+        # processes may never arrive.
+        gc.collect()
         dist.barrier()
     finally:
         dist.destroy_process_group()
