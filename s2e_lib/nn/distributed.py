@@ -13,9 +13,8 @@ them unconditionally.
 
 from __future__ import annotations
 
-import gc
-
 import contextlib
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
