@@ -71,6 +71,19 @@ def describe_voice(spoken: str, result: dict) -> str:
     return f"sample {spoken} voice → heard {heard} ({probability:.2f}) → {heard} x{result['strength']:.2f}"
 
 
+def describe_adapted(utterances: dict[str, Path]) -> str:
+    """What the speaker-centred model hears in the same voices, each against the profile of
+    all of them (``s2e ser predict --adapt``): ``angry → angry (0.62), ...``."""
+    from s2e_lib.ser import load_model
+
+    results = load_model(speaker_centred=True).predict_files(list(utterances.values()), adapt=True)
+    heard = ", ".join(
+        f"{spoken} → {r['emotion']} ({r['probabilities'][r['emotion']]:.2f})"
+        for spoken, r in zip(utterances, results, strict=True)
+    )
+    return f"heard against the speaker's voice profile (s2e ser predict --adapt): {heard}"
+
+
 def describe_timeline(timeline: dict) -> str:
     """The emotions the timeline's face showed, in order (repeats merged), e.g.
     ``fear → neutral → happy``."""
@@ -112,6 +125,8 @@ def main() -> int:
         result = json.loads((target / "result.json").read_text(encoding="utf-8"))
         print(f"{describe_voice(emotion, result)}   ({audio.relative_to(corpus.parent)})")
         made.append((f"{emotion} voice → face", target / "summary.png"))
+
+    print(describe_adapted(utterances))
 
     long_audio = concatenate(list(utterances.values()), out / "voices_concatenated.wav")
     timeline_dir = out / "timeline"

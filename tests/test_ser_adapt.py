@@ -286,3 +286,22 @@ def test_timeline_adapt_uses_the_recordings_own_speech_windows(speaker_model):
     assert model.profile.n_clips == len(voiced) < len(windows) + 1
     expected = torch.softmax(model.model(torch.from_numpy(np.stack(windows) - model.profile.mean).float()), 1)
     np.testing.assert_allclose(timeline.raw, expected.detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_demo_line_of_the_adapted_model(tmp_path):
+    import re
+
+    from _ser_data import synth_clip
+
+    from s2e_lib.audio import write_wav
+    from s2e_lib.demo import describe_adapted
+    from s2e_lib.emotions import MISSION_EMOTIONS
+
+    rng = np.random.default_rng(3)
+    voices = {e: write_wav(tmp_path / f"{e}.wav", synth_clip(e, 200.0, rng)) for e in MISSION_EMOTIONS}
+    line = describe_adapted(voices)
+    assert line.startswith("heard against the speaker's voice profile (s2e ser predict --adapt): ")
+    found = re.findall(r"(\w+) → (\w+) \((0\.\d\d|1\.00)\)", line)
+    assert [spoken for spoken, _, _ in found] == list(MISSION_EMOTIONS)
+    assert all(heard in MISSION_EMOTIONS for _, heard, _ in found)
