@@ -143,6 +143,34 @@ def test_speaker_centred_model_needs_and_uses_a_voice_profile(speaker_model, tmp
     got = [with_profile[0]["probabilities"][label] for label in model.labels]
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
+    # a folder stands for its audio files; a missing input is one line before any work
+    from_folder = tmp_path / "folder.npz"
+    assert main(
+        ["ser", "profile", "--model", str(checkpoint), "--out", str(from_folder), str(corpus / "W001")]
+    ) in (0, 2)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_clips"] == len(clips)
+    np.testing.assert_allclose(
+        VoiceProfile.load(from_folder).mean, VoiceProfile.load(profile_path).mean, rtol=1e-5
+    )
+    missing = tmp_path / "absent.wav"
+    assert (
+        main(
+            [
+                "ser",
+                "profile",
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "m.npz"),
+                str(missing),
+                clips[0],
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {missing}: audio file not found"] and not (tmp_path / "m.npz").exists()
+
     # a profile from another feature kind is refused by name
     VoiceProfile.from_features([np.zeros(88)] * 6, FeatureConfig(kind="egemaps")).save(tmp_path / "eg.npz")
     assert main([*args, "--profile", str(tmp_path / "eg.npz"), clips[0]]) == 2

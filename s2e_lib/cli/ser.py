@@ -343,6 +343,22 @@ MAX_SECONDS_OPTION = click.option(
 )
 
 
+def _expand_folders(paths) -> list:
+    """Each folder among ``paths`` → its audio files (recursively, sorted); files stay as given
+    (a missing one is reported with the others' results)."""
+    from pathlib import Path
+
+    out = []
+    for path in paths:
+        if Path(path).is_dir():
+            from s2e_lib.pipeline.run import AUDIO_SUFFIXES, collect_files
+
+            out += [str(f) for f in collect_files(path, AUDIO_SUFFIXES, "audio")]
+        else:
+            out.append(path)
+    return out
+
+
 def _model_for(model_path, speaker_centred: bool):
     """The model to use: --model, else the shipped default (the speaker-centred one with a profile)."""
     from s2e_lib.ser.predict import load_model
@@ -372,7 +388,8 @@ def _model_for(model_path, speaker_centred: bool):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per file.")
 @MAX_SECONDS_OPTION
 def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int:
-    """Predict the emotion of each audio FILE (any format), with every label's probability.
+    """Predict the emotion of each audio FILE (any format; a folder: its audio files), with
+    every label's probability.
 
     A FILE longer than --max-seconds (10 minutes by default) is refused before it is decoded.
     With --profile or --adapt the shipped speaker-centred model hears each clip relative to
@@ -382,6 +399,7 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
     from s2e_lib.ser.adapt import VoiceProfile
 
     _single_thread()
+    files = _expand_folders(files)
     if profile_path and adapt:
         raise InputError("--profile and --adapt are two sources of one voice profile: give one")
     profile = VoiceProfile.load(profile_path) if profile_path else None
@@ -431,16 +449,26 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @MAX_SECONDS_OPTION
 def profile(files, out, model_path, overwrite, max_seconds) -> int:
-    """Make the voice profile of one speaker from their FILES (unlabelled; 5+ clips in several
-    moods, or everyday speech), for `s2e ser predict --profile` and `s2e run --voice-profile`.
+    """Make the voice profile of one speaker from their FILES (unlabelled audio files or folders
+    of them; 5+ clips in several moods, or everyday speech), for `s2e ser predict --profile`
+    and `s2e run --voice-profile`.
 
     The last stdout line is one JSON object (path, clips used, warnings).
     """
+    from pathlib import Path
+
     from s2e_lib.errors import InputError, S2EError
     from s2e_lib.fileio import check_output
 
     _single_thread()
     check_output(out, overwrite=overwrite)
+    missing = [str(p) for p in files if not Path(p).exists()]
+    if missing:  # said before any work, in one line
+        raise InputError(
+            f"{missing[0]}: audio file not found"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    files = _expand_folders(files)
     emotion_model = _model_for(model_path, True)
     if not emotion_model.speaker_centred:
         raise InputError(f"{emotion_model.path}: not a speaker-centred model; a profile is of no use to it")
