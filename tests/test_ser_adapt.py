@@ -145,8 +145,9 @@ def test_speaker_centred_model_needs_and_uses_a_voice_profile(speaker_model, tmp
 
     # a folder stands for its audio files; a missing input is one line before any work
     from_folder = tmp_path / "folder.npz"
-    args = ["ser", "profile", "--model", str(checkpoint), "--out", str(from_folder), str(corpus / "W001")]
-    status = main(args)
+    status = main(
+        ["ser", "profile", "--model", str(checkpoint), "--out", str(from_folder), str(corpus / "W001")]
+    )
     assert status == (0 if len(clips) == len(every) else 2)  # a clip without speech is named, then skipped
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_clips"] == len(clips)
     np.testing.assert_allclose(
