@@ -222,14 +222,15 @@ class Pipeline:
             self._editor = get_editor(self.config.editor, **options)
         return self._editor
 
-    def adapt_to(self, audio_paths) -> None:
+    def adapt_to(self, audio_paths, progress: bool = True) -> None:
         """Hear every following recording against the voice profile of ``audio_paths`` (one
         speaker; files without speech are left out of it). Needs ``config.adapt``."""
-        from s2e_lib.errors import S2EError
+        from tqdm.auto import tqdm
 
         model = self.model
         feats, used = [], []
-        for path in dict.fromkeys(str(p) for p in audio_paths):
+        paths = list(dict.fromkeys(str(p) for p in audio_paths))
+        for path in tqdm(paths, desc="voice profile", unit="file", disable=not progress or len(paths) < 2):
             try:
                 feats.append(model.file_features(path, self.config.max_seconds)[0])
                 used.append(path)
