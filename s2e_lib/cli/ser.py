@@ -343,6 +343,17 @@ MAX_SECONDS_OPTION = click.option(
 )
 
 
+class _FileErrors:
+    """``on_error`` of :meth:`EmotionModel.read_files`: one ``error:`` line per bad file;
+    :attr:`status` becomes 2 after the first."""
+
+    status = 0
+
+    def __call__(self, path, exc) -> None:
+        click.echo(f"error: {exc}", err=True)
+        self.status = 2
+
+
 def _expand_folders(paths) -> list:
     """Each folder among ``paths`` → its audio files (recursively, sorted); files stay as given
     (a missing one is reported with the others' results)."""
@@ -416,13 +427,7 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
     if profile is not None:
         profile.check(emotion_model.feature_config, profile_path)
         emotion_model.use_profile(profile)
-    status = 0
-
-    def report_error(path, exc) -> None:
-        nonlocal status
-        click.echo(f"error: {exc}", err=True)
-        status = 2
-
+    report_error = _FileErrors()
     results = emotion_model.predict_files(files, adapt=adapt, max_seconds=max_seconds, on_error=report_error)
     for result in results:
         if as_json:
@@ -433,7 +438,7 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
     if emotion_model.speaker_centred and emotion_model.profile is not None:
         for line in emotion_model.profile.warnings:
             click.echo(f"warning: {line}", err=True)
-    return status
+    return report_error.status
 
 
 @ser.command()
@@ -457,7 +462,7 @@ def profile(files, out, model_path, overwrite, max_seconds) -> int:
     """
     from pathlib import Path
 
-    from s2e_lib.errors import InputError, S2EError
+    from s2e_lib.errors import InputError
     from s2e_lib.fileio import check_output
 
     _single_thread()
@@ -472,23 +477,16 @@ def profile(files, out, model_path, overwrite, max_seconds) -> int:
     emotion_model = _model_for(model_path, True)
     if not emotion_model.speaker_centred:
         raise InputError(f"{emotion_model.path}: not a speaker-centred model; a profile is of no use to it")
-    status = 0
-    feats, used = [], []
-    for path in files:
-        try:
-            feats.append(emotion_model.file_features(path, max_seconds)[0])
-            used.append(str(path))
-        except S2EError as exc:
-            click.echo(f"error: {exc}", err=True)
-            status = 2
-    if not feats:
+    report_error = _FileErrors()
+    done = emotion_model.read_files(files, max_seconds, on_error=report_error)
+    if not done:
         raise InputError("no clip with speech among the files: no profile written")
-    voice = emotion_model.profile_of(feats, used)
+    voice = emotion_model.profile_of([f for _, f, _ in done], [str(p) for p, _, _ in done])
     written = voice.save(out, overwrite=overwrite)
     for line in voice.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(json.dumps({"path": str(written), "n_clips": voice.n_clips, "warnings": voice.warnings}))
-    return status
+    return report_error.status
 
 
 def _single_thread() -> None:

@@ -224,24 +224,17 @@ class Pipeline:
 
     def adapt_to(self, audio_paths, progress: bool = True) -> None:
         """Hear every following recording against the voice profile of ``audio_paths`` (one
-        speaker; files without speech are left out of it). Needs ``config.adapt``."""
-        from tqdm.auto import tqdm
-
-        model = self.model
-        feats, used = [], []
+        speaker, at least 2 with speech; files without speech are left out of it, their own
+        pairs report them). Needs ``config.adapt``."""
         paths = list(dict.fromkeys(str(p) for p in audio_paths))
-        for path in tqdm(paths, desc="voice profile", unit="file", disable=not progress or len(paths) < 2):
-            try:
-                feats.append(model.file_features(path, self.config.max_seconds)[0])
-                used.append(path)
-            except S2EError:
-                continue  # its own pair reports the problem
-        if len(feats) < 2:  # one recording against itself alone is the zero vector
-            raise InputError(
-                f"--adapt: needs at least 2 recordings with speech to make the speaker's profile, found "
-                f"{len(feats)} (give a folder of the speaker's recordings, or --voice-profile)"
-            )
-        self.use_profile(model.profile_of(feats, used), f"the {len(used)} recordings of this run")
+        done = self.model.read_files(
+            paths,
+            self.config.max_seconds,
+            on_error=lambda path, exc: None,
+            progress=progress and len(paths) > 1,
+        )
+        self.model.adapt_to(done)
+        self._profile, self._profile_source = self.model.profile, f"the {len(done)} recordings of this run"
 
     def use_profile(self, profile, source: str) -> None:
         """Hear the voice against ``profile`` from now on (``source`` is recorded in results)."""

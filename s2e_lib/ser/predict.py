@@ -275,30 +275,48 @@ class EmotionModel:
         means = [np.mean(np.stack(f), axis=0) for f in feats_per_clip]
         return VoiceProfile.from_features(means, self.feature_config, files)
 
-    def predict_files(
-        self, paths, adapt: bool = False, max_seconds: float | None = None, on_error=None
-    ) -> list[dict]:
-        """:meth:`predict_file` of several files, each feature extracted once.
+    def read_files(
+        self, paths, max_seconds: float | None = None, on_error=None, progress: bool = False
+    ) -> list[tuple]:
+        """``(path, clip_features, warnings)`` of every file that holds speech
+        (:meth:`file_features`); bad files are passed to ``on_error(path, exc)`` (raised when
+        it is None) and left out."""
+        from tqdm.auto import tqdm
 
-        ``adapt=True`` (speaker-centred models) first makes the voice profile of all the
-        files that hold speech (one speaker assumed) and classifies each relative to it.
-        Bad files are passed to ``on_error(path, exc)`` (raised when it is None) and skipped.
-        """
         done = []
-        for path in paths:
+        for path in tqdm(paths, desc="reading", unit="file", disable=not progress):
             try:
                 done.append((path, *self.file_features(path, max_seconds)))
             except S2EError as exc:
                 if on_error is None:
                     raise
                 on_error(path, exc)
+        return done
+
+    def adapt_to(self, done: list[tuple]) -> None:
+        """Hear every following clip against the voice profile of the clips ``done`` (from
+        :meth:`read_files`; one speaker). They are usually the clips to be classified, so at
+        least 2 are needed: one clip against itself alone is the zero vector, no answer."""
+        if len(done) < 2:
+            raise InputError(
+                f"adapting to the speaker needs at least 2 recordings with speech, got {len(done)}: "
+                "give more clips of the speaker, or a voice profile"
+            )
+        self.use_profile(self.profile_of([f for _, f, _ in done], [str(p) for p, _, _ in done]))
+
+    def predict_files(
+        self, paths, adapt: bool = False, max_seconds: float | None = None, on_error=None
+    ) -> list[dict]:
+        """:meth:`predict_file` of several files, each feature extracted once.
+
+        ``adapt=True`` (speaker-centred models) first makes the voice profile of all the
+        files that hold speech (one speaker assumed, :meth:`adapt_to`) and classifies each
+        relative to it. Bad files are passed to ``on_error(path, exc)`` (raised when it is
+        None) and skipped.
+        """
+        done = self.read_files(paths, max_seconds, on_error)
         if adapt:
-            if len(done) < 2:  # one clip against itself alone is the zero vector: no answer
-                raise InputError(
-                    f"adapting to the speaker needs at least 2 recordings with speech, got {len(done)}: "
-                    "give more clips of the speaker, or a voice profile"
-                )
-            self.use_profile(self.profile_of([f for _, f, _ in done], [str(p) for p, _, _ in done]))
+            self.adapt_to(done)
         return [self._result(path, feats, warnings) for path, feats, warnings in done]
 
 
