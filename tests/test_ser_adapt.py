@@ -188,6 +188,19 @@ def test_eval_adapts_to_every_speaker_and_profile_refuses_an_unadapted_model(spe
     assert status == (2 if result["n_skipped"] else 0)  # a clip without speech is skipped, by name
     assert result["speaker_centred"] is True and result["n"] + result["n_skipped"] == 45
     assert set(result["per_speaker"]) == {"M001", "W001", "M002"}
+    # a speaker with a single clip has no profile to be heard against: skipped by name, the others scored
+    import shutil
+
+    lone = tmp_path / "lone"
+    shutil.copytree(corpus / "M001", lone / "M001")
+    shutil.copytree(corpus / "W001", lone / "W001")
+    for wav in sorted((lone / "W001").rglob("*.wav"))[1:]:
+        wav.unlink()
+    assert main(["ser", "eval", "--data", str(lone), "--model", str(checkpoint)]) == 2
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert set(result["per_speaker"]) == {"M001"} and result["n_skipped"] >= 1
+    assert "speaker W001: adapting to the speaker needs at least 2 recordings" in captured.err
     # a plain model has no use for a profile: refused before any work, nothing written
     plain = tmp_path / "plain.pt"
     args = ["ser", "train", "--data", str(corpus), "--features", "stats", "--epochs", "2"]

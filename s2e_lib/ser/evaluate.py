@@ -150,22 +150,18 @@ def predict_table(model, data, speakers=None, progress: bool = True, log=None):
         if log:
             log(str(exc))
 
-    groups = (
-        [g for _, g in df.groupby(df["speaker"].astype(str), sort=True)] if model.speaker_centred else [df]
-    )
     bar = tqdm(total=len(df), desc="eval", disable=not progress, unit="clip")
     profile_before = model.profile
-    for group in groups:
-        if model.speaker_centred:
-            results = model.predict_files(list(group["audio_path"]), adapt=True, on_error=skip)
-        else:
+    for speaker, group in df.groupby(df["speaker"].astype(str), sort=True):
+        try:
+            results = model.predict_files(
+                list(group["audio_path"]), adapt=model.speaker_centred, on_error=skip
+            )
+        except S2EError as exc:  # a speaker with under 2 clips of speech: no profile to hear them against
+            skipped += len(group)
+            if log:
+                log(f"speaker {speaker}: {exc}")
             results = []
-            for path in group["audio_path"]:
-                try:
-                    results.append(model.predict_file(path))
-                except S2EError as exc:
-                    skip(path, exc)
-                bar.update(1)
         by_file = {r["file"]: r for r in results}
         for row in group.itertuples(index=False):
             result = by_file.get(str(row.audio_path))
@@ -177,8 +173,7 @@ def predict_table(model, data, speakers=None, progress: bool = True, log=None):
                         **{f"p_{k}": v for k, v in result["probabilities"].items()},
                     }
                 )
-        if model.speaker_centred:
-            bar.update(len(group))
+        bar.update(len(group))
     bar.close()
     model.profile = profile_before  # each speaker's profile served only their own clips
     import pandas as pd
