@@ -194,3 +194,26 @@ def test_photo_stats_of_a_real_face(astronaut):
     assert 0.0 < sharp.noise < 10.0 and soft.noise < sharp.noise
     assert soft.blur > sharp.blur
     assert sharp.white.shape == (3,) and abs(float(sharp.white.mean()) - 1.0) < 1e-3
+
+
+def test_a_smile_fold_shows_on_smooth_skin_as_a_warm_shadow():
+    """The nasolabial fold a smile forms is there on smooth young skin too (not capped by
+    the skin's texture to an invisible 3 %), and its shadow is redder than the lit skin,
+    as on a real face, not a grey or greenish stain (equal scaling of R, G and B)."""
+    from s2e_lib.edit.warp.shading import FOLD_DARKENING, _shade, _strokes
+
+    skin = np.array([225.0, 180.0, 150.0], np.float32)
+    flat = np.broadcast_to(skin, (400, 400, 3)).astype(np.float32)  # perfectly smooth skin
+    frame = FaceFrame(origin=np.array([200.0, 120.0]), ex=np.array([1.0, 0.0]), ey=np.array([0.0, 1.0]), iod=150.0)
+    tf = np.zeros((68, 2))
+    tf[31], tf[35], tf[48], tf[54] = (-0.15, 0.75), (0.15, 0.75), (-0.35, 1.05), (0.35, 1.05)
+    tf[36], tf[45] = (-0.7, 0.0), (0.7, 0.0)
+    shaded = _shade(flat, _strokes({"nasolabial": 1.0}, tf, 1.0), frame, (0, 0))
+    ratio = shaded / flat
+    luma_ratio = (shaded @ LUMA) / (flat @ LUMA)
+    darkest = np.unravel_index(np.argmin(luma_ratio), luma_ratio.shape)
+    assert 1 - FOLD_DARKENING - 0.01 <= luma_ratio[darkest] <= 0.95  # visible, within its bound
+    r, g, b = ratio[darkest]
+    assert r > g > b  # red darkens least: a warm shadow
+    # a fold, not a patch: most of the face is untouched
+    assert (luma_ratio < 0.99).mean() < 0.1

@@ -10,6 +10,13 @@ from s2e_lib.edit.warp.landmarks import FaceFrame
 
 #: Deepest darkening any shading may apply (where the skin's own texture allows it).
 MAX_DARKENING = 0.15
+#: Folds the expression itself forms (the nasolabial furrow of a smile, the bunching between
+#: lowered brows, the chin boss) appear on smooth young skin too: their darkening is not
+#: capped by the skin's texture, only by this.
+FOLD_DARKENING = 0.10
+#: A shadow on skin is redder than the lit skin (light scattered under the skin returns
+#: reddened): per-channel exponents of the darkening factor (R, G, B).
+SHADOW_TINT = np.array([0.8, 1.0, 1.15], np.float32)
 
 
 def _shading_gain(skin: np.ndarray) -> float:
@@ -31,11 +38,11 @@ def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
             a = tf[nose_wing] + (-0.05 * sign, -0.05)
             c = tf[corner] + (-0.08 * sign, 0.11)
             m = (a + c) / 2 + (-0.06 * sign, 0.0)
-            strokes.append((_curve(np.array([a, m, c])), 0.4 * look["nasolabial"], 0.05, "dark"))
+            strokes.append((_curve(np.array([a, m, c])), 0.4 * look["nasolabial"], 0.05, "fold"))
         if look.get("smile_corners"):
             c = tf[corner]
             hook = np.array([c + (0.01 * sign, 0.01), c + (-0.035 * sign, -0.02), c + (-0.05 * sign, -0.06)])
-            strokes.append((hook, 0.4 * look["smile_corners"], 0.03, "dark"))
+            strokes.append((hook, 0.4 * look["smile_corners"], 0.03, "fold"))
         if look.get("crows_feet"):
             o = tf[eye_out]
             for dy0, dy1 in ((-0.04, -0.10), (0.0, 0.0), (0.04, 0.10)):
@@ -53,7 +60,7 @@ def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
         for dx in (-0.05, 0.05):
             a, c = mid_brow + (dx, 0.05), mid_brow + (dx * 1.25, -0.15)
             m = (a + c) / 2 + (dx * 0.25, 0.0)
-            strokes.append((_curve(np.array([a, m, c]), 8), 0.32 * look["glabella"], 0.03, "dark"))
+            strokes.append((_curve(np.array([a, m, c]), 8), 0.32 * look["glabella"], 0.03, "fold"))
     if look.get("nose_bridge"):
         top = tf[27] + (0.0, 0.02)
         strokes.append(
@@ -74,7 +81,7 @@ def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
     if look.get("mentolabial"):
         c = tf[57] + (0.0, 0.07)
         arc = np.array([c + (-0.17, -0.03), c + (0.0, 0.02), c + (0.17, -0.03)])
-        strokes.append((_curve(arc), 0.3 * look["mentolabial"], 0.05, "dark"))
+        strokes.append((_curve(arc), 0.3 * look["mentolabial"], 0.05, "fold"))
     return strokes
 
 
@@ -83,11 +90,15 @@ def _shade(
 ) -> np.ndarray:
     """Darken (multiply the luminance of) the skin along the strokes, faintly.
 
-    The strokes are drawn, then feathered widely (a fold is a soft shadow, not a line), and
-    the darkening is capped by the skin's own texture around each pixel: on smooth skin a
-    fold can only be faint, on lined or shaded skin it can be deeper (between 3 % and
-    12 %). All three channels are scaled alike, so the shading keeps the photo's colours
-    (a tinted shadow read as a painted blotch).
+    The strokes are drawn, then feathered widely (a fold is a soft shadow, not a line).
+    Wrinkles (kind ``dark``: forehead lines, crow's feet) are capped by the skin's own
+    texture around each pixel: on smooth skin they can only be faint, on lined or shaded
+    skin deeper (between 3 % and :data:`MAX_DARKENING`). Folds the expression forms
+    (kind ``fold``) darken up to :data:`FOLD_DARKENING` on any skin. The shadow multiplies
+    the photo's own pixels, slightly more in blue than in red (:data:`SHADOW_TINT`), as
+    skin's shadows are warmer than its lit parts: equal scaling of the three channels
+    read as a grey-green stain on warm skin, and a shadow of a chosen colour as a painted
+    blotch.
     """
     import cv2
 
@@ -96,6 +107,7 @@ def _shade(
     scale = min(1.0, 160.0 / frame.iod)
     shape = (max(1, round(full_shape[0] * scale)), max(1, round(full_shape[1] * scale)))
     dark = np.zeros(shape, np.float32)
+    fold = np.zeros(shape, np.float32)
     fill = np.zeros(shape, np.float32)
     iod = frame.iod * scale
     for line, weight, thickness, kind in strokes:
@@ -116,10 +128,11 @@ def _shade(
             lineType=cv2.LINE_AA,
             shift=2,
         )
-        np.maximum(dark, layer, out=dark)
-    if not dark.any() and not fill.any():
+        np.maximum(fold if kind == "fold" else dark, layer, out=fold if kind == "fold" else dark)
+    if not dark.any() and not fold.any() and not fill.any():
         return out.astype(np.float32)
     dark = cv2.GaussianBlur(dark, (0, 0), max(1.0, 0.045 * iod))
+    fold = cv2.GaussianBlur(fold, (0, 0), max(1.0, 0.045 * iod))
     if fill.any():  # a cast shadow: broad and soft
         dark = np.maximum(dark, cv2.GaussianBlur(fill, (0, 0), max(1.0, 0.07 * iod)))
     small = cv2.resize(out.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
@@ -128,7 +141,8 @@ def _shade(
     mean = cv2.GaussianBlur(luma, (0, 0), sigma)
     std = np.sqrt(np.maximum(cv2.GaussianBlur(luma * luma, (0, 0), sigma) - mean * mean, 0))
     cap = np.clip(2.5 * std / np.maximum(mean, 1.0), 0.03, MAX_DARKENING)
-    factor = 1.0 - np.minimum(gain * 0.4 * dark, cap)
+    darkening = np.maximum(np.minimum(gain * 0.4 * dark, cap), np.minimum(gain * 0.4 * fold, FOLD_DARKENING))
+    factor = 1.0 - darkening
     if scale < 1.0:
         factor = cv2.resize(factor, (full_shape[1], full_shape[0]), interpolation=cv2.INTER_LINEAR)
-    return out.astype(np.float32) * factor[..., None]
+    return out.astype(np.float32) * factor[..., None] ** SHADOW_TINT
