@@ -360,6 +360,20 @@ def test_stretched_lips_get_thinner_not_thicker(emotion):
     assert upper < -0.008 and lower < -0.008
 
 
+def test_fear_stretches_the_mouth_sideways_sad_turns_it_down():
+    """Fear's lip stretch (AU20) is horizontal: corners pulled down as well bent the
+    stretched mouth into sadness's "∩" (face 01's fear read sad). Sad (AU15) does turn the
+    corners down."""
+    from s2e_lib.edit.warp.recipes import recipe_field
+
+    def corner_drop(field):  # corners' move down the face relative to the upper lip's centre
+        return (field[48, 1] + field[54, 1]) / 2 - field[62, 1]
+
+    assert abs(corner_drop(recipe_field("fear", 1.0))) < 0.01
+    assert recipe_field("fear", 1.0)[54, 0] - recipe_field("fear", 1.0)[48, 0] > 0.1
+    assert corner_drop(recipe_field("sad", 1.0)) > 0.03
+
+
 def test_anatomical_limit_scales_a_region_as_a_whole():
     from s2e_lib.edit.warp.recipes import within_anatomy
 

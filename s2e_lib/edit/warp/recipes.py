@@ -132,11 +132,12 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
         7: (0.0, -0.02),
     },
     # AU20 lip stretcher (risorius): corners pulled sideways, lips flattened (the outer
-    # contours close in on the lip line).
+    # contours close in on the lip line). The pull is horizontal: corners that also went
+    # down (0.03 IOD) bent the stretched mouth into the "∩" of sadness.
     "AU20": {
-        48: (-0.12, 0.03),
-        60: (-0.12, 0.03),
-        49: (-0.05, 0.008),
+        48: (-0.12, -0.01),
+        60: (-0.12, -0.01),
+        49: (-0.05, 0.0),
         59: (-0.06, 0.0),
         61: (-0.04, 0.0),
         67: (-0.05, 0.0),
