@@ -53,6 +53,37 @@ def test_no_face_is_an_empty_list_and_a_clear_error():
         largest_face(blank, where="blank.png")
 
 
+@pytest.mark.parametrize("degrees", [45, 90, -120, 180])
+def test_a_tilted_or_turned_face_gets_its_landmarks(astronaut, face, degrees):
+    """dlib alone placed an eye on the cheek at 45° (mean error 0.17 IOD) and found no face
+    from 50° on; the upright copy keeps every landmark within a few pixels of where the
+    upright photo's landmarks land when turned the same way."""
+    import cv2
+
+    from s2e_lib.face.detect import roll_degrees
+
+    height, width = astronaut.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    turned = cv2.warpAffine(astronaut, turn, (width, height), borderMode=cv2.BORDER_REFLECT)
+    truth = face.landmarks @ turn[:, :2].T + turn[:, 2]
+    faces = detect_faces(turned)
+    assert len(faces) == 1
+    error = np.linalg.norm(faces[0].landmarks - truth, axis=1) / face.interocular
+    assert error.mean() < 0.04 and error.max() < 0.1
+    assert roll_degrees(faces[0].landmarks) == pytest.approx(roll_degrees(truth), abs=3)
+    x0, y0, x1, y1 = faces[0].box
+    assert (faces[0].landmarks[:, 0] > x0 - 5).all() and (faces[0].landmarks[:, 0] < x1 + 5).all()
+
+
+def test_turned_copies_find_no_face_where_there_is_none():
+    """The search in turned copies (only when upright shows no face) finds nothing in a cat,
+    a coffee cup or noise."""
+    skimage_data = pytest.importorskip("skimage.data")
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    for image in (skimage_data.chelsea(), skimage_data.coffee(), noise):
+        assert detect_faces(image) == []
+
+
 def test_load_image_handles_modes_and_exif(tmp_path, astronaut):
     rgb = Image.fromarray(astronaut)
     rgb.convert("L").save(tmp_path / "gray.png")

@@ -204,7 +204,9 @@ def test_a_smile_fold_shows_on_smooth_skin_as_a_warm_shadow():
 
     skin = np.array([225.0, 180.0, 150.0], np.float32)
     flat = np.broadcast_to(skin, (400, 400, 3)).astype(np.float32)  # perfectly smooth skin
-    frame = FaceFrame(origin=np.array([200.0, 120.0]), ex=np.array([1.0, 0.0]), ey=np.array([0.0, 1.0]), iod=150.0)
+    frame = FaceFrame(
+        origin=np.array([200.0, 120.0]), ex=np.array([1.0, 0.0]), ey=np.array([0.0, 1.0]), iod=150.0
+    )
     tf = np.zeros((68, 2))
     tf[31], tf[35], tf[48], tf[54] = (-0.15, 0.75), (0.15, 0.75), (-0.35, 1.05), (0.35, 1.05)
     tf[36], tf[45] = (-0.7, 0.0), (0.7, 0.0)
