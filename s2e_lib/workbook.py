@@ -102,6 +102,10 @@ def run_notebook(
             cwd=str(notebook.parent),
             progress_bar=False,
             execution_timeout=timeout,
+            # the kernel's own log (e.g. ipykernel 7's "running over TCP without encryption"
+            # for a kernel on 127.0.0.1) is noise here; cell output and errors go to the
+            # executed notebook and PapermillExecutionError as before
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
         ok, error = True, ""
     except pm.PapermillExecutionError as exc:

@@ -144,3 +144,32 @@ def test_notebook_executes_in_smoke_mode(notebook, tmp_path):
     assert executed["metadata"]["papermill"]["parameters"]["smoke"] is True
     # papermill injects a cell after the parameters cell
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
+
+
+def test_a_failing_cell_is_reported_and_the_kernel_log_stays_quiet(tmp_path, capfd):
+    """A cell that raises makes ``run_notebook`` return ``ok=False`` with the cell's error
+    (never an exception), and the kernel's own log lines (ipykernel 7 warns about TCP on
+    127.0.0.1 at every start) do not reach the user's terminal."""
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("smoke = False")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        parameters,
+        nbformat.v4.new_code_cell("print('first cell ran')"),
+        nbformat.v4.new_code_cell("1 / 0"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = tmp_path / "broken.ipynb"
+    nbformat.write(nb, source)
+    run = run_notebook(source, smoke=True, output_dir=tmp_path / "out")
+    assert not run.ok
+    assert "ZeroDivisionError" in run.error and "broken.ipynb" in run.error
+    executed = json.loads(run.output.read_text())
+    assert any(
+        "first cell ran" in "".join(o.get("text", ""))
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+    )
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    assert "WARNING" not in captured.err
