@@ -97,6 +97,21 @@ def test_run_pair_writes_result_image_and_summary(pipeline, sample_corpus, face_
         pipeline.run_pair(audio, face_photo, tmp_path / "out")
 
 
+def test_run_says_which_features_the_photos_edge_cut(pipeline, sample_corpus, face_photo, tmp_path):
+    """A portrait cropped through the mouth is edited above it, and the result says so."""
+    photo = np.asarray(Image.open(face_photo).convert("RGB"))
+    cropped = tmp_path / "cropped.png"
+    Image.fromarray(photo[:146]).save(cropped)  # the astronaut's chin and lower lip cut off
+    clean = pipeline.run_pair(
+        pick_utterances(sample_corpus)["fear"], face_photo, tmp_path / "whole", emotion="fear"
+    )
+    assert not any("edge cuts" in w for w in clean["warnings"])
+    result = pipeline.run_pair(
+        pick_utterances(sample_corpus)["fear"], cropped, tmp_path / "out", emotion="fear"
+    )
+    assert any("edge cuts the face" in w and "mouth" in w for w in result["warnings"])
+
+
 def test_batch_with_one_bad_file(pipeline, sample_corpus, face_photo, tmp_path):
     voices = tmp_path / "voices"
     voices.mkdir()

@@ -219,3 +219,54 @@ def test_a_smile_fold_shows_on_smooth_skin_as_a_warm_shadow():
     assert r > g > b  # red darkens least: a warm shadow
     # a fold, not a patch: most of the face is untouched
     assert (luma_ratio < 0.99).mean() < 0.1
+
+
+def test_features_cut_by_the_edge_stay_as_they_are(astronaut):
+    """A photo cropped through the face: dlib gets the detector's own box (it used to get
+    the box clipped to the photo, and squeezed the whole face into the visible part: an
+    eye cut by the edge landed on the nose, and fear painted a lash line across it); the
+    features the edge cuts are kept in place and the visible ones are edited."""
+    face = largest_face(astronaut)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    iod = FaceFrame.from_landmarks(face.landmarks).iod
+
+    side = np.ascontiguousarray(astronaut[:, x0 + 30 :])  # the image-left eye half cut off
+    found = largest_face(side)
+    assert FaceFrame.from_landmarks(found.landmarks).iod > 0.75 * iod  # was 0.46 × the real IOD
+    result = WarpEditor().edit(side, "fear", 1.5, faces=[found])
+    assert {"right eye", "right brow", "jaw"} <= set(result.info["cut_by_border"])
+    cut_eye = found.landmarks[36:42]
+    band = side[:y1, : int(cut_eye[:, 0].max() + 0.1 * iod)].astype(float)
+    assert np.abs(result.image[:y1, : band.shape[1]].astype(float) - band).mean() < 1.0
+    open_eye = found.landmarks[42:48]
+    ex0, ey0 = (open_eye.min(0) - 0.1 * iod).astype(int)
+    ex1, ey1 = (open_eye.max(0) + 0.1 * iod).astype(int)
+    assert np.abs(result.image[ey0:ey1, ex0:ex1].astype(float) - side[ey0:ey1, ex0:ex1]).mean() > 2.0
+
+    chin = np.ascontiguousarray(astronaut[: y1 - 25])  # cropped through the lower lip
+    result = WarpEditor().edit(chin, "fear", 1.5)
+    assert {"mouth", "jaw"} <= set(result.info["cut_by_border"])
+    mouth_rows = slice(int(face.landmarks[48:68, 1].min() - 0.1 * iod), chin.shape[0])
+    assert np.abs(result.image[mouth_rows].astype(float) - chin[mouth_rows]).mean() < 1.0
+
+    whole = WarpEditor().edit(astronaut, "fear", 1.0)
+    assert whole.info["cut_by_border"] == []
+
+
+def test_freeze_cut_features_keeps_whole_features():
+    from s2e_lib.edit.warp.landmarks import FEATURES, freeze_cut_features
+
+    rng = np.random.default_rng(0)
+    source = np.zeros((68, 2))
+    source[:, 0] = np.linspace(60, 340, 68)
+    source[:, 1] = 200.0
+    source[36:42] = (100.0, 150.0) + rng.normal(0, 3, (6, 2))
+    source[42:48] = (200.0, 150.0) + rng.normal(0, 3, (6, 2))  # IOD 100
+    source[48:68, 1] = 395.0  # the mouth 5 px above the bottom edge of a 400 px photo
+    target = source + 7.0
+    frozen, cut = freeze_cut_features(source, target, (400, 500, 3))
+    assert "mouth" in cut and "right eye" not in cut
+    assert np.array_equal(frozen[48:68], source[48:68])
+    assert np.array_equal(frozen[36:48], target[36:48])
+    assert set(cut) <= set(FEATURES)
+    assert freeze_cut_features(source, target, (800, 800))[1] == []

@@ -166,8 +166,12 @@ def _detect_upright(rgb: np.ndarray, upsample: int | None, detect_side: int) -> 
             (rect.right() + 1) / scale,
             (rect.bottom() + 1) / scale,
         )
+        # landmarks from the detector's own box, even where it reaches past the edge: in a
+        # box clipped to the photo, dlib squeezed the whole face into the visible part
+        # (an eye cut by the edge was placed on the nose)
+        landmarks = landmarks_for_box(rgb, box)
         box = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
-        faces.append(Face(box=box, landmarks=landmarks_for_box(rgb, box), score=float(score)))
+        faces.append(Face(box=box, landmarks=landmarks, score=float(score)))
     return faces
 
 

@@ -17,7 +17,14 @@ from s2e_lib.edit.warp.geometry import (
     backward_map,
 )
 from s2e_lib.edit.warp.glasses import frame_anchors, glasses_evidence
-from s2e_lib.edit.warp.landmarks import FaceFrame, _emotion, _strength, mouth_gap, target_landmarks
+from s2e_lib.edit.warp.landmarks import (
+    FaceFrame,
+    _emotion,
+    _strength,
+    freeze_cut_features,
+    mouth_gap,
+    target_landmarks,
+)
 from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _paint_sclera, _skin_tone
 from s2e_lib.edit.warp.photo import photo_stats
 from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, saturate
@@ -85,6 +92,7 @@ def warp_face(
     if glasses is None:
         glasses = strength > 0 and glasses_evidence(rgb, src).present
     dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses)
+    dst, cut = freeze_cut_features(src, dst, rgb.shape)
     frame = FaceFrame.from_landmarks(src)
     roi = _roi(np.vstack([src, dst]), frame, rgb.shape[:2])
     x0, y0, x1, y1 = roi
@@ -166,7 +174,10 @@ def warp_face(
     timings = {"align_ms": (t1 - t0) * 1e3, "warp_ms": (t2 - t1) * 1e3, "paste_ms": (t3 - t2) * 1e3}
     if report is not None:
         report.update(
-            glasses=bool(glasses), mouth_open=mouth_gap(src) >= OPEN_MOUTH, displacement_scale=scale
+            glasses=bool(glasses),
+            mouth_open=mouth_gap(src) >= OPEN_MOUTH,
+            displacement_scale=scale,
+            cut_by_border=cut,
         )
     return out, dst, timings
 
@@ -232,7 +243,9 @@ class WarpEditor:
         EditResult
             ``image`` with the same shape and dtype as the input; ``info`` holds
             ``emotion``, ``strength``, ``editor``, ``n_faces``, ``landmarks`` /
-            ``target_landmarks`` (of the first face edited) and ``timings_ms``.
+            ``target_landmarks`` (of the first face edited), ``cut_by_border`` (features
+            the photo's edge cuts, kept in place: :func:`freeze_cut_features`) and
+            ``timings_ms``.
 
         Raises
         ------
@@ -282,6 +295,7 @@ class WarpEditor:
             "recipe": dict(RECIPES[emotion].aus),
             "glasses": reports[0].get("glasses", False),
             "mouth_open": reports[0].get("mouth_open", False),
+            "cut_by_border": reports[0].get("cut_by_border", []),
             "timings_ms": timings,
         }
         return EditResult(image=result, info=info)

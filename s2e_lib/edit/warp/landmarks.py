@@ -122,6 +122,65 @@ def mouth_gap(landmarks: np.ndarray) -> float:
     return float(max(0.0, (pts[_LOWER_INNER, 1] - pts[_UPPER_INNER, 1]).max()))
 
 
+#: Facial features that move as a whole (iBUG 68-point index ranges).
+FEATURES: dict[str, range] = {
+    "jaw": range(0, 17),
+    "right brow": range(17, 22),
+    "left brow": range(22, 27),
+    "nose": range(27, 36),
+    "right eye": range(36, 42),
+    "left eye": range(42, 48),
+    "mouth": range(48, 68),
+}
+#: A feature with a landmark closer than this (IOD units) to the photo's edge, or beyond
+#: it, is cut by the border: about the largest displacement of a region at strength 1.
+BORDER_MARGIN = 0.15
+
+
+def freeze_cut_features(
+    source: np.ndarray, target: np.ndarray, shape: tuple[int, ...], margin: float = BORDER_MARGIN
+) -> tuple[np.ndarray, list[str]]:
+    """Keep in place every feature that the photo's border cuts (or nearly cuts).
+
+    A face cropped at the chin, or with one eye at the edge of the photo, has landmarks
+    that dlib placed outside the picture. Moving such a feature would pull in pixels from
+    beyond the border (mirrored copies of the edge) and paint lids or lip gaps where there
+    is no eye or mouth to see: the visible part of the face is edited, the cut feature
+    stays as it is.
+
+    Parameters
+    ----------
+    source, target : numpy.ndarray
+        (68, 2) landmarks before and after the edit, image pixels.
+    shape : tuple
+        The photo's shape (height, width, ...).
+    margin : float
+        Distance from the edge, in inter-ocular distances, under which a landmark counts
+        as cut.
+
+    Returns
+    -------
+    target : numpy.ndarray
+        ``target`` with the cut features' landmarks back at ``source``.
+    cut : list of str
+        Names of the frozen features (keys of :data:`FEATURES`), in that order.
+    """
+    source = np.asarray(source, np.float64)
+    target = np.array(target, np.float64)
+    pad = margin * FaceFrame.from_landmarks(source).iod
+    height, width = shape[:2]
+    inside = (
+        (source[:, 0] >= pad)
+        & (source[:, 1] >= pad)
+        & (source[:, 0] <= width - 1 - pad)
+        & (source[:, 1] <= height - 1 - pad)
+    )
+    cut = [name for name, index in FEATURES.items() if not inside[list(index)].all()]
+    for name in cut:
+        target[list(FEATURES[name])] = source[list(FEATURES[name])]
+    return target, cut
+
+
 def target_landmarks(
     landmarks: np.ndarray, emotion: str, strength: float = 1.0, *, rigid_eyes: bool = False
 ) -> np.ndarray:
