@@ -193,7 +193,16 @@ def test_cli_edit_align_and_errors(tmp_path, astronaut, capsys):
     record = json.loads(stdout.strip().splitlines()[-1])
     assert record["emotion"] == "happy" and record["editor"] == "warp" and record["strength"] == 0.8
     assert 0 < record["identity_distance"] < 0.6 and record["seconds"] > 0
+    assert record["warnings"] == []
     assert Image.open(out).size == (512, 512)
+
+    cropped = tmp_path / "cropped.png"  # cut through the lower lip: the mouth is kept, and said so
+    Image.fromarray(astronaut[:146]).save(cropped)
+    code, stdout, stderr = _run(
+        ["edit", "--face", str(cropped), "--emotion", "fear", "--out", str(tmp_path / "fear.png")], capsys
+    )
+    assert code == 0 and stdout.strip() == str(tmp_path / "fear.png")
+    assert f"warning: {cropped}: the photo's edge cuts the face (jaw, mouth)" in stderr
 
     code, _, stderr = _run(["edit", "--face", str(photo), "--emotion", "sad", "--out", str(out)], capsys)
     assert code == 2 and "already exists" in stderr

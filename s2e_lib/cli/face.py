@@ -131,7 +131,7 @@ def edit(
     as_json: bool,
 ) -> int:
     """Change the expression of the face in FACE to EMOTION and write the photo to OUT."""
-    from s2e_lib.edit import get_editor
+    from s2e_lib.edit import edit_warnings, get_editor
     from s2e_lib.emotions import parse_emotion, parse_emotions
     from s2e_lib.errors import InputError
     from s2e_lib.face import identity_distance, largest_face, read_image, restore_mode, save_image, to_rgb
@@ -190,10 +190,13 @@ def edit(
             "editor": editor_name,
             "identity_distance": round(distance, 4),
             "timings_ms": result.info.get("timings_ms"),
+            "warnings": edit_warnings(result.info),
         }
     record["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
         click.echo(json.dumps(record))
     else:
+        for warning in record.get("warnings", []):
+            click.echo(f"warning: {face_path}: {warning}", err=True)
         click.echo(str(Path(out)))
     return 0

@@ -22,6 +22,15 @@ class EditResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def edit_warnings(info: dict[str, Any]) -> list[str]:
+    """What a result must tell the user about an edit's ``info`` (empty when nothing):
+    features the photo's edge cuts, which the warp editor keeps as they are."""
+    cut = info.get("cut_by_border") or []
+    if not cut:
+        return []
+    return [f"the photo's edge cuts the face ({', '.join(cut)}): those features were kept as they are"]
+
+
 @runtime_checkable
 class Editor(Protocol):
     """Changes the expression of the face in an RGB uint8 photo.

@@ -36,6 +36,7 @@ import numpy as np
 
 from s2e_lib import __version__
 from s2e_lib.audio.io import MAX_CLIP_SECONDS
+from s2e_lib.edit.base import edit_warnings
 from s2e_lib.emotions import RAVDESS_CODES
 from s2e_lib.errors import InputError, S2EError
 from s2e_lib.face.io import save_image
@@ -409,7 +410,7 @@ class Pipeline:
             "identity_distance": distance,
             "warnings": _audio_warnings(audio)
             + _face_warnings(len(faces), faces_edited, self.config.all_faces)
-            + _cut_warnings(edit.info.get("cut_by_border", [])),
+            + edit_warnings(edit.info),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
             "outputs": {k: str(v) for k, v in outputs.items()},
             "versions": versions(),
@@ -494,13 +495,6 @@ def _face_warnings(found: int, edited: int, all_faces: bool) -> list[str]:
     if all_faces:
         return [f"{found} faces found; {edited} edited (the others are too small to edit)"]
     return [f"{found} faces found; only the largest was edited (--all-faces edits every face)"]
-
-
-def _cut_warnings(cut: list[str]) -> list[str]:
-    """What the result must say when the photo's edge cut features that were then kept as they are."""
-    if not cut:
-        return []
-    return [f"the photo's edge cuts the face ({', '.join(cut)}): those features were kept as they are"]
 
 
 _MEAD_TAKE = re.compile(
