@@ -157,3 +157,18 @@ def test_override_emotion_is_the_emotion_edited(panel):
 
     panel.emotion.value = ""
     assert panel.result["emotion"] == voice_emotion
+
+
+def test_the_results_warnings_are_shown(panel, astronaut, tmp_path):
+    """A photo cropped through the mouth: the edit keeps the mouth, and the panel says so
+    under the result (and nothing when there is nothing to say)."""
+    import numpy as np
+    from PIL import Image
+
+    assert panel.show() is not None and "warning" not in panel.status.value
+    cropped = tmp_path / "cropped portrait.png"
+    Image.fromarray(np.asarray(Image.open(astronaut).convert("RGB"))[:146]).save(cropped)
+    panel.face_upload.value = _upload(cropped.name, cropped.read_bytes())
+    assert panel.result is not None and panel.error is None
+    assert "s2e-warning" in panel.status.value
+    assert "warning: the photo&#x27;s edge cuts the face (jaw, mouth)" in panel.status.value

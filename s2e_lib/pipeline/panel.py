@@ -302,6 +302,9 @@ class QuickstartPanel:
             f"voice: {heard} (p={result['probabilities'][heard]:.2f}) → {face}, "
             f"strength {result['strength']:.2f} ({result['strength_mode']}), "
             f"{result['seconds']['total']:.2f} s"
+        ) + "".join(  # what the result says besides (clipped audio, faces left unedited, ...)
+            f"<br><span class='s2e-warning' style='color:#a65e00'>warning: {html.escape(self.user_message(w))}</span>"
+            for w in result.get("warnings", [])
         )
         return result
 
