@@ -74,6 +74,10 @@ def check_parameters(parameters: dict, declared: dict[Path, list[str]]) -> None:
         raise InputError(f"-p {unknown[0]}: not a parameter of {which} (parameters: {listed})")
 
 
+#: matplotlib backend of the kernels papermill starts: figures are stored in the executed notebook.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def run_notebook(
     notebook: Path,
     parameters: dict | None = None,
@@ -92,7 +96,10 @@ def run_notebook(
     output = output_dir / notebook.name
     start = time.perf_counter()
     env_backup = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"
+    # the kernel inherits this process's environment: with a non-interactive backend such as
+    # Agg (which tests and headless scripts set) every plt.show() would draw nothing, and the
+    # executed copy would lose its figures; the inline backend puts them in the notebook
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     try:
         pm.execute_notebook(
             str(notebook),

@@ -144,6 +144,13 @@ def test_notebook_executes_in_smoke_mode(notebook, tmp_path):
     assert executed["metadata"]["papermill"]["parameters"]["smoke"] is True
     # papermill injects a cell after the parameters cell
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
+    # the executed copy keeps its figures: a cell that calls plt.show() at top level has an
+    # image (with the Agg backend tests and scripts set, the kernel drew nothing)
+    for index, cell in enumerate(executed["cells"]):
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and any(line == "plt.show()" for line in source.splitlines()):
+            images = [o for o in cell["outputs"] if "image/png" in o.get("data", {})]
+            assert images, f"{notebook.name}: cell {index} shows a figure but kept no image"
 
 
 def test_a_failing_cell_is_reported_and_the_kernel_log_stays_quiet(tmp_path, capfd):
