@@ -137,8 +137,9 @@ def plot_alignment(image: np.ndarray, aligned_list: Sequence, axes=None):
     return axes
 
 
-def plot_identity(distances: dict[str, float], ax=None, threshold: float = 0.6, goal: float = 0.4):
-    """Bar chart of identity distance per edit, with dlib's same-person threshold and the goal."""
+def plot_identity(distances: dict[str, float], ax=None, threshold: float = 0.6, goal: float = 0.35):
+    """Bar chart of identity distance per edit, with dlib's same-person threshold and the goal
+    (issue 15: at most 0.35 on average over the emotional edits)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(6, 3))[1]
