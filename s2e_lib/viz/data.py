@@ -69,9 +69,11 @@ def plot_clips(clips: dict[str, np.ndarray], sr: int = 16_000, n_mfcc: int = 13)
         axes[0, col].set_xlim(0, t[-1] if len(t) else 1)
         mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=sr, n_mels=64), ref=np.max)
         librosa.display.specshow(mel, sr=sr, x_axis="time", y_axis="mel", ax=axes[1, col])
-        mfcc = librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=n_mfcc)
+        # c0 (the frame's level) left out: it dwarfs the shape coefficients on one colour scale
+        mfcc = librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=n_mfcc + 1)[1:]
         librosa.display.specshow(mfcc, sr=sr, x_axis="time", ax=axes[2, col])
         for row in range(3):
+            axes[row, col].set_xlabel("time (s)" if row == 2 else "")
             if col:
                 axes[row, col].set_ylabel("")
     axes[0, 0].set_ylabel("amplitude")
