@@ -84,6 +84,28 @@ def test_turned_copies_find_no_face_where_there_is_none():
         assert detect_faces(image) == []
 
 
+def test_weak_secondary_detections_need_the_cnn_to_confirm_them(astronaut):
+    """Beside Grace Hopper, the HOG detector also 'found' a face (score 0.06) in the
+    astronaut's mission patch; dlib's CNN detector does not confirm it, so two faces are
+    returned. A real but dim and blurred second face (HOG score ~0.06) is confirmed and kept."""
+    import cv2
+
+    cbook = pytest.importorskip("matplotlib.cbook")
+    hopper = cv2.resize(load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), (400, 487))
+    canvas = np.full((520, 920, 3), 200, np.uint8)
+    canvas[:512, :512], canvas[:487, 515:915] = astronaut, hopper
+    faces = detect_faces(canvas)
+    assert len(faces) == 2
+    assert {f.box[0] > 512 for f in faces} == {True, False}  # one face in each photo
+
+    dim = cv2.GaussianBlur(cv2.resize(astronaut, None, fx=0.7, fy=0.7), (0, 0), 2.0)
+    dim = (dim * 0.35).astype(np.uint8)
+    canvas = np.full((700, 1100, 3), 120, np.uint8)
+    canvas[:512, :512], canvas[: dim.shape[0], 530 : 530 + dim.shape[1]] = astronaut, dim
+    faces = detect_faces(canvas, upsample=1, detect_side=1100)
+    assert len(faces) == 2 and min(f.score for f in faces) < 0.3
+
+
 def test_load_image_handles_modes_and_exif(tmp_path, astronaut):
     rgb = Image.fromarray(astronaut)
     rgb.convert("L").save(tmp_path / "gray.png")

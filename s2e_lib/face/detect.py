@@ -37,6 +37,12 @@ ROLL_REFINE_DEG = 20.0
 SEARCH_TURNS = (45.0, -45.0, 90.0, -90.0, 135.0, -135.0, 180.0)
 #: Detector score a face found only in a turned copy needs (upright ones need > 0).
 TURNED_MIN_SCORE = 0.3
+#: A face other than the best-scoring one whose HOG score is below this must be confirmed
+#: by dlib's CNN detector: HOG's weak detections include patterns on clothes and walls,
+#: which would count as faces (and be warped with ``--all-faces``).
+CONFIRM_BELOW = 0.3
+#: Width (pixels) a weak detection's box is scaled to for the CNN (it finds faces ≥ 80 px).
+CONFIRM_BOX_PX = 120
 
 # iBUG 68-point index groups (subject's right = image left for a frontal face).
 JAW = slice(0, 17)
@@ -144,6 +150,41 @@ def _upright(rgb: np.ndarray, face: Face) -> Face:
     return Face(box=best.box, landmarks=best.landmarks, score=face.score)
 
 
+def _confirmed(rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+    """``faces`` without the weak secondary detections dlib's CNN detector does not confirm.
+
+    The best-scoring face is always kept (a weak but real single face stays editable); any
+    other face scoring under :data:`CONFIRM_BELOW` is kept only if the CNN detector finds a
+    face of about its size and place in a crop around it.
+    """
+    import cv2
+
+    if len(faces) < 2:
+        return faces
+    best = max(faces, key=lambda f: f.score)
+    kept = []
+    for face in faces:
+        if face is best or face.score >= CONFIRM_BELOW:
+            kept.append(face)
+            continue
+        scale = CONFIRM_BOX_PX / max(face.width, 1.0)
+        pad = 0.5 * max(face.width, face.height)
+        x0, y0 = max(0, int(face.box[0] - pad)), max(0, int(face.box[1] - pad))
+        x1, y1 = min(rgb.shape[1], int(face.box[2] + pad)), min(rgb.shape[0], int(face.box[3] + pad))
+        crop = cv2.resize(
+            rgb[y0:y1, x0:x1], (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+        )
+        centre = ((np.array(face.box[:2]) + face.box[2:]) / 2 - (x0, y0)) * scale
+        for found in models.cnn_detector()(np.ascontiguousarray(crop), 0):
+            rect = found.rect
+            width = rect.right() - rect.left()
+            middle = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])
+            if np.linalg.norm(middle - centre) < 0.35 * CONFIRM_BOX_PX and 0.5 < width / CONFIRM_BOX_PX < 2:
+                kept.append(face)
+                break
+    return kept
+
+
 def _detect_upright(rgb: np.ndarray, upsample: int | None, detect_side: int) -> list[Face]:
     """Faces found by the HOG detector in ``rgb`` as it is (no turning, no refinement)."""
     import cv2
@@ -195,10 +236,12 @@ def detect_faces(
     list of Face
         Sorted by box area, largest first; empty when no face is found. A tilted face's
         landmarks come from an upright copy (module notes); boxes are axis-aligned in
-        ``image``.
+        ``image``. Weak secondary detections are kept only when dlib's CNN detector
+        confirms them (:data:`CONFIRM_BELOW`).
     """
     rgb = to_rgb(image)
-    faces = [_upright(rgb, f) for f in _detect_upright(rgb, upsample, detect_side)]
+    faces = _confirmed(rgb, _detect_upright(rgb, upsample, detect_side))
+    faces = [_upright(rgb, f) for f in faces]
     for degrees in SEARCH_TURNS if not faces else ():
         turned, back = _turn(rgb, degrees)
         found = [f for f in _detect_upright(turned, upsample, detect_side) if f.score >= TURNED_MIN_SCORE]

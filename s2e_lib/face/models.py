@@ -15,6 +15,7 @@ from s2e_lib.errors import MissingResourceError
 
 PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 DESCRIPTOR = "dlib_face_recognition_resnet_model_v1.dat"
+CNN_DETECTOR = "mmod_human_face_detector.dat"
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,3 +60,10 @@ def predictor68():
 def descriptor_model():
     """dlib's ResNet face descriptor (128-d; < 0.6 Euclidean = same person)."""
     return _dlib().face_recognition_model_v1(str(model_path(DESCRIPTOR)))
+
+
+@functools.lru_cache(maxsize=1)
+def cnn_detector():
+    """dlib's CNN (max-margin object detection) face detector: slower than the HOG one
+    (about 1 s per 512 px photo on a CPU), used only to confirm weak detections."""
+    return _dlib().cnn_face_detection_model_v1(str(model_path(CNN_DETECTOR)))
