@@ -307,6 +307,7 @@ def plot_confusions(report: dict, section: str = "loco"):
         ax.set_title(f"{corpus}: bal. acc {s['balanced_accuracy']:.2f}")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
+        ax.tick_params(axis="y", rotation=0)  # upright names never run into the axis label
     fig.tight_layout()
     return fig
 

@@ -147,6 +147,7 @@ def plot_confusion(confusion, labels: Sequence[str], title: str = ""):
     for ax, what in zip(axes, ("counts", "row-normalised (recall)"), strict=False):
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
+        ax.tick_params(axis="y", rotation=0)  # upright names never run into the axis label
         ax.set_title(what)
     fig.suptitle(title)
     fig.tight_layout()
