@@ -117,6 +117,7 @@ def plot_cosines(
         yticklabels=names,
         ax=ax,
     )
+    ax.tick_params(axis="y", rotation=0)
     ax.set_title(title)
     return ax
 
