@@ -63,6 +63,37 @@ def test_float_wav_keeps_samples_beyond_full_scale(tmp_path):
     np.testing.assert_allclose(load_audio(tmp_path / "loud.wav"), clip, atol=1e-6)
 
 
+def test_a_phase_inverted_stereo_channel_does_not_cancel_the_voice(tmp_path):
+    """Stereo is mixed as FFmpeg mixes it, (L + R) / √2, except when one channel is the
+    other inverted: that mix is silence (the clip was refused as "no speech"), so the
+    louder channel is kept. One silent channel still mixes."""
+    import soundfile as sf
+
+    clip = _voices(1)[0]
+    noise = np.random.default_rng(3).normal(0, 0.05, clip.size).astype(np.float32)
+    cases = {
+        "inverted": (np.stack([clip, -clip], 1), clip),
+        "independent": (np.stack([clip, noise], 1), (clip + noise) / np.sqrt(2)),
+        "one_silent": (np.stack([np.zeros_like(clip), clip], 1), clip / np.sqrt(2)),
+    }
+    for name, (stereo, expected) in cases.items():
+        sf.write(tmp_path / f"{name}.wav", stereo, SR, subtype="FLOAT")
+        np.testing.assert_allclose(load_audio(tmp_path / f"{name}.wav"), expected, atol=1e-6, err_msg=name)
+    assert speech_spans(load_audio(tmp_path / "inverted.wav"), SR)
+
+
+def test_a_dc_offset_changes_nothing_the_model_hears():
+    """A constant offset (a cheap sound card's DC) is removed before the level is measured:
+    half the level plus an offset of 0.3 gives the features of the clean clip."""
+    config = FeatureConfig(kind="stats")
+    for clip in _voices(2, seed=4):
+        shifted = clip * np.float32(0.5) + np.float32(0.3)
+        np.testing.assert_allclose(
+            extract(shifted, SR, config), extract(clip, SR, config), rtol=1e-3, atol=1e-3
+        )
+        assert speech_spans(shifted, SR) == speech_spans(clip, SR)
+
+
 def _gain_check(model, clips):
     labels, worst = [], 0.0
     for clip in clips:

@@ -463,7 +463,8 @@ def prepare_speech(
     config: FeatureConfig | None = None,
     spans: list[tuple[int, int]] | None = None,
 ) -> np.ndarray:
-    """Version-2 front end: resample, normalise the active-speech level, keep the speech.
+    """Version-2 front end: resample, remove any DC offset, normalise the active-speech
+    level, keep the speech.
 
     Returns the clip at ``config.sr``, scaled to ``config.level_dbfs``, reduced to the spans
     Silero VAD marks as speech (``config.vad``); when the detector finds under
@@ -476,6 +477,9 @@ def prepare_speech(
     y = np.asarray(audio, dtype=np.float32).reshape(-1)
     if sr != config.sr:
         y = dsp.resample(y, sr, config.sr)
+    # a constant offset (a cheap sound card's DC) counted as level: the voice was scaled
+    # down by it, and a clip with half its level plus 0.3 of DC read sad instead of angry
+    y = y - np.float32(y.mean(dtype=np.float64))
     y, _ = normalize_level(y, config.sr, config.level_dbfs)
     if config.vad:
         if spans is None:

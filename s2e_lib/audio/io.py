@@ -87,27 +87,59 @@ def check_clip_length(path: str | os.PathLike, max_seconds: float | None) -> flo
     return seconds
 
 
-class _Buffer:
-    """A growing float32 array: preallocated from the header's duration when known, so
-    decoding never holds a list of chunks and their concatenation at once."""
+def _channels(stream) -> int:
+    """Number of channels of a PyAV audio stream (``channels`` left PyAV's codec context in 14)."""
+    context = stream.codec_context
+    layout = getattr(context, "layout", None)
+    return int(getattr(layout, "nb_channels", 0) or getattr(context, "channels", 1) or 1)
 
-    def __init__(self, capacity: int):
-        self.data = np.empty(max(capacity, 1024), dtype=np.float32)
+
+class _Buffer:
+    """A growing float32 (channels, samples) array: preallocated from the header's duration
+    when known, so decoding never holds a list of chunks and their concatenation at once."""
+
+    def __init__(self, capacity: int, channels: int = 1):
+        self.data = np.empty((channels, max(capacity, 1024)), dtype=np.float32)
         self.size = 0
 
     def append(self, samples: np.ndarray) -> None:
-        end = self.size + samples.size
-        if end > self.data.size:  # the header under-stated the length: grow by half
-            grown = np.empty(max(end, int(self.data.size * 1.5)), dtype=np.float32)
-            grown[: self.size] = self.data[: self.size]
+        samples = samples.reshape(self.data.shape[0], -1)
+        end = self.size + samples.shape[1]
+        if end > self.data.shape[1]:  # the header under-stated the length: grow by half
+            grown = np.empty((self.data.shape[0], max(end, int(self.data.shape[1] * 1.5))), dtype=np.float32)
+            grown[:, : self.size] = self.data[:, : self.size]
             self.data = grown
-        self.data[self.size : end] = samples
+        self.data[:, self.size : end] = samples
         self.size = end
 
     def result(self) -> np.ndarray:
-        if self.size < 0.9 * self.data.size:  # over-stated: do not keep the slack
-            return self.data[: self.size].copy()
-        return self.data[: self.size]
+        """The samples, mono (:func:`downmix` of two channels)."""
+        if self.data.shape[0] > 1:
+            return downmix(self.data[:, : self.size])
+        if self.size < 0.9 * self.data.shape[1]:  # over-stated: do not keep the slack
+            return self.data[0, : self.size].copy()
+        return self.data[0, : self.size]
+
+
+#: A stereo mix quieter than this share of its louder channel has cancelled itself: one
+#: channel is the other phase-inverted (a miswired microphone or interface), and the mix
+#: is near silence. Independent channels mix to about 0.71 of one, one silent channel to
+#: 0.71 too, the same signal in both to 1.41.
+CANCELLED_MIX = 0.35
+
+
+def downmix(channels: np.ndarray) -> np.ndarray:
+    """Two channels → mono as FFmpeg mixes them, ``(left + right) / √2``; when that mix
+    cancels itself (:data:`CANCELLED_MIX`: one channel phase-inverted), the louder channel."""
+    channels = np.asarray(channels, dtype=np.float32)
+    mix = (channels[0] + channels[1]) * np.float32(np.sqrt(0.5))
+    loudness = np.sqrt(np.mean(np.square(channels, dtype=np.float64), axis=1))
+    if (
+        loudness.max() > 0
+        and np.sqrt(np.mean(np.square(mix, dtype=np.float64))) < CANCELLED_MIX * loudness.max()
+    ):
+        return np.ascontiguousarray(channels[int(loudness.argmax())])
+    return mix
 
 
 def load_audio(
@@ -118,6 +150,10 @@ def load_audio(
     max_seconds: float | None = None,
 ) -> np.ndarray:
     """Load ``path`` as mono float32 at ``sr`` Hz.
+
+    Two-channel recordings are mixed as FFmpeg mixes them, unless one channel is the other
+    phase-inverted (then the mix is near silence and the louder channel is kept:
+    :func:`downmix`).
 
     Integer formats give samples in [-1, 1]; float formats (32-bit float WAV) keep their
     values, including peaks beyond ±1, so that a gain change is exactly a gain change (the
@@ -172,20 +208,25 @@ def load_audio(
                 capacity = min(capacity, stop - start)
             if limit is not None:
                 capacity = min(capacity, limit - start + 1)
-            buffer = _Buffer(capacity)
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+            # two channels are kept apart and mixed at the end (see downmix: a phase-inverted
+            # channel would cancel the voice in FFmpeg's mix); other layouts are mixed by FFmpeg
+            stereo = _channels(streams[0]) == 2
+            buffer = _Buffer(capacity, channels=2 if stereo else 1)
+            resampler = av.AudioResampler(
+                format="fltp" if stereo else "flt", layout="stereo" if stereo else "mono", rate=sr
+            )
             position = 0  # samples decoded so far (before the offset cut)
 
             def take(frames) -> bool:
                 """Keep the part of ``frames`` in [start, stop); False once past the end."""
                 nonlocal position
                 for out in frames:
-                    samples = out.to_ndarray().reshape(-1)
-                    first, last = position, position + samples.size
+                    samples = out.to_ndarray().reshape(buffer.data.shape[0], -1)
+                    first, last = position, position + samples.shape[1]
                     position = last
                     lo, hi = max(first, start), last if stop is None else min(last, stop)
                     if hi > lo:
-                        buffer.append(samples[lo - first : hi - first])
+                        buffer.append(samples[:, lo - first : hi - first])
                     if limit is not None and position > limit:
                         raise _too_long(path, None, max_seconds)
                     if stop is not None and position >= stop:

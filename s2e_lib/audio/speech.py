@@ -148,6 +148,7 @@ def speech_spans(
     from silero_vad import get_speech_timestamps
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    audio = audio - np.float32(audio.mean(dtype=np.float64)) if audio.size else audio  # DC is not sound
     if normalize:
         audio, _ = normalize_level(audio, sr)
     if not np.any(audio):
