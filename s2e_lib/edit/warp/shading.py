@@ -128,7 +128,8 @@ def _shade(
             lineType=cv2.LINE_AA,
             shift=2,
         )
-        np.maximum(fold if kind == "fold" else dark, layer, out=fold if kind == "fold" else dark)
+        target = fold if kind == "fold" else dark
+        np.maximum(target, layer, out=target)
     if not dark.any() and not fold.any() and not fill.any():
         return out.astype(np.float32)
     dark = cv2.GaussianBlur(dark, (0, 0), max(1.0, 0.045 * iod))
