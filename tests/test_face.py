@@ -129,6 +129,31 @@ def test_load_image_handles_modes_and_exif(tmp_path, astronaut):
     assert read_image(tmp_path / "gray.png").ndim == 2
 
 
+def test_a_video_is_read_as_its_first_frame(sample_corpus, tmp_path, capsys):
+    """MEAD's video takes as faces: the first frame, where a take starts from rest."""
+    import av
+
+    from s2e_lib.cli import main
+
+    video = next((sample_corpus / "W003" / "video").rglob("*.mp4"))
+    with av.open(str(video)) as container:
+        first = next(container.decode(container.streams.video[0])).to_ndarray(format="rgb24")
+    image = load_image(video)
+    assert image.shape == first.shape and image.dtype == np.uint8
+    assert np.abs(image.astype(int) - first).mean() < 1.0
+    assert main(["edit", "--face", str(video), "--emotion", "sad", "--out", str(tmp_path / "sad.png")]) == 0
+    assert Image.open(tmp_path / "sad.png").size == (first.shape[1], first.shape[0])
+
+    audio_only = tmp_path / "voice.mp4"  # an .mp4 holding only sound
+    audio_only.write_bytes(next((sample_corpus / "W003" / "audio").rglob("*.m4a")).read_bytes())
+    with pytest.raises(InputError, match="voice.mp4: no video stream"):
+        load_image(audio_only)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 512)
+    with pytest.raises(InputError, match="broken.mp4: cannot read video"):
+        load_image(broken)
+
+
 def test_load_image_refuses_bad_files(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(InputError, match=r"notes\.png: not an image"):

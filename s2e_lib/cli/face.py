@@ -61,10 +61,13 @@ def _save_like(image, out: str, source: str) -> None:
     from PIL import Image
 
     from s2e_lib.face import save_image
+    from s2e_lib.face.io import VIDEO_SUFFIXES
     from s2e_lib.fileio import atomic_output
 
-    with Image.open(source) as im:
-        cmyk = im.mode == "CMYK"
+    cmyk = False
+    if Path(source).suffix.lower() not in VIDEO_SUFFIXES:  # a video's frame is RGB
+        with Image.open(source) as im:
+            cmyk = im.mode == "CMYK"
     if cmyk and Path(out).suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff"):
         with atomic_output(out, overwrite=True) as tmp:
             Image.fromarray(image).convert("CMYK").save(tmp)

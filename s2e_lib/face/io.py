@@ -2,7 +2,8 @@
 
 :func:`load_image` accepts what cameras and image editors write (JPEG with an EXIF
 orientation, 8/16-bit grayscale, palette, RGBA, CMYK, 16-bit PNG/TIFF) and refuses the
-rest with one line naming the file. :func:`to_rgb` does the same for in-memory arrays,
+rest with one line naming the file. A video (MEAD's ``video/<view>/...mp4`` takes) is read as its
+first frame, where a take starts from rest. :func:`to_rgb` does the same for in-memory arrays,
 and :func:`restore_mode` gives an edited RGB array back the caller's layout (gray,
 RGBA with the original alpha, 16-bit).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import require_file
 
 #: Longest side accepted, in pixels. Larger photos are refused rather than decoded into
@@ -23,6 +24,27 @@ from s2e_lib.fileio import require_file
 MAX_SIDE = 16384
 #: Shortest side accepted: below this no face can carry 68 usable landmarks.
 MIN_SIDE = 32
+
+
+#: Files read as video (their first frame) rather than as a photo.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
+
+
+def _first_frame(path: Path):
+    """The first frame of a video as a Pillow RGB image (one InputError naming the file otherwise)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path}: no video stream")
+            for frame in container.decode(container.streams.video[0]):
+                return frame.to_image()
+    except InputError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read video ({one_line(exc)})") from None
+    raise InputError(f"{path}: no video frames")
 
 
 def _check_size(width: int, height: int, where: str) -> None:
@@ -86,6 +108,10 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = require_file(path, "image")
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        frame = _first_frame(Path(path))
+        _check_size(frame.width, frame.height, str(path))
+        return convert(frame, str(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
