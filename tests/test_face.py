@@ -129,6 +129,26 @@ def test_load_image_handles_modes_and_exif(tmp_path, astronaut):
     assert read_image(tmp_path / "gray.png").ndim == 2
 
 
+def test_an_iphone_heic_photo_is_read_and_edited(astronaut, tmp_path, capsys):
+    """HEIC (what iPhones save by default) through pillow-heif: read upright, edited, and
+    found by a batch's folder scan."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from s2e_lib.cli import main
+    from s2e_lib.pipeline.run import IMAGE_SUFFIXES
+
+    pillow_heif.register_heif_opener()
+    photo = tmp_path / "IMG_0001.HEIC"
+    Image.fromarray(astronaut).save(photo, format="HEIF", quality=90)
+    image = load_image(photo)
+    assert image.shape == astronaut.shape
+    assert np.abs(image.astype(int) - astronaut).mean() < 4.0  # lossy, but the same photo
+    assert (
+        main(["edit", "--face", str(photo), "--emotion", "happy", "--out", str(tmp_path / "happy.jpg")]) == 0
+    )
+    assert Image.open(tmp_path / "happy.jpg").size == (512, 512)
+    assert photo.suffix.lower() in IMAGE_SUFFIXES
+
+
 def test_a_video_is_read_as_its_first_frame(sample_corpus, tmp_path, capsys):
     """MEAD's video takes as faces: the first frame, where a take starts from rest."""
     import av

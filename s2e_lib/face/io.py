@@ -1,7 +1,8 @@
 """Reading photos into RGB uint8 arrays, whatever their mode, bit depth or EXIF rotation.
 
 :func:`load_image` accepts what cameras and image editors write (JPEG with an EXIF
-orientation, 8/16-bit grayscale, palette, RGBA, CMYK, 16-bit PNG/TIFF) and refuses the
+orientation, HEIC/HEIF from phones through ``pillow-heif``, 8/16-bit grayscale, palette,
+RGBA, CMYK, 16-bit PNG/TIFF) and refuses the
 rest with one line naming the file. A video (MEAD's ``video/<view>/...mp4`` takes) is read as its
 first frame, where a take starts from rest. :func:`to_rgb` does the same for in-memory arrays,
 and :func:`restore_mode` gives an edited RGB array back the caller's layout (gray,
@@ -10,6 +11,7 @@ RGBA with the original alpha, 16-bit).
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -24,6 +26,17 @@ from s2e_lib.fileio import require_file
 MAX_SIDE = 16384
 #: Shortest side accepted: below this no face can carry 68 usable landmarks.
 MIN_SIDE = 32
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_support() -> bool:
+    """Let Pillow open HEIC/HEIF (what iPhones save by default) with ``pillow-heif``."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - a core dependency
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 #: Files read as video (their first frame) rather than as a photo.
@@ -112,6 +125,7 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
         frame = _first_frame(Path(path))
         _check_size(frame.width, frame.height, str(path))
         return convert(frame, str(path))
+    _heif_support()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -56,7 +56,7 @@ from s2e_lib.pipeline.strength import (
 )
 
 AUDIO_SUFFIXES = (".wav", ".m4a", ".mp3", ".flac", ".ogg", ".aac", ".mp4", ".mov", ".webm", ".opus")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif")
 
 RESULT_KEYS = (
     "audio",
