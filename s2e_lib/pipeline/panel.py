@@ -141,7 +141,9 @@ class QuickstartPanel:
         self.audio_upload = w.FileUpload(
             accept="audio/*,.wav,.m4a,.mp3,.flac,.ogg", multiple=False, description="upload voice"
         )
-        self.face_upload = w.FileUpload(accept="image/*", multiple=False, description="upload face")
+        self.face_upload = w.FileUpload(
+            accept="image/*,.heic,.heif,video/*", multiple=False, description="upload face"
+        )
         self.editor = w.Dropdown(
             options=[(EDITOR_LABELS[name], name) for name in runnable],
             value=editor if editor in runnable else "warp",
