@@ -155,6 +155,35 @@ def test_predict_json_lines(trained, capsys, tmp_path):
     assert code == 0 and stdout.startswith(str(a))
 
 
+def test_a_folder_of_voice_memos_in_apple_and_phone_formats(trained, capsys, tmp_path):
+    """A folder is searched for what phones and Macs record (AIFF, CAF, 3GP), not only WAV/M4A."""
+    import av
+
+    _, out, _ = trained
+    clip = synth_clip("happy", 180.0, np.random.default_rng(5))
+    pcm = (np.clip(clip, -1, 1) * 32767).astype(np.int16)[None]
+    for name, container, codec in (
+        ("memo.aiff", "aiff", "pcm_s16be"),
+        ("memo.caf", "caf", "pcm_s16le"),
+        ("memo.3gp", "3gp", "aac"),
+    ):
+        with av.open(str(tmp_path / name), "w", format=container) as sink:
+            stream = sink.add_stream(codec, rate=SR)
+            stream.layout = "mono"
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            frame.sample_rate = SR
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                sink.mux(packet)
+    (tmp_path / "notes.txt").write_text("not a recording")
+    code, stdout, _ = run(capsys, "ser", "predict", str(tmp_path), "--model", str(out), "--json")
+    assert code == 0
+    assert sorted(json.loads(line)["file"].rsplit("/", 1)[-1] for line in stdout.strip().splitlines()) == [
+        "memo.3gp",
+        "memo.aiff",
+        "memo.caf",
+    ]
+
+
 def test_bad_inputs_exit_2_one_line_each_and_others_still_processed(trained, capsys, tmp_path):
     _, out, _ = trained
     good = write_wav(tmp_path / "good.wav", synth_clip("happy", 150.0, np.random.default_rng(3)))

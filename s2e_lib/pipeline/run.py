@@ -55,7 +55,12 @@ from s2e_lib.pipeline.strength import (
     parse_strength,
 )
 
-AUDIO_SUFFIXES = (".wav", ".m4a", ".mp3", ".flac", ".ogg", ".aac", ".mp4", ".mov", ".webm", ".opus")
+#: Recordings a folder is searched for (any file PyAV decodes works when named directly):
+#: phone voice memos (.m4a, .3gp, .amr), messenger voice notes (.opus, .ogg), Apple (.aiff, .caf).
+AUDIO_SUFFIXES = (
+    ".wav", ".m4a", ".mp3", ".flac", ".ogg", ".aac", ".mp4", ".mov", ".webm", ".opus",
+    ".aiff", ".aif", ".caf", ".3gp", ".amr", ".wma", ".mka",
+)  # fmt: skip
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif")
 
 RESULT_KEYS = (
