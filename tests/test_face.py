@@ -75,6 +75,18 @@ def test_a_tilted_or_turned_face_gets_its_landmarks(astronaut, face, degrees):
     assert (faces[0].landmarks[:, 0] > x0 - 5).all() and (faces[0].landmarks[:, 0] < x1 + 5).all()
 
 
+def test_a_small_face_in_a_large_phone_photo_is_found(astronaut, face):
+    """A 12-megapixel photo with the person across the room: the 640 px copy the detector
+    first sees holds the astronaut's 88 px face at 14 px (it was "no face found"); the
+    larger copy finds it, with the landmarks of the photo it came from."""
+    canvas = np.full((3024, 4032, 3), 128, np.uint8)
+    canvas[1000:1512, 1500:2012] = astronaut
+    faces = detect_faces(canvas)
+    assert len(faces) == 1
+    error = np.linalg.norm(faces[0].landmarks - (face.landmarks + (1500, 1000)), axis=1) / face.interocular
+    assert error.mean() < 0.03
+
+
 def test_turned_copies_find_no_face_where_there_is_none():
     """The search in turned copies (only when upright shows no face) finds nothing in a cat,
     a coffee cup or noise."""
