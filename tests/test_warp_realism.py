@@ -270,3 +270,31 @@ def test_freeze_cut_features_keeps_whole_features():
     assert np.array_equal(frozen[36:48], target[36:48])
     assert set(cut) <= set(FEATURES)
     assert freeze_cut_features(source, target, (800, 800))[1] == []
+
+
+def test_eyes_behind_dark_lenses_keep_their_lids(astronaut):
+    """Sunglasses drawn on the astronaut: fear used to raise the lids behind the lenses and
+    paint white arcs onto them. Eyes with no eye white visible keep their lids, the lenses
+    stay dark, the rest of the face is edited, and the result says so."""
+    import cv2
+
+    from s2e_lib.edit.base import edit_warnings
+    from s2e_lib.edit.warp.glasses import hidden_eyes
+
+    face = largest_face(astronaut)
+    shades = astronaut.copy()
+    lenses = np.zeros(astronaut.shape[:2], np.uint8)
+    for eye in (face.landmarks[36:42], face.landmarks[42:48]):
+        centre = tuple(int(v) for v in eye.mean(0))
+        axes = (int(1.1 * np.ptp(eye[:, 0])), int(0.8 * np.ptp(eye[:, 0])))
+        cv2.ellipse(shades, centre, axes, 0, 0, 360, (20, 20, 25), -1, cv2.LINE_AA)
+        cv2.ellipse(lenses, centre, (axes[0] - 3, axes[1] - 3), 0, 0, 360, 1, -1)
+    found = largest_face(shades)
+    assert hidden_eyes(shades, found.landmarks) == ["right eye", "left eye"]
+    assert hidden_eyes(astronaut, face.landmarks) == []
+    result = WarpEditor().edit(shades, "fear", 1.5, faces=[found])
+    assert result.info["hidden_eyes"] == ["right eye", "left eye"]
+    assert (result.image[lenses > 0].astype(float) @ LUMA).max() < 60  # no white painted on a lens
+    mouth = _mouth_region(result.image, found.landmarks) - _mouth_region(shades, found.landmarks)
+    assert np.abs(mouth).mean() > 2.0  # the rest of the face is edited
+    assert any("dark lenses" in w for w in edit_warnings(result.info))

@@ -24,11 +24,20 @@ class EditResult:
 
 def edit_warnings(info: dict[str, Any]) -> list[str]:
     """What a result must tell the user about an edit's ``info`` (empty when nothing):
-    features the photo's edge cuts, which the warp editor keeps as they are."""
+    features the photo's edge cuts and eyes hidden by dark lenses, which the warp editor
+    keeps as they are."""
+    warnings = []
     cut = info.get("cut_by_border") or []
-    if not cut:
-        return []
-    return [f"the photo's edge cuts the face ({', '.join(cut)}): those features were kept as they are"]
+    if cut:
+        warnings.append(
+            f"the photo's edge cuts the face ({', '.join(cut)}): those features were kept as they are"
+        )
+    hidden = info.get("hidden_eyes") or []
+    if hidden:
+        warnings.append(
+            f"no eye white visible ({', '.join(hidden)}: dark lenses?): the lids were kept as they are"
+        )
+    return warnings
 
 
 @runtime_checkable

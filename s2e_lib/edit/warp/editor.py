@@ -16,12 +16,13 @@ from s2e_lib.edit.warp.geometry import (
     _window,
     backward_map,
 )
-from s2e_lib.edit.warp.glasses import frame_anchors, glasses_evidence
+from s2e_lib.edit.warp.glasses import frame_anchors, glasses_evidence, hidden_eyes
 from s2e_lib.edit.warp.landmarks import (
     FaceFrame,
     _emotion,
     _strength,
     freeze_cut_features,
+    keep_features,
     mouth_gap,
     target_landmarks,
 )
@@ -93,6 +94,9 @@ def warp_face(
         glasses = strength > 0 and glasses_evidence(rgb, src).present
     dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses)
     dst, cut = freeze_cut_features(src, dst, rgb.shape)
+    # an eye behind a dark lens (or hair, a patch) keeps its lids: a raised lid painted white on it
+    behind_lenses = hidden_eyes(rgb, src) if strength > 0 else []
+    dst = keep_features(src, dst, behind_lenses)
     frame = FaceFrame.from_landmarks(src)
     roi = _roi(np.vstack([src, dst]), frame, rgb.shape[:2])
     x0, y0, x1, y1 = roi
@@ -178,6 +182,7 @@ def warp_face(
             mouth_open=mouth_gap(src) >= OPEN_MOUTH,
             displacement_scale=scale,
             cut_by_border=cut,
+            hidden_eyes=behind_lenses,
         )
     return out, dst, timings
 
@@ -296,6 +301,7 @@ class WarpEditor:
             "glasses": reports[0].get("glasses", False),
             "mouth_open": reports[0].get("mouth_open", False),
             "cut_by_border": reports[0].get("cut_by_border", []),
+            "hidden_eyes": reports[0].get("hidden_eyes", []),
             "timings_ms": timings,
         }
         return EditResult(image=result, info=info)

@@ -176,9 +176,15 @@ def freeze_cut_features(
         & (source[:, 1] <= height - 1 - pad)
     )
     cut = [name for name, index in FEATURES.items() if not inside[list(index)].all()]
-    for name in cut:
-        target[list(FEATURES[name])] = source[list(FEATURES[name])]
-    return target, cut
+    return keep_features(source, target, cut), cut
+
+
+def keep_features(source: np.ndarray, target: np.ndarray, names: list[str]) -> np.ndarray:
+    """``target`` with the landmarks of the named :data:`FEATURES` back at ``source``."""
+    target = np.array(target, np.float64)
+    for name in names:
+        target[list(FEATURES[name])] = np.asarray(source, np.float64)[list(FEATURES[name])]
+    return target
 
 
 def target_landmarks(
