@@ -137,9 +137,10 @@ def hidden_eyes(rgb: np.ndarray, landmarks: np.ndarray) -> list[str]:
     for name, eye in (("right eye", landmarks[36:42]), ("left eye", landmarks[42:48])):
         x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
         x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
-        mask = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), np.uint8)
+        region = gray[y0:y1, x0:x1]
+        mask = np.zeros(region.shape, np.uint8)
         cv2.fillPoly(mask, [np.round(eye - (x0, y0)).astype(np.int32)], 1)
-        inside = gray[y0:y1, x0:x1][mask[: gray[y0:y1, x0:x1].shape[0], : gray[y0:y1, x0:x1].shape[1]] > 0]
+        inside = region[mask > 0]
         centre = eye.mean(0)
         r = max(2, int(round(0.08 * iod)))
         sy, sx = int(round(centre[1] + 0.4 * iod)), int(round(centre[0]))
