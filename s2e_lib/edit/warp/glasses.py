@@ -138,6 +138,8 @@ def hidden_eyes(rgb: np.ndarray, landmarks: np.ndarray) -> list[str]:
         x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
         x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
         region = gray[y0:y1, x0:x1]
+        if region.size == 0:  # the eye lies outside the photo
+            continue
         mask = np.zeros(region.shape, np.uint8)
         cv2.fillPoly(mask, [np.round(eye - (x0, y0)).astype(np.int32)], 1)
         inside = region[mask > 0]
