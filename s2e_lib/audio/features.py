@@ -42,7 +42,13 @@ import numpy as np
 from s2e_lib.audio import augment as aug
 from s2e_lib.audio import dsp
 from s2e_lib.audio.io import SAMPLE_RATE, load_audio
-from s2e_lib.audio.speech import TARGET_LEVEL_DBFS, normalize_level, speech_only, speech_spans
+from s2e_lib.audio.speech import (
+    TARGET_LEVEL_DBFS,
+    normalize_level,
+    remove_dc_offset,
+    speech_only,
+    speech_spans,
+)
 from s2e_lib.errors import MissingResourceError
 from s2e_lib.paths import project_paths
 
@@ -479,7 +485,7 @@ def prepare_speech(
         y = dsp.resample(y, sr, config.sr)
     # a constant offset (a cheap sound card's DC) counted as level: the voice was scaled
     # down by it, and a clip with half its level plus 0.3 of DC read sad instead of angry
-    y = y - np.float32(y.mean(dtype=np.float64))
+    y = remove_dc_offset(y)
     y, _ = normalize_level(y, config.sr, config.level_dbfs)
     if config.vad:
         if spans is None:

@@ -116,6 +116,25 @@ def _vad_model():
         return _VAD_MODEL
 
 
+#: A clip whose mean exceeds this share of its (mean-free) RMS carries a DC offset: a faulty
+#: sound card or microphone. Speech itself averages out: 0.1 % of the RMS in the median
+#: TurEV clip, at most 2 %; the shipped model was trained on clips left as they are.
+DC_OFFSET_SHARE = 0.1
+
+
+def remove_dc_offset(audio: np.ndarray) -> np.ndarray:
+    """``audio`` without its mean when that mean is a DC offset (:data:`DC_OFFSET_SHARE`),
+    else unchanged: an offset counted as level and scaled the voice down by it."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if not audio.size:
+        return audio
+    mean = float(audio.mean(dtype=np.float64))
+    spread = float(np.sqrt(np.mean(np.square(audio - mean, dtype=np.float64))))
+    if abs(mean) > DC_OFFSET_SHARE * spread:
+        return audio - np.float32(mean)
+    return audio
+
+
 def speech_spans(
     audio: np.ndarray,
     sr: int = SAMPLE_RATE,
@@ -148,7 +167,7 @@ def speech_spans(
     from silero_vad import get_speech_timestamps
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    audio = audio - np.float32(audio.mean(dtype=np.float64)) if audio.size else audio  # DC is not sound
+    audio = remove_dc_offset(audio)
     if normalize:
         audio, _ = normalize_level(audio, sr)
     if not np.any(audio):
