@@ -306,7 +306,10 @@ def test_run_adapt_hears_a_batch_against_its_own_recordings(speaker_model, tmp_p
     expected = model.predict_files(sorted(folder.iterdir()), adapt=True)
     for e in expected:
         got = results[Path(e["file"]).name]
-        assert got["voice_profile"]["n_clips"] == len(clips)
+        assert got["voice_profile"] == {
+            "path": f"the {len(clips)} recordings of this run",
+            "n_clips": len(clips),
+        }
         assert got["probabilities"] == pytest.approx(e["probabilities"], abs=1e-5)
 
 

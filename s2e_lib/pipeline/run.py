@@ -421,10 +421,7 @@ class Pipeline:
             "versions": versions(),
         }
         if self._profile is not None:  # heard against the speaker's usual voice
-            result["voice_profile"] = {
-                "path": str(self.config.voice_profile),
-                "n_clips": self._profile.n_clips,
-            }
+            result.update(self.profile_record())
             result["warnings"] += self._profile.warnings
         if replace_partial:
             with atomic_output(outputs["result.json"], own_output=True) as tmp:
