@@ -45,7 +45,6 @@ from s2e_lib.audio.io import SAMPLE_RATE, load_audio
 from s2e_lib.audio.speech import (
     TARGET_LEVEL_DBFS,
     normalize_level,
-    remove_dc_offset,
     speech_only,
     speech_spans,
 )
@@ -469,8 +468,8 @@ def prepare_speech(
     config: FeatureConfig | None = None,
     spans: list[tuple[int, int]] | None = None,
 ) -> np.ndarray:
-    """Version-2 front end: resample, remove any DC offset, normalise the active-speech
-    level, keep the speech.
+    """Version-2 front end: resample, normalise the active-speech level (a DC offset
+    removed first), keep the speech.
 
     Returns the clip at ``config.sr``, scaled to ``config.level_dbfs``, reduced to the spans
     Silero VAD marks as speech (``config.vad``); when the detector finds under
@@ -483,10 +482,7 @@ def prepare_speech(
     y = np.asarray(audio, dtype=np.float32).reshape(-1)
     if sr != config.sr:
         y = dsp.resample(y, sr, config.sr)
-    # a constant offset (a cheap sound card's DC) counted as level: the voice was scaled
-    # down by it, and a clip with half its level plus 0.3 of DC read sad instead of angry
-    y = remove_dc_offset(y)
-    y, _ = normalize_level(y, config.sr, config.level_dbfs)
+    y, _ = normalize_level(y, config.sr, config.level_dbfs)  # also removes a DC offset
     if config.vad:
         if spans is None:
             spans = speech_spans(y, config.sr, normalize=False)

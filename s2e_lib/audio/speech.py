@@ -80,10 +80,30 @@ def active_level_dbfs(audio: np.ndarray, sr: int = SAMPLE_RATE, window_db: float
     return float(10.0 * np.log10(active.mean()))
 
 
+#: A clip whose mean exceeds this share of its (mean-free) RMS carries a DC offset: a faulty
+#: sound card or microphone. Speech itself averages out: 0.1 % of the RMS in the median
+#: TurEV clip, at most 2 %; the shipped model was trained on clips left as they are.
+DC_OFFSET_SHARE = 0.1
+
+
+def remove_dc_offset(audio: np.ndarray) -> np.ndarray:
+    """``audio`` without its mean when that mean is a DC offset (:data:`DC_OFFSET_SHARE`),
+    else unchanged: an offset counted as level and scaled the voice down by it."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if not audio.size:
+        return audio
+    mean = float(audio.mean(dtype=np.float64))
+    spread = float(np.sqrt(np.mean(np.square(audio - mean, dtype=np.float64))))
+    if abs(mean) > DC_OFFSET_SHARE * spread:
+        return audio - np.float32(mean)
+    return audio
+
+
 def normalize_level(
     audio: np.ndarray, sr: int = SAMPLE_RATE, target_dbfs: float = TARGET_LEVEL_DBFS
 ) -> tuple[np.ndarray, float]:
-    """Scale ``audio`` to ``target_dbfs`` active-speech level.
+    """Scale ``audio`` to ``target_dbfs`` active-speech level, after removing a DC offset
+    (:func:`remove_dc_offset`: an offset would count as level and scale the voice down).
 
     Returns
     -------
@@ -93,7 +113,7 @@ def normalize_level(
     gain_db : float
         The gain applied (0 for digital silence).
     """
-    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    audio = remove_dc_offset(np.asarray(audio, dtype=np.float32).reshape(-1))
     level = active_level_dbfs(audio, sr)
     if not np.isfinite(level) or level < DIGITAL_SILENCE_DBFS:
         return audio, 0.0
@@ -114,25 +134,6 @@ def _vad_model():
 
             _VAD_MODEL = load_silero_vad()
         return _VAD_MODEL
-
-
-#: A clip whose mean exceeds this share of its (mean-free) RMS carries a DC offset: a faulty
-#: sound card or microphone. Speech itself averages out: 0.1 % of the RMS in the median
-#: TurEV clip, at most 2 %; the shipped model was trained on clips left as they are.
-DC_OFFSET_SHARE = 0.1
-
-
-def remove_dc_offset(audio: np.ndarray) -> np.ndarray:
-    """``audio`` without its mean when that mean is a DC offset (:data:`DC_OFFSET_SHARE`),
-    else unchanged: an offset counted as level and scaled the voice down by it."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if not audio.size:
-        return audio
-    mean = float(audio.mean(dtype=np.float64))
-    spread = float(np.sqrt(np.mean(np.square(audio - mean, dtype=np.float64))))
-    if abs(mean) > DC_OFFSET_SHARE * spread:
-        return audio - np.float32(mean)
-    return audio
 
 
 def speech_spans(
@@ -167,7 +168,6 @@ def speech_spans(
     from silero_vad import get_speech_timestamps
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    audio = remove_dc_offset(audio)
     if normalize:
         audio, _ = normalize_level(audio, sr)
     if not np.any(audio):
