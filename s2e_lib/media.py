@@ -1,6 +1,8 @@
-"""Writing animations: GIF (Pillow) and MP4 with the voice muxed in (PyAV: H.264 + AAC).
+"""Reading video frames (PyAV) and writing animations: GIF (Pillow) and MP4 with the voice
+muxed in (PyAV: H.264 + AAC).
 
-Both writers are atomic (temp file, then rename) and take frames as RGB uint8 arrays of
+:func:`read_frames` decodes chosen frames of a video as RGB arrays (the data preparation's
+frames, a video given as a face). Both writers are atomic (temp file, then rename) and take frames as RGB uint8 arrays of
 one size. They stream: :class:`GifWriter` and :class:`Mp4Writer` encode each frame as it
 is written and keep only the previous one, so an hour-long animation costs no more memory
 than a second of it (``s2e run --timeline`` renders and writes frame by frame).
@@ -20,7 +22,56 @@ from pathlib import Path
 import numpy as np
 
 from s2e_lib.audio.io import SAMPLE_RATE
-from s2e_lib.fileio import atomic_output
+from s2e_lib.errors import InputError, one_line
+from s2e_lib.fileio import atomic_output, require_file
+
+
+class VideoDecodeError(InputError):
+    """The file is not decodable video (corrupt, empty, or has no video stream)."""
+
+
+def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> list[tuple[int, np.ndarray]]:
+    """Decode the frames at ``indices`` (all when None) of ``path`` as RGB uint8 arrays.
+
+    Returns ``[(index, image), ...]`` in frame order. Decoding stops after the last
+    wanted frame and only wanted frames are converted, so memory stays small.
+
+    Raises
+    ------
+    VideoDecodeError
+        The file cannot be decoded, or holds fewer frames than asked for.
+    """
+    import av
+
+    path = require_file(path, "video file")
+    wanted = None if indices is None else sorted(set(int(i) for i in indices))
+    if wanted is not None and not wanted:
+        return []
+    out: list[tuple[int, np.ndarray]] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoDecodeError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            keep = set(wanted) if wanted is not None else None
+            last = wanted[-1] if wanted is not None else None
+            for index, frame in enumerate(container.decode(stream)):
+                if keep is None or index in keep:
+                    out.append((index, frame.to_ndarray(format="rgb24")))
+                if last is not None and index >= last:
+                    break
+    except VideoDecodeError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
+        raise VideoDecodeError(f"{path}: cannot decode video ({one_line(exc)})") from None
+    if not out:
+        raise VideoDecodeError(f"{path}: no decodable video frames")
+    if wanted is not None and len(out) < len(wanted):
+        got = {i for i, _ in out}
+        missing = [i for i in wanted if i not in got]
+        raise VideoDecodeError(f"{path}: frames {missing[:5]} could not be decoded (truncated video?)")
+    return out
 
 
 class _FrameWriter:

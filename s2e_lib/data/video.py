@@ -9,13 +9,12 @@ import numpy as np
 
 from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import require_file
+from s2e_lib.media import VideoDecodeError, read_frames
+
+__all__ = ["FRAME_SELECTIONS", "VideoDecodeError", "count_frames", "read_frames", "select_frames", "write_image"]
 
 #: Which frames of a take to keep (after ``step``): every one, or K at the start, middle or end.
 FRAME_SELECTIONS = ("all", "first", "middle", "last")
-
-
-class VideoDecodeError(InputError):
-    """The file is not decodable video (corrupt, empty, or has no video stream)."""
 
 
 def count_frames(path: str | os.PathLike) -> int:
@@ -91,50 +90,6 @@ def select_frames(
         return candidates[-k:]
     start = (len(candidates) - k) // 2
     return candidates[start : start + k]
-
-
-def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> list[tuple[int, np.ndarray]]:
-    """Decode the frames at ``indices`` (all when None) of ``path`` as RGB uint8 arrays.
-
-    Returns ``[(index, image), ...]`` in frame order. Decoding stops after the last
-    wanted frame and only wanted frames are converted, so memory stays small.
-
-    Raises
-    ------
-    VideoDecodeError
-        The file cannot be decoded, or holds fewer frames than asked for.
-    """
-    import av
-
-    path = require_file(path, "video file")
-    wanted = None if indices is None else sorted(set(int(i) for i in indices))
-    if wanted is not None and not wanted:
-        return []
-    out: list[tuple[int, np.ndarray]] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoDecodeError(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            keep = set(wanted) if wanted is not None else None
-            last = wanted[-1] if wanted is not None else None
-            for index, frame in enumerate(container.decode(stream)):
-                if keep is None or index in keep:
-                    out.append((index, frame.to_ndarray(format="rgb24")))
-                if last is not None and index >= last:
-                    break
-    except VideoDecodeError:
-        raise
-    except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise VideoDecodeError(f"{path}: cannot decode video ({one_line(exc)})") from None
-    if not out:
-        raise VideoDecodeError(f"{path}: no decodable video frames")
-    if wanted is not None and len(out) < len(wanted):
-        got = {i for i, _ in out}
-        missing = [i for i in wanted if i not in got]
-        raise VideoDecodeError(f"{path}: frames {missing[:5]} could not be decoded (truncated video?)")
-    return out
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> Path:

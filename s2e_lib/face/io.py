@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError, one_line
+from s2e_lib.errors import InputError
 from s2e_lib.fileio import require_file
 
 #: Longest side accepted, in pixels. Larger photos are refused rather than decoded into
@@ -41,23 +41,6 @@ def _heif_support() -> bool:
 
 #: Files read as video (their first frame) rather than as a photo.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
-
-
-def _first_frame(path: Path):
-    """The first frame of a video as a Pillow RGB image (one InputError naming the file otherwise)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"{path}: no video stream")
-            for frame in container.decode(container.streams.video[0]):
-                return frame.to_image()
-    except InputError:
-        raise
-    except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read video ({one_line(exc)})") from None
-    raise InputError(f"{path}: no video frames")
 
 
 def _check_size(width: int, height: int, where: str) -> None:
@@ -122,9 +105,11 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
 
     path = require_file(path, "image")
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
-        frame = _first_frame(Path(path))
-        _check_size(frame.width, frame.height, str(path))
-        return convert(frame, str(path))
+        from s2e_lib.media import read_frames
+
+        (_, frame), *_ = read_frames(path, [0])
+        _check_size(frame.shape[1], frame.shape[0], str(path))
+        return convert(Image.fromarray(frame), str(path))
     _heif_support()
     try:
         with warnings.catch_warnings():
