@@ -322,6 +322,31 @@ def test_an_upper_lid_rises_at_most_by_a_share_of_the_eye_opening(face):
         assert (rise > 0).all() and (rise <= MAX_LID_RAISE * opening + 1e-9).all()
 
 
+def test_narrow_eyes_narrow_in_proportion_and_never_close(face):
+    """Lid moves are written in inter-ocular distances; on a narrow eye (0.08 IOD open, as in
+    older or smiling faces) sad's droop and anger's squint closed the eye and crossed its
+    lids at 1.5. Each eye now keeps at least 40 % of its opening at strength 1 (30 % at 1.5),
+    and a wide eye still narrows visibly."""
+    from s2e_lib.edit.warp.landmarks import LID_PAIRS, MAX_LID_CLOSURE, MAX_LID_CLOSURE_INTENSE
+
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    rest = frame.to_face(face.landmarks)
+    narrow = rest.copy()
+    for eye in (slice(36, 42), slice(42, 48)):
+        middle = narrow[eye, 1].mean()
+        narrow[eye, 1] = middle + (narrow[eye, 1] - middle) * 0.08 / np.ptp(rest[eye, 1])
+
+    def kept(before, after):
+        return min((after[j, 1] - after[i, 1]) / (before[j, 1] - before[i, 1]) for i, j in LID_PAIRS)
+
+    for emotion in ("sad", "angry", "happy"):
+        for strength, share in ((1.0, MAX_LID_CLOSURE), (1.5, MAX_LID_CLOSURE_INTENSE)):
+            after = frame.to_face(target_landmarks(frame.to_image(narrow), emotion, strength))
+            assert kept(narrow, after) >= 1 - share - 1e-6, (emotion, strength)
+        wide = frame.to_face(target_landmarks(face.landmarks, emotion, 1.0))
+        assert kept(rest, wide) < 0.8, emotion  # the expression still narrows a normal eye
+
+
 def test_a_widened_eye_is_stretched_from_its_lower_lid():
     """Inside a widened eye the map samples rows nearer the lower lid (the eye's own white and
     iris fill part of the new opening); an eye whose lid did not rise is only shifted."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, recipe_field
+from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, recipe_field, saturate
 from s2e_lib.emotions import parse_emotion
 from s2e_lib.errors import InputError
 
@@ -224,7 +224,9 @@ def target_landmarks(
     if rigid_eyes:  # lids move inside the lenses, less; brows less
         field[36:48] *= 0.5
         field[17:27] *= 0.5
-    pts = limit_lid_raise(keep_brows_above_eyes(pts + field, rest), rest)
+    closure = min(MAX_LID_CLOSURE_INTENSE, MAX_LID_CLOSURE * saturate(strength))
+    pts = limit_lid_closure(pts + field, rest, closure)
+    pts = limit_lid_raise(keep_brows_above_eyes(pts, rest), rest)
     if rigid_eyes:  # a lowered brow stops above the frame's top rim
         for brow, eye in ((range(17, 22), slice(36, 42)), (range(22, 27), slice(42, 48))):
             rim = rest[eye, 1].mean() + LENS_DROP - LENS_HALF_HEIGHT - 0.05
@@ -252,6 +254,38 @@ def follow_mouth_axis(mouth_field: np.ndarray, rest: np.ndarray) -> np.ndarray:
         side = np.where(rest[48:68, 0] < centre[0], ratio[0], ratio[1])
         turned[:, 0] *= side
     return turned
+
+
+#: Lids close an eye by at most this share of its resting opening at strength 1, and by
+#: at most ``MAX_LID_CLOSURE_INTENSE`` at any strength. The recipes' lid moves are written
+#: in inter-ocular distances, but resting openings differ twofold between faces (0.08 IOD
+#: for narrow or smiling eyes, 0.15 for wide ones): the same droop that narrows a wide eye
+#: to 45 % closed a narrow one and crossed its lids at 1.5.
+MAX_LID_CLOSURE, MAX_LID_CLOSURE_INTENSE = 0.6, 0.7
+#: Upper and lower lid landmarks facing each other (iBUG 68-point markup).
+LID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
+
+
+def limit_lid_closure(pts: np.ndarray, rest: np.ndarray, share: float = MAX_LID_CLOSURE) -> np.ndarray:
+    """Cap how far each eye narrows: per lid pair, at most ``share`` of its resting opening.
+
+    Only the closing parts of the moves count (upper lid down, lower lid up), and both are
+    scaled by the same factor, so a squint keeps its mix of lowered and raised lid (face
+    coordinates, IOD units).
+    """
+    pts = pts.copy()
+    for i, j in LID_PAIRS:
+        opening = float(rest[j, 1] - rest[i, 1])
+        down = max(0.0, float(pts[i, 1] - rest[i, 1]))
+        up = max(0.0, float(rest[j, 1] - pts[j, 1]))
+        if opening <= 0 or down + up <= share * opening:
+            continue
+        keep = share * opening / (down + up)
+        if down > 0:
+            pts[i, 1] = rest[i, 1] + keep * down
+        if up > 0:
+            pts[j, 1] = rest[j, 1] - keep * up
+    return pts
 
 
 #: An upper lid rises by at most this share of its eye's resting opening (AU5 on a
