@@ -148,3 +148,27 @@ def test_variants_are_flipped_scaled_rotated_relit_and_gray():
     assert by["originals"]["top1_rate"] == 1.0
     assert by["variants"]["top1_rate"] == 0.5
     assert by["variant flip"]["top1_rate"] == 0.0
+
+
+def test_own_photos_are_read_from_files_and_folders_and_bad_paths_refused(tmp_path, capsys):
+    from PIL import Image
+
+    from s2e_lib.errors import InputError
+    from tools.judge_warp import main, user_faces
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "set").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "empty").mkdir()
+    for path in ("set/anna.png", "set/ben.jpg", "other/anna.png"):
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(tmp_path / path)
+    (tmp_path / "set" / "notes.txt").write_text("not a photo")
+    faces = user_faces([tmp_path / "set", tmp_path / "other" / "anna.png"])
+    assert set(faces) == {str(tmp_path / "set" / "anna.png"), "ben", str(tmp_path / "other" / "anna.png")}
+    assert all(image.shape == (48, 40, 3) for image in faces.values())
+    for bad, why in ((tmp_path / "empty", "no images"), (tmp_path / "missing", "no such file")):
+        with pytest.raises(InputError, match=why):
+            user_faces([bad])
+    assert main(["--faces", str(tmp_path / "missing"), "--no-identity"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "missing" in err[0]

