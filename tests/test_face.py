@@ -239,6 +239,24 @@ def test_paste_back_blends_an_edit_and_keeps_mode(astronaut, face):
     assert out_rgba.shape == rgba.shape and (out_rgba[..., 3] == 77).all()
 
 
+def test_identity_compares_the_same_face_of_a_group_photo(astronaut):
+    """In a group photo the edited face is compared with itself, not with the largest face."""
+    import matplotlib.cbook
+
+    from s2e_lib.edit.warp import WarpEditor
+
+    hopper = load_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    group = np.full((600, 1024, 3), 128, np.uint8)
+    group[:512, :512] = astronaut
+    group[:, 512:] = hopper
+    faces = detect_faces(group)
+    small = min(faces, key=lambda f: f.area)
+    assert len(faces) >= 2 and small.box[2] <= 512  # the astronaut is the smaller face
+    assert identity_distance(group, group.copy(), face_a=small) == pytest.approx(0.0, abs=1e-6)
+    edited = WarpEditor().edit(group, "sad", 1.0, faces=[small]).image
+    assert 0.05 < identity_distance(group, edited, face_a=small) < 0.6
+
+
 def test_identity_distance(astronaut, face, shared_data):
     assert identity_distance(astronaut, astronaut, face_a=face, face_b=face) == pytest.approx(0.0, abs=1e-6)
     other = load_image(shared_data / "faces" / "06.jpeg")

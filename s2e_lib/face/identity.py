@@ -35,17 +35,34 @@ def face_descriptor(image, face: Face | None = None, where: str = "image") -> np
     return np.asarray(models.descriptor_model().compute_face_descriptor(rgb, shape), dtype=np.float64)
 
 
+def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (left, top, right, bottom) boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+#: A face found in the edited photo is ``face_a`` itself when their boxes overlap this much.
+SAME_PLACE = 0.3
+
+
 def identity_distance(a, b, face_a: Face | None = None, face_b: Face | None = None) -> float:
-    """Euclidean distance between the dlib descriptors of the largest faces of ``a`` and ``b``.
+    """Euclidean distance between the dlib descriptors of a face in ``a`` and the same face in ``b``.
 
     Parameters
     ----------
     a, b : numpy.ndarray or path
         Two photos (e.g. a face before and after an edit).
     face_a, face_b : Face, optional
-        Faces already detected in ``a`` / ``b`` (saves a detection each). When no face is
-        found in ``b`` (a strong edit can defeat the detector), ``a``'s face box is used
-        with landmarks re-predicted in ``b``.
+        Faces already detected in ``a`` / ``b`` (saves a detection each); by default the
+        largest face of ``a``. When ``b`` has ``a``'s size (an edit of it), ``face_b`` is
+        the face of ``b`` in ``face_a``'s place, not ``b``'s largest: in a group photo the
+        largest face after an edit can be someone else. When no face is found there (a
+        strong edit can defeat the detector), ``a``'s face box is used with landmarks
+        re-predicted in ``b``. Photos of different sizes compare their largest faces.
 
     Returns
     -------
@@ -62,12 +79,14 @@ def identity_distance(a, b, face_a: Face | None = None, face_b: Face | None = No
         face_a = faces[0]
     if face_b is None:
         faces = detect_faces(img_b)
-        if faces:
-            face_b = faces[0]
-        elif img_b.shape == img_a.shape:
-            face_b = Face(box=face_a.box, landmarks=landmarks_for_box(img_b, face_a.box))
-        else:
+        if img_b.shape == img_a.shape:
+            faces = [f for f in faces if box_overlap(f.box, face_a.box) >= SAME_PLACE]
+            faces.sort(key=lambda f: box_overlap(f.box, face_a.box), reverse=True)
+            if not faces:
+                faces = [Face(box=face_a.box, landmarks=landmarks_for_box(img_b, face_a.box))]
+        if not faces:
             raise InputError(f"{b if not isinstance(b, np.ndarray) else 'image b'}: no face found")
+        face_b = faces[0]
     da = face_descriptor(img_a, face_a)
     db = face_descriptor(img_b, face_b)
     return float(np.linalg.norm(da - db))
