@@ -186,3 +186,23 @@ def test_timeline_on_long_recording(pipeline, sample_corpus, face_photo, tmp_pat
     with av.open(str(tmp_path / "tl" / "animation.mp4")) as container:
         assert sorted(s.type for s in container.streams) == ["audio", "video"]
     assert (tmp_path / "tl" / "timeline.png").stat().st_size > 10_000
+
+
+def test_the_summary_shows_the_face_unless_it_fills_the_photo(face_photo):
+    """A speaker filling half the width of a tall photo is shown cropped to the face (at the
+    old 0.6 rule the whole photo was shown and the face was a quarter of the panel high); a
+    tight portrait is shown whole."""
+    from s2e_lib.face import detect_faces
+    from s2e_lib.pipeline.run import face_box
+
+    photo = np.asarray(Image.open(face_photo).convert("RGB"))
+    face = detect_faces(photo)[0]
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    side = x1 - x0
+    tall = photo[max(0, y0 - side) : y1 + side + side // 5, x0 - side // 7 : x1 + side // 7]  # box: ~70 %
+    box = face_box(tall)
+    assert box is not None
+    left, top, right, bottom = box
+    assert (right - left) * (bottom - top) < 0.8 * tall.shape[0] * tall.shape[1]
+    tight = photo[y0 - side // 8 : y1 + side // 8, x0 - side // 8 : x1 + side // 8]
+    assert face_box(tight) is None

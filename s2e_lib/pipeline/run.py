@@ -473,9 +473,16 @@ def pair_state(
     return "complete", result
 
 
+#: The summary shows the whole photo when the face's box covers more than this share of it.
+#: (At 0.6, a speaker's face filling half the width of a tall photo was shown at a quarter
+#: of the panel's height, the edit hard to see.)
+WHOLE_PHOTO = 0.8
+
+
 def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, int, int, int] | None:
     """A square box around ``face`` (default: the largest detected) with ``margin``·width each
-    side, or None when there is no face or the face already fills most of the photo."""
+    side, or None when there is no face or the box would keep most of the photo anyway
+    (over :data:`WHOLE_PHOTO` of its area: a tight portrait is shown whole)."""
     from s2e_lib.face import detect_faces
     from s2e_lib.face.geometry import face_crop_box
 
@@ -485,7 +492,7 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
             return None
         face = faces[0]
     left, top, right, bottom = face_crop_box(face, image.shape, margin=margin)
-    if (right - left) * (bottom - top) > 0.6 * image.shape[0] * image.shape[1]:
+    if (right - left) * (bottom - top) > WHOLE_PHOTO * image.shape[0] * image.shape[1]:
         return None
     return left, top, right, bottom
 
