@@ -80,10 +80,10 @@ def identity_distance(a, b, face_a: Face | None = None, face_b: Face | None = No
     if face_b is None:
         faces = detect_faces(img_b)
         if img_b.shape == img_a.shape:
-            faces = [f for f in faces if box_overlap(f.box, face_a.box) >= SAME_PLACE]
-            faces.sort(key=lambda f: box_overlap(f.box, face_a.box), reverse=True)
-            if not faces:
-                faces = [Face(box=face_a.box, landmarks=landmarks_for_box(img_b, face_a.box))]
+            here = max(faces, key=lambda f: box_overlap(f.box, face_a.box), default=None)
+            if here is None or box_overlap(here.box, face_a.box) < SAME_PLACE:
+                here = Face(box=face_a.box, landmarks=landmarks_for_box(img_b, face_a.box))
+            faces = [here]
         if not faces:
             raise InputError(f"{b if not isinstance(b, np.ndarray) else 'image b'}: no face found")
         face_b = faces[0]
