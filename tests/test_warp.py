@@ -218,12 +218,14 @@ def test_cli_edit_align_and_errors(tmp_path, astronaut, capsys):
             "happy,sad",
             "--strengths",
             "0,1",
+            "--tile",
+            "256",
             "--out",
             str(grid),
         ],
         capsys,
     )
-    assert code == 0 and Image.open(grid).size[1] > 2 * 150
+    assert code == 0 and Image.open(grid).size == (90 + 2 * 256, 22 + 2 * 256)
 
     crop = tmp_path / "crop.png"
     code, _, _ = _run(

@@ -116,6 +116,13 @@ def _grid_strength(text: str) -> float:
     show_default=True,
     help="Grid columns (each 0..2).",
 )
+@click.option(
+    "--tile",
+    type=click.IntRange(64, 1024),
+    default=192,
+    show_default=True,
+    help="Grid cell side in pixels (larger to look closely).",
+)
 @click.option("--all-faces", is_flag=True, help="Edit every face, not only the largest (warp editor).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object as the last stdout line.")
@@ -129,6 +136,7 @@ def edit(
     pretrain: str | None,
     grid: bool,
     strengths: list[float],
+    tile: int,
     all_faces: bool,
     overwrite: bool,
     as_json: bool,
@@ -161,7 +169,7 @@ def edit(
     if grid:
         from s2e_lib.viz.face import edit_grid
 
-        image = edit_grid(rgb, editor, rows, strengths, face=face)
+        image = edit_grid(rgb, editor, rows, strengths, face=face, tile=tile)
         save_image(image, out, overwrite=True)
         record = {
             "grid": str(out),
