@@ -120,6 +120,7 @@ def test_summary_counts_top1_rates_identity_and_neutral():
 
 
 def test_variants_are_flipped_scaled_rotated_relit_and_gray():
+    from s2e_lib.errors import InputError
     from tools.judge_warp import VARIANTS, make_variant, summarize_variants, with_variants
 
     rng = np.random.default_rng(0)
@@ -133,6 +134,14 @@ def test_variants_are_flipped_scaled_rotated_relit_and_gray():
     assert make_variant(image, "affine", (0.75, -10.0)).mean() < image.mean()
     faces = with_variants({"a": image})
     assert set(faces) == {"a"} | {f"a|{v}" for v in VARIANTS}
+    jpeg = make_variant(image, "jpeg", 20)
+    assert jpeg.shape == image.shape and 1 < np.abs(jpeg.astype(int) - image).mean() < 80
+    noisy = make_variant(image, "noise", 12.0)
+    assert (noisy == make_variant(image, "noise", 12.0)).all()  # seeded
+    assert 5 < np.abs(noisy.astype(int) - image).mean() < 15
+    assert set(with_variants({"a": image}, ("jpeg20", "noise"))) == {"a", "a|jpeg20", "a|noise"}
+    with pytest.raises(InputError, match="unknown variant"):
+        with_variants({"a": image}, ("blur",))
     rows = [
         {"face": "a", "emotion": "happy", "top1": "happy", "p_requested": 0.9, "identity_distance": 0.2},
         {
