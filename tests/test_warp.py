@@ -347,6 +347,11 @@ def test_narrow_eyes_narrow_in_proportion_and_never_close(face):
             assert kept(narrow, after) >= 1 - share - 1e-6, (emotion, strength)
         wide = frame.to_face(target_landmarks(face.landmarks, emotion, 1.0))
         assert kept(rest, wide) < 0.8, emotion  # the expression still narrows a normal eye
+    closed = rest.copy()  # a blink: each upper lid point on its lower lid
+    for i, j in LID_PAIRS:
+        closed[i, 1] = closed[j, 1]
+    after = frame.to_face(target_landmarks(frame.to_image(closed), "sad", 1.5))
+    assert all(after[j, 1] - after[i, 1] > -1e-3 for i, j in LID_PAIRS)  # the lids never cross
 
 
 def test_a_widened_eye_is_stretched_from_its_lower_lid():

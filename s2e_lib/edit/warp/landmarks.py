@@ -275,10 +275,10 @@ def limit_lid_closure(pts: np.ndarray, rest: np.ndarray, share: float = MAX_LID_
     """
     pts = pts.copy()
     for i, j in LID_PAIRS:
-        opening = float(rest[j, 1] - rest[i, 1])
+        opening = max(0.0, float(rest[j, 1] - rest[i, 1]))  # a closed eye cannot close further
         down = max(0.0, float(pts[i, 1] - rest[i, 1]))
         up = max(0.0, float(rest[j, 1] - pts[j, 1]))
-        if opening <= 0 or down + up <= share * opening:
+        if down + up <= share * opening:
             continue
         keep = share * opening / (down + up)
         if down > 0:
