@@ -159,6 +159,24 @@ def test_run_reports_faces_found_and_edits_all_faces_on_request(files, spy_model
         assert int(diff[:, :half].any()) + int(diff[:, half:].any()) == changed_halves
 
 
+def test_edit_says_how_many_faces_it_found_and_edited(files, tmp_path, capsys):
+    """`s2e edit` reports faces like `s2e run`: a group photo's unedited faces are a warning."""
+    photo = files / "two_faces.png"
+    base = ["edit", "--face", photo, "--emotion", "sad"]
+    code, out, err = _run([*base, "--out", tmp_path / "largest.png", "--json"], capsys)
+    assert code == 0, err
+    largest = json.loads(out.strip().splitlines()[-1])
+    assert largest["faces_found"] == 2 and largest["faces_edited"] == 1
+    assert largest["warnings"] == [
+        "2 faces found; only the largest was edited (--all-faces edits every face)"
+    ]
+    code, out, err = _run([*base, "--out", tmp_path / "plain.png"], capsys)
+    assert code == 0 and f"warning: {photo}: 2 faces found; only the largest" in err
+    code, out, err = _run([*base, "--all-faces", "--out", tmp_path / "all.png", "--json"], capsys)
+    every = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and every["faces_edited"] == 2 and every["warnings"] == []
+
+
 def test_all_faces_needs_the_warp_editor(files, tmp_path, capsys):
     code, _, err = _run(
         [

@@ -142,10 +142,18 @@ def edit(
     as_json: bool,
 ) -> int:
     """Change the expression of the face in FACE to EMOTION and write the photo to OUT."""
-    from s2e_lib.edit import edit_warnings, get_editor
+    from s2e_lib.edit import edit_warnings, face_count_warnings, get_editor
     from s2e_lib.emotions import parse_emotion, parse_emotions
     from s2e_lib.errors import InputError
-    from s2e_lib.face import identity_distance, largest_face, read_image, restore_mode, save_image, to_rgb
+    from s2e_lib.face import (
+        detect_faces,
+        identity_distance,
+        largest_face,
+        read_image,
+        restore_mode,
+        save_image,
+        to_rgb,
+    )
     from s2e_lib.fileio import check_output
 
     start = time.perf_counter()
@@ -164,7 +172,8 @@ def edit(
         options["pretrain"] = pretrain
     native = read_image(face_path)
     rgb = to_rgb(native, face_path)
-    face = largest_face(rgb, where=face_path)
+    faces = detect_faces(rgb)
+    face = largest_face(rgb, where=face_path, faces=faces)
     editor = get_editor(editor_name, **options)
     if grid:
         from s2e_lib.viz.face import edit_grid
@@ -200,9 +209,13 @@ def edit(
             "strength": strength,
             "editor": editor_name,
             "identity_distance": round(distance, 4),
+            "faces_found": len(faces),
+            "faces_edited": int(result.info.get("n_faces", 1)),
             "timings_ms": result.info.get("timings_ms"),
-            "warnings": edit_warnings(result.info),
         }
+        record["warnings"] = edit_warnings(result.info) + face_count_warnings(
+            len(faces), record["faces_edited"], all_faces
+        )
     record["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
         click.echo(json.dumps(record))

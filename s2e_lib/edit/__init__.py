@@ -7,6 +7,6 @@ name: ``warp`` (FACS landmark warp, works offline on any photo), ``pix2pixhd`` (
 trained checkpoint) and ``ials`` (needs IALS's ``pretrain/`` folder).
 """
 
-from s2e_lib.edit.base import EDITORS, Editor, EditResult, edit_warnings, get_editor
+from s2e_lib.edit.base import EDITORS, Editor, EditResult, edit_warnings, face_count_warnings, get_editor
 
-__all__ = ["EDITORS", "Editor", "EditResult", "edit_warnings", "get_editor"]
+__all__ = ["EDITORS", "Editor", "EditResult", "edit_warnings", "face_count_warnings", "get_editor"]

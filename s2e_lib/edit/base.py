@@ -40,6 +40,15 @@ def edit_warnings(info: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def face_count_warnings(found: int, edited: int, all_faces: bool) -> list[str]:
+    """What the result must say when the photo held faces that were left unedited."""
+    if edited >= found:
+        return []
+    if all_faces:
+        return [f"{found} faces found; {edited} edited (the others are too small to edit)"]
+    return [f"{found} faces found; only the largest was edited (--all-faces edits every face)"]
+
+
 @runtime_checkable
 class Editor(Protocol):
     """Changes the expression of the face in an RGB uint8 photo.

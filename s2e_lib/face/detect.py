@@ -261,9 +261,14 @@ def detect_faces(
     return faces
 
 
-def largest_face(image: np.ndarray, where: str = "image", min_face: int = MIN_FACE_PX) -> Face:
-    """The largest face of ``image``; :class:`InputError` naming ``where`` if none or too small."""
-    faces = detect_faces(image)
+def largest_face(
+    image: np.ndarray, where: str = "image", min_face: int = MIN_FACE_PX, faces: list[Face] | None = None
+) -> Face:
+    """The largest face of ``image``; :class:`InputError` naming ``where`` if none or too small.
+
+    ``faces``: the photo's faces if already detected (largest first, as :func:`detect_faces`).
+    """
+    faces = detect_faces(image) if faces is None else faces
     if not faces:
         raise InputError(f"{where}: no face found")
     face = faces[0]

@@ -36,7 +36,7 @@ import numpy as np
 
 from s2e_lib import __version__
 from s2e_lib.audio.io import MAX_CLIP_SECONDS
-from s2e_lib.edit.base import edit_warnings
+from s2e_lib.edit.base import edit_warnings, face_count_warnings
 from s2e_lib.emotions import RAVDESS_CODES
 from s2e_lib.errors import InputError, S2EError
 from s2e_lib.face.io import save_image
@@ -414,7 +414,7 @@ class Pipeline:
             "faces_edited": faces_edited,
             "identity_distance": distance,
             "warnings": _audio_warnings(audio)
-            + _face_warnings(len(faces), faces_edited, self.config.all_faces)
+            + face_count_warnings(len(faces), faces_edited, self.config.all_faces)
             + edit_warnings(edit.info),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
             "outputs": {k: str(v) for k, v in outputs.items()},
@@ -495,15 +495,6 @@ def face_box(image: np.ndarray, face=None, margin: float = 0.6) -> tuple[int, in
     if (right - left) * (bottom - top) > WHOLE_PHOTO * image.shape[0] * image.shape[1]:
         return None
     return left, top, right, bottom
-
-
-def _face_warnings(found: int, edited: int, all_faces: bool) -> list[str]:
-    """What the result must say when the photo held faces that were left unedited."""
-    if edited >= found:
-        return []
-    if all_faces:
-        return [f"{found} faces found; {edited} edited (the others are too small to edit)"]
-    return [f"{found} faces found; only the largest was edited (--all-faces edits every face)"]
 
 
 _MEAD_TAKE = re.compile(
