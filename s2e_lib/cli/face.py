@@ -192,7 +192,7 @@ def edit(
                 native,
                 emotion,
                 strength,
-                faces=None if all_faces else [face],
+                faces=faces if all_faces else [face],
                 all_faces=all_faces,
                 where=face_path,
             )
