@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from s2e_lib.edit.warp.landmarks import LENS_DROP, LENS_HALF_HEIGHT, LENS_HALF_WIDTH, FaceFrame
+from s2e_lib.edit.warp.photo import LUMA
 
 #: Resampling resolution of the face patch (pixels per inter-ocular distance).
 _PX_PER_IOD = 100
@@ -131,7 +132,7 @@ def hidden_eyes(rgb: np.ndarray, landmarks: np.ndarray) -> list[str]:
 
     landmarks = np.asarray(landmarks, np.float64)
     iod = FaceFrame.from_landmarks(landmarks).iod
-    gray = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    gray = np.asarray(rgb, np.float32) @ LUMA
     height, width = gray.shape
     hidden = []
     for name, eye in (("right eye", landmarks[36:42]), ("left eye", landmarks[42:48])):

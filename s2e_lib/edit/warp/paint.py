@@ -11,6 +11,7 @@ import numpy as np
 
 from s2e_lib.edit.warp.geometry import _poly_mask, smooth_closed
 from s2e_lib.edit.warp.landmarks import FaceFrame
+from s2e_lib.edit.warp.photo import LUMA
 
 #: Uncovered eye white is at least this times the cheeks' luminance (eyes in shade still
 #: show white), and darkened by this much right under the lid (its shadow and lashes).
@@ -54,7 +55,7 @@ def _interior_colour(rgb_src: np.ndarray, src: np.ndarray, skin: np.ndarray) -> 
     skin = np.asarray(skin, np.float32)
     if len(patch) < 4:
         return skin * 0.2
-    luma = patch @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = patch @ LUMA
     dark = np.median(patch[luma <= np.percentile(luma, 10)], axis=0)
     # a mouth's inside is a shadow of the skin's hue: keep the darkest pixels' cast, cap their level
     cap = 0.15 * float(skin.mean())
@@ -223,13 +224,13 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin, stats):
         patch = rgb_src[y0:y1, x0:x1][inside].astype(np.float32)
         if len(patch) < 4:
             continue
-        luma = patch @ np.array([0.299, 0.587, 0.114], np.float32)
+        luma = patch @ LUMA
         bright = patch[luma >= np.percentile(luma, 90)]
         sclera = np.median(bright, axis=0)
         # keep whites white even when the photo's eyes are in shade
-        skin_luma = float(_skin_tone(rgb_src, src) @ np.array([0.299, 0.587, 0.114]))
+        skin_luma = float(_skin_tone(rgb_src, src) @ LUMA)
         floor = min(235.0, SCLERA_MIN_LUMA * skin_luma)
-        sclera_luma = float(sclera @ np.array([0.299, 0.587, 0.114]))
+        sclera_luma = float(sclera @ LUMA)
         if sclera_luma < floor:
             sclera = sclera * (floor / max(sclera_luma, 1.0))
         sclera = np.clip(sclera, 0, 245)

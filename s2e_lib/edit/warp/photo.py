@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: ITU-R BT.601 luminance weights of R, G, B (what every warp module means by luminance).
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Immerkær's noise-estimation kernel (the difference of two Laplacians: blind to
 #: smooth shading and straight edges, sensitive to pixel noise).
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -100,7 +101,7 @@ def photo_stats(rgb: np.ndarray, landmarks: np.ndarray) -> PhotoStats:
     patch = rgb[y0:y1, x0:x1]
     if patch.size == 0:
         return PhotoStats(0.0, 0.0, np.ones(3, np.float32))
-    gray = patch.astype(np.float32) @ _LUMA
+    gray = patch.astype(np.float32) @ LUMA
     # noise on skin: inside the face outline, away from eyes, brows and mouth
     skin = np.zeros(gray.shape, np.uint8)
     hull = cv2.convexHull(np.round(pts - (x0, y0)).astype(np.int32))
@@ -112,7 +113,7 @@ def photo_stats(rgb: np.ndarray, landmarks: np.ndarray) -> PhotoStats:
     eyes = pts[36:48]
     ex0, ey0 = np.maximum(np.floor(eyes.min(0) - 4).astype(int), 0)
     ex1, ey1 = np.ceil(eyes.max(0) + 4).astype(int)
-    eye_patch = rgb[ey0:ey1, ex0:ex1].astype(np.float32) @ _LUMA
+    eye_patch = rgb[ey0:ey1, ex0:ex1].astype(np.float32) @ LUMA
     blur = estimate_blur(eye_patch)
     mean = patch.reshape(-1, 3).astype(np.float64)[skin.reshape(-1) > 0].mean(0)
     # the skin's own hue is not a colour cast: compare with a typical skin's channel ratios

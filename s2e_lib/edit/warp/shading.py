@@ -7,6 +7,7 @@ import numpy as np
 
 from s2e_lib.edit.warp.geometry import _curve
 from s2e_lib.edit.warp.landmarks import FaceFrame
+from s2e_lib.edit.warp.photo import LUMA
 
 #: Deepest darkening any shading may apply (where the skin's own texture allows it).
 MAX_DARKENING = 0.15
@@ -22,7 +23,7 @@ SHADOW_TINT = np.array([0.8, 1.0, 1.15], np.float32)
 def _shading_gain(skin: np.ndarray) -> float:
     """Folds and furrows deepen more on dark skin: a multiplicative shadow there changes few
     grey levels, while on a real face the fold's shadow contrasts with its lit rim."""
-    luma = float(np.asarray(skin, np.float64) @ np.array([0.299, 0.587, 0.114]))
+    luma = float(np.asarray(skin, np.float64) @ LUMA)
     return float(np.clip(150.0 / max(luma, 1.0), 1.0, 1.6))
 
 
@@ -137,7 +138,7 @@ def _shade(
     if fill.any():  # a cast shadow: broad and soft
         dark = np.maximum(dark, cv2.GaussianBlur(fill, (0, 0), max(1.0, 0.07 * iod)))
     small = cv2.resize(out.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    luma = small @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = small @ LUMA
     sigma = max(1.0, 0.08 * iod)
     mean = cv2.GaussianBlur(luma, (0, 0), sigma)
     std = np.sqrt(np.maximum(cv2.GaussianBlur(luma * luma, (0, 0), sigma) - mean * mean, 0))
