@@ -125,11 +125,12 @@ def _turn(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _mapped(face: Face, back: np.ndarray, offset: tuple[float, float], shape: tuple[int, ...]) -> Face:
     """``face`` found in a turned copy, in the coordinates of the photo of ``shape``."""
-    shift = np.asarray(offset, np.float64)
-    landmarks = face.landmarks @ back[:, :2].T + back[:, 2] + shift
     left, top, right, bottom = face.box
-    corners = np.array([[left, top], [right, top], [right, bottom], [left, bottom]]) @ back[:, :2].T
-    corners += back[:, 2] + shift
+    corners = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
+    points = (
+        np.vstack([face.landmarks, corners]) @ back[:, :2].T + back[:, 2] + np.asarray(offset, np.float64)
+    )
+    landmarks, corners = points[:68], points[68:]
     (x0, y0), (x1, y1) = corners.min(0), corners.max(0)
     height, width = shape[:2]
     box = (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
