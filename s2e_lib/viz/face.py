@@ -33,6 +33,7 @@ def edit_grid(
     crop: bool = True,
     label_height: int = 22,
     label_width: int = 90,
+    blendshapes: bool = True,
 ) -> np.ndarray:
     """A labelled grid of edits: one row per emotion, one column per strength.
 
@@ -50,6 +51,10 @@ def edit_grid(
         Side of each cell in pixels.
     crop : bool
         Show a square around the face rather than the whole photo.
+    blendshapes : bool
+        Write each edited cell's blendshape rises under it (the self-check of
+        :func:`s2e_lib.face.mesh.blendshape_check`; ``(no)`` marks what did not move), when the
+        face mesh is installed.
 
     Returns
     -------
@@ -69,12 +74,31 @@ def edit_grid(
     draw = ImageDraw.Draw(grid)
     for j, s in enumerate(strengths):
         draw.text((label_width + j * tile + tile // 2 - 24, 5), f"strength {s:g}", fill=(0, 0, 0))
+    from s2e_lib.face import mesh
+
+    before = mesh.face_mesh(image, face.box) if blendshapes and mesh.available() else None
     for i, emotion in enumerate(emotions):
         draw.text((6, label_height + i * tile + tile // 2 - 6), str(emotion), fill=(0, 0, 0))
         for j, s in enumerate(strengths):
             edited = image if s == 0 else editor.edit(image, emotion, s, faces=[face]).image
-            grid.paste(_tile(edited, box, tile), (label_width + j * tile, label_height + i * tile))
+            x, y = label_width + j * tile, label_height + i * tile
+            grid.paste(_tile(edited, box, tile), (x, y))
+            if before is not None and s > 0:
+                text = mesh.short_deltas(mesh.blendshape_check(before, edited, emotion))
+                if text:
+                    _caption(draw, text, (x, y + tile), tile)
     return np.asarray(grid)
+
+
+def _caption(draw, text: str, bottom_left: tuple[int, int], width: int) -> None:
+    """A line of small white text on a dark band along the bottom of a grid cell (wrapped to two lines)."""
+    x, bottom = bottom_left
+    chars = max(8, width // 6)
+    lines = [text[:chars], text[chars : 2 * chars]] if len(text) > chars else [text]
+    height = 12 * len(lines) + 2
+    draw.rectangle((x, bottom - height, x + width - 1, bottom - 1), fill=(20, 20, 20))
+    for k, line in enumerate(lines):
+        draw.text((x + 3, bottom - height + 1 + 12 * k), line, fill=(255, 255, 255))
 
 
 def draw_landmarks(image: np.ndarray, faces: Sequence[Face], radius: int = 2) -> np.ndarray:

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from s2e_lib.edit.base import EditResult
+from s2e_lib.edit.warp import exemplars
 from s2e_lib.edit.warp.geometry import (
     _anchors,
     _eye_override,
@@ -30,7 +31,7 @@ from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _pain
 from s2e_lib.edit.warp.photo import photo_stats
 from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, saturate
 from s2e_lib.edit.warp.shading import _shade, _shading_gain, _strokes
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, MissingResourceError
 from s2e_lib.face.detect import MIN_FACE_PX, Face, detect_faces
 from s2e_lib.face.io import restore_mode, to_rgb
 
@@ -92,7 +93,11 @@ def warp_face(
     src = np.asarray(landmarks, np.float64)
     if glasses is None:
         glasses = strength > 0 and glasses_evidence(rgb, src).present
-    dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses)
+    # a smile gets real teeth and real creases from the exemplar library (exemplars.py)
+    library = _smile_library() if emotion == "happy" and strength > 0 else None
+    closed = mouth_gap(src) < OPEN_MOUTH
+    mouth_field = library.smile_field[48:68] if library is not None and closed else None
+    dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses, mouth_field=mouth_field)
     dst, cut = freeze_cut_features(src, dst, rgb.shape)
     # an eye behind a dark lens (or hair, a patch) keeps its lids: a raised lid painted white on it
     behind_lenses = hidden_eyes(rgb, src) if strength > 0 else []
@@ -164,11 +169,24 @@ def warp_face(
         opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
         # an open mouth keeps its own interior, warped with the lips; a closed one shows a
         # dark gap only where the lips parted further than in the photo
-        if not mouth_w.any() and opened > 0.02 * frame.iod:
+        picks = exemplars.choose_exemplars(rgb, src, library) if library is not None else []
+        teeth = exemplars.pick_mouth(rgb, src, library) if library is not None and closed else None
+        if teeth is not None and opened > 0.02 * frame.iod:
+            img[sy, sx] = exemplars.transfer_mouth(img[sy, sx], dst, o, teeth, rgb, src, stats, library)
+        elif not mouth_w.any() and opened > 0.02 * frame.iod:
             img[sy, sx] = _paint_gap(img[sy, sx], dst, slit_w[sy, sx], rgb, src, skin, frame.iod, o, stats)
         sy, sx, o = _window(dst[36:48], origin, frame.iod, img.shape)
         img[sy, sx] = _paint_sclera(img[sy, sx], dst, eyes_w[sy, sx], rgb, src, frame.iod, o, stats)
-        strokes = _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength))
+        if library is not None:  # real creases instead of drawn folds
+            sy, sx, o = _window(dst, origin, frame.iod, img.shape)
+            keep_out = exemplars.lens_mask(img[sy, sx].shape[:2], dst, o) if glasses else None
+            lab, _ = exemplars.skin_measure(rgb, src)
+            img[sy, sx] = exemplars.apply_ratio(
+                img[sy, sx], dst, o, saturate(strength), picks, lab, keep_out=keep_out, library=library
+            )
+        strokes = (
+            _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength)) if library is None else []
+        )
         if strokes:
             img = _shade(img, strokes, tframe, (x0, y0), gain=_shading_gain(skin))
     t2 = time.perf_counter()
@@ -183,8 +201,21 @@ def warp_face(
             displacement_scale=scale,
             cut_by_border=cut,
             hidden_eyes=behind_lenses,
+            exemplars=[str(library.ids[k]) for k in picks] if library is not None else [],
+            teeth_from=str(library.ids[teeth]) if library is not None and teeth is not None else None,
         )
     return out, dst, timings
+
+
+def _smile_library():
+    """The smile exemplar library, or None (with a warning once) when it is not installed."""
+    try:
+        return exemplars.load_library()
+    except MissingResourceError as exc:  # pragma: no cover - the library ships with the package
+        import warnings
+
+        warnings.warn(f"happy edits fall back to geometry only: {exc}", stacklevel=3)
+        return None
 
 
 def _single_threaded_blas():
@@ -302,6 +333,8 @@ class WarpEditor:
             "mouth_open": reports[0].get("mouth_open", False),
             "cut_by_border": reports[0].get("cut_by_border", []),
             "hidden_eyes": reports[0].get("hidden_eyes", []),
+            "exemplars": reports[0].get("exemplars", []),
+            "teeth_from": reports[0].get("teeth_from"),
             "timings_ms": timings,
         }
         return EditResult(image=result, info=info)

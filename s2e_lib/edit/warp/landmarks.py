@@ -188,7 +188,12 @@ def keep_features(source: np.ndarray, target: np.ndarray, names: list[str]) -> n
 
 
 def target_landmarks(
-    landmarks: np.ndarray, emotion: str, strength: float = 1.0, *, rigid_eyes: bool = False
+    landmarks: np.ndarray,
+    emotion: str,
+    strength: float = 1.0,
+    *,
+    rigid_eyes: bool = False,
+    mouth_field: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where the 68 landmarks go for ``emotion`` at ``strength`` (image coordinates).
 
@@ -204,6 +209,11 @@ def target_landmarks(
     rigid_eyes : bool
         The face wears glasses, whose frames must not bend: lids (inside the lenses) and
         brows move half as far, and a lowered brow stops above the frame's top rim.
+    mouth_field : numpy.ndarray, optional
+        (20, 2) displacement of the mouth points 48–67 at strength 1 (face frame), used
+        instead of the recipe's mouth when the photo's mouth is closed: a measured real
+        smile (:attr:`~s2e_lib.edit.warp.exemplars.ExemplarLibrary.smile_field`) that parts
+        the lips over the upper teeth.
     """
     emotion = _emotion(emotion)
     strength = _strength(strength)
@@ -212,6 +222,8 @@ def target_landmarks(
     recipe = RECIPES[emotion]
     is_open = mouth_gap(landmarks) >= OPEN_MOUTH
     field = recipe_field(emotion, strength, mouth_open=is_open)
+    if mouth_field is not None and not is_open:
+        field[48:68] = np.asarray(mouth_field, np.float64) * saturate(strength)
     if recipe.relax_mouth:
         keep = recipe.keep_open if is_open else 0.0
         pts = relax_mouth(pts, weight=min(1.0, strength), keep_open=keep)

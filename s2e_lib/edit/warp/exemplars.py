@@ -1,0 +1,418 @@
+"""Real smiles: expression ratio images and mouth interiors from the FRL London set.
+
+Geometry alone cannot carry a smile: a real one also shows the upper teeth, deepens the
+nasolabial folds and bunches the cheeks. Following Liu, Shan & Zhang ("Expressive
+Expression Mapping with Ratio Images", SIGGRAPH 2001) and Averbuch-Elor et al. ("Bringing
+Portraits to Life", SIGGRAPH Asia 2017), the editor warps the geometry, then transfers that
+fine appearance from people who really smiled:
+
+- an **expression ratio image** per exemplar: the smiling photo's luminance divided by the
+  neutral photo's, after warping the neutral photo onto the smile's geometry, so the ratio
+  holds only what the expression changed on the skin (creases, dimples, cheek shading).
+  Its slow part (lighting drift between the two shots) is removed, it is limited to skin
+  (never eyes, brows, lips, hair or background) and stored warped onto the library's mean
+  smile shape, so it can be warped onto any face's target landmarks;
+- a **mouth interior** per exemplar whose smile shows the upper teeth: the smiling mouth
+  cropped with its 20 lip landmarks, warped onto the edit's inner-lip contour, matched to the
+  photo and Poisson-blended (:func:`s2e_lib.edit.warp.photo.composite`).
+
+The library (``s2e_lib/assets/exemplars/frl_smiles.npz``, built by
+``tools/build_exemplars.py`` from ``../shared/data/frl_london``) and its model card
+(``MODEL_CARD.md`` beside it) ship with the package. The set has smiles only: sad, angry and
+fear edits stay geometric.
+
+Exemplars are picked per face (:func:`choose_exemplars`): the nearest in skin colour (CIELAB
+of the cheeks) and lighting direction (left/right cheek balance), the ratio images of the
+:data:`N_BLEND` nearest averaged (less of one person's skin texture, more of what smiles
+share), the mouth interior taken from the nearest exemplar that shows teeth.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from s2e_lib.edit.warp.geometry import tps_apply, tps_fit
+from s2e_lib.edit.warp.landmarks import FaceFrame
+from s2e_lib.errors import MissingResourceError
+
+#: Library file inside ``s2e_lib/assets/exemplars``.
+LIBRARY = "frl_smiles.npz"
+#: Canonical frame of the stored ratio images: pixels per IOD and extent (face units).
+CANON_IOD = 64
+CANON_X = (-1.5, 1.5)
+CANON_Y = (-1.0, 2.0)
+#: Log-ratios are stored as int8: value / LOG_SCALE.
+LOG_SCALE = 127 / 0.5
+#: Pixels per IOD of the stored mouth crops (teeth need more detail than creases).
+MOUTH_IOD = 160
+#: An "eye white" whose channels differ more than this factor is no white reference (tinted
+#: lenses, a squint showing mostly skin): the teeth then keep the exemplar's light.
+MAX_SCLERA_TINT = 1.25
+#: How many nearest exemplars' ratio images are averaged.
+N_BLEND = 4
+
+
+def canon_shape() -> tuple[int, int]:
+    """(height, width) of the canonical ratio-image frame."""
+    return (
+        int(round((CANON_Y[1] - CANON_Y[0]) * CANON_IOD)),
+        int(round((CANON_X[1] - CANON_X[0]) * CANON_IOD)),
+    )
+
+
+def face_to_canon(points: np.ndarray) -> np.ndarray:
+    """Face-frame coordinates (IOD units) → canonical frame pixels."""
+    p = np.asarray(points, np.float64)
+    return (p - (CANON_X[0], CANON_Y[0])) * CANON_IOD
+
+
+def frame_border(shape: tuple[int, int], n: int = 6) -> np.ndarray:
+    """Points along an image's border (pinned in every dense warp)."""
+    h, w = shape
+    xs, ys = np.linspace(0, w - 1, n), np.linspace(0, h - 1, n)
+    pts = [(x, y) for x in xs for y in (0, h - 1)] + [(x, y) for y in ys[1:-1] for x in (0, w - 1)]
+    return np.array(pts, np.float64)
+
+
+def dense_warp(
+    image: np.ndarray,
+    from_pts: np.ndarray,
+    to_pts: np.ndarray,
+    out_shape: tuple[int, int],
+    origin=(0.0, 0.0),
+    pinned: np.ndarray | None = None,
+    step: int = 4,
+    border_value=0,
+) -> np.ndarray:
+    """Resample ``image`` (whose features sit at ``from_pts``) so they sit at ``to_pts``.
+
+    ``to_pts`` are in the coordinates of an output window of ``out_shape`` whose pixel (0, 0) is
+    at ``origin``; ``pinned`` points (same coordinates as ``to_pts``) map onto themselves in
+    ``from``'s coordinates too. A thin-plate spline from ``to`` to ``from`` is evaluated on a
+    grid every ``step`` pixels and upsampled.
+    """
+    import cv2
+
+    h, w = out_shape
+    to_pts = np.asarray(to_pts, np.float64) - origin
+    from_pts = np.asarray(from_pts, np.float64)
+    if pinned is not None and len(pinned):
+        pinned = np.asarray(pinned, np.float64) - origin
+        to_all, from_all = np.vstack([to_pts, pinned]), np.vstack([from_pts, pinned + origin])
+    else:
+        to_all, from_all = to_pts, from_pts
+    scale = 1.0 / max(np.ptp(to_all[:, 0]), 1.0)
+    model = tps_fit(to_all * scale, from_all * scale, regularization=1e-4)
+    gx = np.arange(0, w + step, step, dtype=np.float64)
+    gy = np.arange(0, h + step, step, dtype=np.float64)
+    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    src = (tps_apply(model, grid * scale) / scale).reshape(len(gy), len(gx), 2).astype(np.float32)
+    big = cv2.resize(src, (len(gx) * step, len(gy) * step), interpolation=cv2.INTER_LINEAR)
+    shift = (step - 1) / 2.0
+    big = cv2.warpAffine(
+        big, np.float32([[1, 0, shift], [0, 1, shift]]), (w, h), borderMode=cv2.BORDER_REPLICATE
+    )
+    return cv2.remap(
+        image,
+        big[..., 0],
+        big[..., 1],
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
+
+
+@dataclass(frozen=True)
+class ExemplarLibrary:
+    """The shipped library (see the module docstring); arrays indexed by exemplar."""
+
+    ids: np.ndarray  # (K,) FRL face ids
+    mean_shape: np.ndarray  # (68, 2) the mean smile, face frame (IOD units)
+    smile_field: np.ndarray  # (68, 2) mean neutral → smile displacement, face frame
+    log_ratio: np.ndarray  # (K, H, W) int8, / LOG_SCALE, on mean_shape in the canonical frame
+    skin_lab: np.ndarray  # (K, 3) cheeks' CIELAB (L 0..100)
+    light: np.ndarray  # (K,) (left − right cheek L) / mean L
+    sclera: np.ndarray  # (K, 3) eye white colour (sclera_colour) of the smiling photo
+    teeth: np.ndarray  # (K,) share of the smile's mouth opening that is teeth
+    mouth_offsets: np.ndarray  # (K + 1,) into mouth_jpeg; equal neighbours = no mouth crop
+    mouth_jpeg: np.ndarray  # uint8 JPEG bytes of the mouth crops, concatenated
+    mouth_points: np.ndarray  # (K, 20, 2) lip landmarks 48–67 in each crop's pixels
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def ratio(self, k: int) -> np.ndarray:
+        return self.log_ratio[k].astype(np.float32) / LOG_SCALE
+
+    def has_mouth(self, k: int) -> bool:
+        return self.mouth_offsets[k + 1] > self.mouth_offsets[k]
+
+    def mouth(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB crop, (20, 2) lip landmarks 48–67 in the crop) of exemplar ``k``."""
+        from PIL import Image
+
+        buf = self.mouth_jpeg[self.mouth_offsets[k] : self.mouth_offsets[k + 1]].tobytes()
+        return np.asarray(Image.open(io.BytesIO(buf)).convert("RGB")), self.mouth_points[k]
+
+
+@functools.lru_cache(maxsize=1)
+def load_library() -> ExemplarLibrary:
+    """The exemplar library shipped in ``s2e_lib/assets/exemplars`` (loaded once)."""
+    path = resources.files("s2e_lib").joinpath("assets", "exemplars", LIBRARY)
+    try:
+        with resources.as_file(path) as p, np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise MissingResourceError(
+            f"{path}: the smile exemplar library is missing (reinstall s2e_lib)"
+        ) from None
+    return ExemplarLibrary(**{k: data[k] for k in ExemplarLibrary.__dataclass_fields__})
+
+
+# --- per-face measurements -------------------------------------------------------------
+
+
+def cheek_patches(landmarks: np.ndarray) -> list[np.ndarray]:
+    """Image-coordinate centres of the two cheek patches (below each eye, beside the nose)."""
+    frame = FaceFrame.from_landmarks(landmarks)
+    return [frame.to_image(np.array([x, 0.55])) for x in (-0.45, 0.45)]
+
+
+def skin_measure(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """Cheeks' mean CIELAB colour and lighting balance ((left − right) L / mean L)."""
+    import cv2
+
+    frame = FaceFrame.from_landmarks(np.asarray(landmarks, np.float64))
+    r = max(2, int(0.12 * frame.iod))
+    labs = []
+    for c in cheek_patches(landmarks):
+        x, y = int(round(c[0])), int(round(c[1]))
+        patch = rgb[max(0, y - r) : y + r, max(0, x - r) : x + r]
+        if patch.size == 0:
+            patch = rgb
+        lab = cv2.cvtColor(patch.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB).reshape(-1, 3)
+        labs.append(np.median(lab, 0))
+    labs = np.array(labs)
+    light = float((labs[0, 0] - labs[1, 0]) / max(labs[:, 0].mean(), 1.0))
+    return labs.mean(0), light
+
+
+def sclera_colour(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """The eye white's colour: mean RGB of the brightest 5 % inside both eye outlines.
+
+    It is the photo's light and colour cast on something white, the reference a transferred
+    mouth's teeth are matched to (skin is no reference for teeth: its own colour varies).
+    None when the eyes show too few pixels.
+    """
+    import cv2
+
+    from s2e_lib.edit.warp.photo import LUMA
+
+    pts = np.asarray(landmarks, np.float64)
+    pixels = []
+    for eye in (pts[36:42], pts[42:48]):
+        x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
+        x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
+        region = np.asarray(rgb[y0:y1, x0:x1], np.float32)
+        if region.size == 0:
+            continue
+        mask = np.zeros(region.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(eye - (x0, y0)).astype(np.int32)], 1)
+        if mask.sum() >= 4:
+            pixels.append(region[mask > 0])
+    if not pixels:
+        return None
+    px = np.concatenate(pixels)
+    luma = px @ LUMA
+    return px[luma >= np.percentile(luma, 95)].mean(0)
+
+
+def choose_exemplars(
+    rgb: np.ndarray, landmarks: np.ndarray, library: ExemplarLibrary | None = None, n: int = N_BLEND
+) -> list[int]:
+    """Indices of the ``n`` exemplars nearest the face in skin colour and lighting direction."""
+    lib = library or load_library()
+    lab, light = skin_measure(rgb, landmarks)
+    # L in units of 8, a/b in units of 4, lighting balance in units of 0.1
+    d = (
+        ((lib.skin_lab[:, 0] - lab[0]) / 8.0) ** 2
+        + ((lib.skin_lab[:, 1] - lab[1]) / 4.0) ** 2
+        + ((lib.skin_lab[:, 2] - lab[2]) / 4.0) ** 2
+        + ((lib.light - light) / 0.1) ** 2
+    )
+    return [int(k) for k in np.argsort(d)[:n]]
+
+
+# --- applying them -------------------------------------------------------------------
+
+
+def skin_likelihood(rgb_patch: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
+    """0…1 per pixel: how close in chroma (and not far in lightness) to the cheeks' skin colour.
+
+    Beards, hair, spectacle frames, teeth and background differ from skin in chroma or
+    lightness and get ≈ 0, so ratio images never darken or lighten them.
+    """
+    import cv2
+
+    lab = cv2.cvtColor(np.clip(rgb_patch, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    dc = np.hypot(lab[..., 1] - skin_lab[1], lab[..., 2] - skin_lab[2])
+    dl = np.abs(lab[..., 0] - skin_lab[0])
+    like = np.clip(1.5 - dc / 8.0, 0, 1) * np.clip(1.6 - dl / 30.0, 0, 1)
+    return cv2.GaussianBlur(like.astype(np.float32), (0, 0), 1.5)
+
+
+def ratio_for_face(
+    target: np.ndarray,
+    shape: tuple[int, int],
+    origin,
+    picks: list[int],
+    library: ExemplarLibrary | None = None,
+) -> np.ndarray:
+    """The averaged log-ratio of ``picks`` warped onto ``target`` landmarks (window of ``shape`` at ``origin``)."""
+    lib = library or load_library()
+    frame = FaceFrame.from_landmarks(target)
+    log_ratio = np.mean([lib.ratio(k) for k in picks], axis=0).astype(np.float32)
+    canon_pts = face_to_canon(lib.mean_shape)
+    # the canonical frame's corners follow the face frame (rotation and scale of the face)
+    corners_face = np.array(
+        [
+            [CANON_X[0], CANON_Y[0]],
+            [CANON_X[1], CANON_Y[0]],
+            [CANON_X[0], CANON_Y[1]],
+            [CANON_X[1], CANON_Y[1]],
+        ]
+    )
+    to_pts = np.vstack([target, frame.to_image(corners_face)])
+    from_pts = np.vstack([canon_pts, face_to_canon(corners_face)])
+    step = int(np.clip(frame.iod / 16, 2, 8))
+    return dense_warp(log_ratio, from_pts, to_pts, shape, origin=origin, step=step)
+
+
+def apply_ratio(
+    img: np.ndarray,
+    target: np.ndarray,
+    origin,
+    gain: float,
+    picks: list[int],
+    skin_lab: np.ndarray,
+    keep_out: np.ndarray | None = None,
+    library: ExemplarLibrary | None = None,
+) -> np.ndarray:
+    """Multiply the skin of ``img`` (float RGB window at ``origin``) by the smile's ratio image.
+
+    ``gain`` scales the log-ratio (the edit's saturated strength); ``keep_out`` (0…1, the
+    window's shape) is left untouched (spectacle lenses and frames, a hidden eye).
+    """
+    if gain <= 0:
+        return img
+    log_r = ratio_for_face(target, img.shape[:2], origin, picks, library)
+    weight = skin_likelihood(img, skin_lab)
+    if keep_out is not None:
+        weight = weight * (1 - np.clip(keep_out, 0, 1))
+    factor = np.exp(gain * log_r * weight)[..., None]
+    return img * factor
+
+
+def mouth_interior(
+    target: np.ndarray, shape: tuple[int, int], origin, pick: int, library: ExemplarLibrary | None = None
+) -> np.ndarray:
+    """The exemplar's smiling mouth (teeth, gums, dark interior) warped onto ``target``'s lips.
+
+    Returns a float RGB window of ``shape`` at ``origin``; only its pixels inside the target
+    inner-lip contour are meaningful.
+    """
+    lib = library or load_library()
+    crop, pts = lib.mouth(pick)
+    frame = FaceFrame.from_landmarks(target)
+    lips = np.asarray(target[48:68], np.float64)
+    # pins a little outside the lips keep the warp tame around the mouth
+    centre = lips.mean(0)
+    ring_t = centre + 1.8 * (lips[:12] - centre)
+    ring_c = pts[:12].mean(0) + 1.8 * (pts[:12] - pts[:12].mean(0))
+    step = int(np.clip(frame.iod / 24, 1, 6))
+    out = dense_warp(
+        crop.astype(np.float32),
+        np.vstack([pts, ring_c]),
+        np.vstack([lips, ring_t]),
+        shape,
+        origin=origin,
+        step=step,
+    )
+    return out
+
+
+def transfer_mouth(
+    img: np.ndarray,
+    target: np.ndarray,
+    origin,
+    pick: int,
+    rgb_src: np.ndarray,
+    src: np.ndarray,
+    stats,
+    library: ExemplarLibrary | None = None,
+) -> np.ndarray:
+    """Fill the target inner-lip opening of ``img`` (float RGB window at ``origin``) with a real mouth.
+
+    The exemplar's mouth is warped onto the target lips (:func:`mouth_interior`), its colour
+    scaled per channel by the ratio of the two photos' eye whites (:func:`sclera_colour`: teeth
+    are white under the photo's light and cast, whatever the skin), given the photo's blur and
+    grain, and Poisson-blended (:func:`s2e_lib.edit.warp.photo.composite`).
+    """
+    from s2e_lib.edit.warp.geometry import _poly_mask
+    from s2e_lib.edit.warp.photo import composite
+
+    lib = library or load_library()
+    shape = img.shape[:2]
+    interior = mouth_interior(target, shape, origin, pick, lib)
+    own, theirs = sclera_colour(rgb_src, src), lib.sclera[pick].astype(np.float32)
+    if own is None or theirs.min() <= 0 or own.max() > MAX_SCLERA_TINT * max(own.min(), 1.0):
+        # no eye white to go by (behind tinted lenses, too small, a reflection): the exemplar's
+        # light with the cast the skin suggests (photo_stats' white balance)
+        gain = np.asarray(stats.white, np.float32)
+    else:  # the light (capped: a squinting eye's few pixels are no firm measure) and the cast
+        level = float(np.clip(own.mean() / theirs.mean(), 0.45, 1.15))
+        cast = np.clip((own / own.mean()) / (theirs / theirs.mean()), 0.85, 1.15)
+        gain = (level * cast).astype(np.float32)
+    iod = FaceFrame.from_landmarks(target).iod
+    alpha = _poly_mask(shape, np.asarray(target[60:68], np.float64) - origin, blur=0.008 * iod)
+    return composite(img, interior * gain, alpha, stats, seed=pick)
+
+
+def pick_mouth(rgb: np.ndarray, landmarks: np.ndarray, library: ExemplarLibrary | None = None) -> int | None:
+    """The exemplar whose teeth suit the face: nearest in the cheeks' lightness and the light's
+    direction (skin hue says nothing about teeth). None when the library has no mouth."""
+    lib = library or load_library()
+    with_mouth = [k for k in range(len(lib)) if lib.has_mouth(k)]
+    if not with_mouth:
+        return None
+    lab, light = skin_measure(rgb, landmarks)
+    return min(
+        with_mouth,
+        key=lambda k: ((lib.skin_lab[k, 0] - lab[0]) / 8.0) ** 2 + ((lib.light[k] - light) / 0.1) ** 2,
+    )
+
+
+def lens_mask(shape: tuple[int, int], landmarks: np.ndarray, origin) -> np.ndarray:
+    """1 inside both spectacle lenses and over the bridge (a window of ``shape`` at ``origin``)."""
+    import cv2
+
+    from s2e_lib.edit.warp.landmarks import LENS_DROP, LENS_HALF_HEIGHT, LENS_HALF_WIDTH
+
+    frame = FaceFrame.from_landmarks(landmarks)
+    fp = frame.to_face(landmarks)
+    mask = np.zeros(shape, np.float32)
+    t = np.linspace(0, 2 * np.pi, 40)
+    for eye in (slice(36, 42), slice(42, 48)):
+        c = fp[eye].mean(0) + (0, LENS_DROP)
+        ring = np.stack(
+            [c[0] + 1.15 * LENS_HALF_WIDTH * np.cos(t), c[1] + 1.15 * LENS_HALF_HEIGHT * np.sin(t)], -1
+        )
+        cv2.fillPoly(mask, [np.round(frame.to_image(ring) - origin).astype(np.int32)], 1.0)
+    bridge = np.array([[-0.2, -0.15], [0.2, -0.15], [0.2, 0.1], [-0.2, 0.1]])
+    cv2.fillPoly(mask, [np.round(frame.to_image(bridge) - origin).astype(np.int32)], 1.0)
+    return cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.03 * frame.iod))
