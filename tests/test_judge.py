@@ -101,22 +101,35 @@ def test_neutral_portraits_read_neutral(judge, shared_data):
 def test_summary_counts_top1_rates_identity_and_neutral():
     from tools.judge_warp import summarize
 
+    def row(face, emotion, top1, p, distance, human):
+        return {"face": face, "emotion": emotion, "top1": top1, "p_requested": p,
+                "identity_distance": distance, "top1_human": human}  # fmt: skip
+
     rows = [
-        {"face": "a", "emotion": "neutral", "top1": "neutral", "p_requested": 0.9, "identity_distance": 0.0},
-        {"face": "a", "emotion": "happy", "top1": "happy", "p_requested": 0.9, "identity_distance": 0.2},
-        {"face": "a", "emotion": "fear", "top1": "surprise", "p_requested": 0.1, "identity_distance": 0.4},
-        {"face": "b", "emotion": "neutral", "top1": "sad", "p_requested": 0.2, "identity_distance": 0.1},
-        {"face": "b", "emotion": "happy", "top1": "happy", "p_requested": 0.8, "identity_distance": 0.3},
-        {"face": "b", "emotion": "fear", "top1": "fear", "p_requested": 0.6, "identity_distance": 0.5},
+        row("a", "neutral", "neutral", 0.9, 0.0, "neutral"),
+        row("a", "happy", "happy", 0.9, 0.2, "happy"),
+        row("a", "fear", "surprise", 0.1, 0.4, "fear"),
+        row("b", "neutral", "sad", 0.2, 0.1, "neutral"),
+        row("b", "happy", "happy", 0.8, 0.3, "happy"),
+        row("b", "fear", "fear", 0.6, 0.5, "surprise"),
     ]
     baseline = [{"face": "a", "top1": "neutral"}, {"face": "b", "top1": "happy"}]
     s = summarize(rows, baseline)
     assert s["top1_rate"] == 0.75 and s["top1_rate_happy"] == 1.0 and s["top1_rate_fear"] == 0.5
+    assert s["top1_rate_human"] == 0.75 and s["top1_rate_human_fear"] == 0.5
     assert s["identity_distance_mean"] == pytest.approx(0.35)
     assert s["neutral_kept_neutral"] == "1/1"  # only face a was neutral to begin with
     assert s["goal_met"] is True
     rows[2]["identity_distance"] = 2.0
     assert summarize(rows, baseline)["goal_met"] is False
+    rows[2]["identity_distance"] = 0.4
+    rows[4]["top1_human"] = "neutral"  # the second judge reads one smile of two: happy 50 % < 70 %
+    assert summarize(rows, baseline)["goal_met"] is False
+    # without the second judge's verdicts the goal cannot be confirmed
+    assert (
+        summarize([{k: v for k, v in r.items() if k != "top1_human"} for r in rows], baseline)["goal_met"]
+        is False
+    )
 
 
 def test_variants_are_flipped_scaled_rotated_relit_and_gray():

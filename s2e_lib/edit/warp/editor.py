@@ -96,7 +96,9 @@ def warp_face(
     # a smile gets real teeth and real creases from the exemplar library (exemplars.py)
     library = _smile_library() if emotion == "happy" and strength > 0 else None
     closed = mouth_gap(src) < OPEN_MOUTH
-    mouth_field = library.smile_field[48:68] if library is not None and closed else None
+    mouth_field = (
+        exemplars.SMILE_GAIN * library.smile_field[48:68] if library is not None and closed else None
+    )
     dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses, mouth_field=mouth_field)
     dst, cut = freeze_cut_features(src, dst, rgb.shape)
     # an eye behind a dark lens (or hair, a patch) keeps its lids: a raised lid painted white on it
@@ -182,7 +184,14 @@ def warp_face(
             keep_out = exemplars.lens_mask(img[sy, sx].shape[:2], dst, o) if glasses else None
             lab, _ = exemplars.skin_measure(rgb, src)
             img[sy, sx] = exemplars.apply_ratio(
-                img[sy, sx], dst, o, saturate(strength), picks, lab, keep_out=keep_out, library=library
+                img[sy, sx],
+                dst,
+                o,
+                exemplars.RATIO_GAIN * saturate(strength),
+                picks,
+                lab,
+                keep_out=keep_out,
+                library=library,
             )
         strokes = (
             _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength)) if library is None else []
