@@ -103,7 +103,6 @@ def test_no_mouth_interior_at_strength_0_and_real_teeth_at_1(hopper):
     inner = smile.info["target_landmarks"][60:68]
     assert mouth_gap(smile.info["target_landmarks"]) > 0.08  # the lips part over the teeth
     from s2e_lib.edit.warp.geometry import _poly_mask
-
     from s2e_lib.edit.warp.paint import _lip_colour
 
     mask = _poly_mask(image.shape[:2], inner) > 0.9
