@@ -109,8 +109,11 @@ def test_no_mouth_interior_at_strength_0_and_real_teeth_at_1(hopper):
     luma = smile.image.astype(float) @ [0.299, 0.587, 0.114]
     lips = float(_lip_colour(image, face.landmarks) @ [0.299, 0.587, 0.114])
     assert np.percentile(luma[mask], 75) > lips + 15  # teeth, lighter than her lips
-    # other emotions never get teeth
-    for emotion in ("sad", "angry", "fear", "neutral"):
+    # fear's stretched, parted lips show real teeth too (no ratio image: the set has smiles only)
+    fear = editor.edit(image, "fear", 1.0, faces=[face])
+    assert fear.info["teeth_from"] is not None and fear.info["exemplars"] == []
+    # sadness, anger and a neutral request keep the mouth closed: no teeth
+    for emotion in ("sad", "angry", "neutral"):
         assert editor.edit(image, emotion, 1.0, faces=[face]).info["teeth_from"] is None
 
 

@@ -354,9 +354,9 @@ def test_narrow_eyes_narrow_in_proportion_and_never_close(face):
     assert all(after[j, 1] - after[i, 1] > -1e-3 for i, j in LID_PAIRS)  # the lids never cross
 
 
-def test_a_widened_eye_is_stretched_from_its_lower_lid():
-    """Inside a widened eye the map samples rows nearer the lower lid (the eye's own white and
-    iris fill part of the new opening); an eye whose lid did not rise is only shifted."""
+def test_a_widened_eye_keeps_its_iris_size():
+    """Inside a widened eye the map is a rigid shift: the eyeball does not stretch, so the iris
+    keeps its size and roundness (a 1.25x stretch gave unseen faces "doll eyes")."""
     from s2e_lib.edit.warp.geometry import _eye_override
 
     eye = np.array([[20, 40], [30, 35], [40, 35], [50, 40], [40, 45], [30, 45]], np.float64)
@@ -366,9 +366,40 @@ def test_a_widened_eye_is_stretched_from_its_lower_lid():
     dst[[37, 38], 1] -= 6  # the left eye's upper lid rises
     ys, xs = np.mgrid[0:80, 0:120].astype(np.float32)
     map_x, map_y = _eye_override(xs.copy(), ys.copy(), src, dst, (0, 0, 120, 80), 60.0)
-    assert map_y[36, 35] > 36.5  # above the lower lid: sampled nearer to it
-    assert abs(map_y[44, 35] - 44) < 0.5  # the lower lid itself stays
+    np.testing.assert_allclose(map_y[36:45, 28:42], ys[36:45, 28:42], atol=1e-4)  # no stretch
+    np.testing.assert_allclose(map_x[36:45, 28:42], xs[36:45, 28:42], atol=1e-4)
     np.testing.assert_allclose(map_y[30:50, 75:105], ys[30:50, 75:105], atol=1e-4)  # the other eye: unmoved
+
+
+def test_a_raised_lid_uncovers_the_iris_own_arc_and_eye_white():
+    """The band a raised lid uncovers shows the iris's hidden upper arc (its own pixels,
+    mirrored from its lower half) inside the iris circle and eye white outside it."""
+    from s2e_lib.edit.warp.paint import IRIS_RADIUS, _paint_sclera, iris_circle
+    from s2e_lib.edit.warp.photo import PhotoStats
+
+    iod = 100.0
+    img = np.full((120, 200, 3), 200.0, np.float32)  # skin
+    ys, xs = np.mgrid[0:120, 0:200]
+    eye = np.array([[30, 60], [42, 52], [58, 52], [70, 60], [58, 66], [42, 66]], np.float64)
+    inside_eye = (np.abs(xs - 50) / 20.0) ** 2 + (np.abs(ys - 60) / 8.0) ** 2 <= 1
+    img[inside_eye] = 235.0  # eye white
+    iris = np.hypot(xs - 50, ys - 60) <= IRIS_RADIUS * iod
+    img[iris & inside_eye] = (60.0, 90.0, 140.0)  # a blue iris, its top under the lid
+    src = np.zeros((68, 2))
+    src[36:42], src[42:48] = eye, eye + (100, 0)
+    found = iris_circle(img.astype(np.uint8), eye, iod)
+    assert found is not None and np.abs(found[0] - (50, 60)).max() < 1.5
+    dst = src.copy()
+    dst[[37, 38], 1] -= 5  # the upper lid rises 5 px
+    uncovered_before = np.zeros((120, 200), np.float32)
+    out = _paint_sclera(
+        img.copy(), dst, uncovered_before, img.astype(np.uint8), src, iod, np.zeros(2),
+        PhotoStats(noise=0.0, blur=0.0, white=np.ones(3, np.float32)),
+    )  # fmt: skip
+    over_iris = out[51, 47:54].mean(axis=0)  # at the old lid line, inside the iris circle
+    assert over_iris[2] > over_iris[0] + 40 and over_iris.mean() < 140  # the iris's blue, not white
+    beside = out[53, 36:39].mean(axis=0)  # uncovered, outside the iris circle
+    assert beside.mean() > 180  # eye white
 
 
 @pytest.mark.parametrize("emotion", ["happy", "sad", "angry", "fear", "surprised", "disgusted", "contempt"])

@@ -93,12 +93,11 @@ def warp_face(
     src = np.asarray(landmarks, np.float64)
     if glasses is None:
         glasses = strength > 0 and glasses_evidence(rgb, src).present
-    # a smile gets real teeth and real creases from the exemplar library (exemplars.py)
-    library = _smile_library() if emotion == "happy" and strength > 0 else None
+    # parted lips get real teeth, a smile real creases too, from the exemplar library (exemplars.py)
+    library = _smile_library() if RECIPES[emotion].real_mouth and strength > 0 else None
     closed = mouth_gap(src) < OPEN_MOUTH
-    mouth_field = (
-        exemplars.SMILE_GAIN * library.smile_field[48:68] if library is not None and closed else None
-    )
+    smile = library is not None and emotion == "happy"
+    mouth_field = exemplars.SMILE_GAIN * library.smile_field[48:68] if smile and closed else None
     dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses, mouth_field=mouth_field)
     dst, cut = freeze_cut_features(src, dst, rgb.shape)
     # an eye behind a dark lens (or hair, a patch) keeps its lids: a raised lid painted white on it
@@ -111,6 +110,7 @@ def warp_face(
     if glasses:  # the frame's outline and bridge stay where they are
         anchors = np.vstack([anchors, frame_anchors(src)])
     step = grid_step or int(np.clip(frame.iod / 12, 2, 12))
+    picks: list[int] = []
     t1 = time.perf_counter()
     # mid-lip points keep each lip's body on the lip when the mouth opens or closes
     pairs = np.array([[50, 61], [51, 62], [52, 63], [58, 67], [57, 66], [56, 65]])
@@ -171,7 +171,7 @@ def warp_face(
         opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
         # an open mouth keeps its own interior, warped with the lips; a closed one shows a
         # dark gap only where the lips parted further than in the photo
-        picks = exemplars.choose_exemplars(rgb, src, library) if library is not None else []
+        picks = exemplars.choose_exemplars(rgb, src, library) if smile else []
         teeth = exemplars.pick_mouth(rgb, src, library) if library is not None and closed else None
         if teeth is not None and opened > 0.02 * frame.iod:
             img[sy, sx] = exemplars.transfer_mouth(img[sy, sx], dst, o, teeth, rgb, src, stats, library)
@@ -179,7 +179,7 @@ def warp_face(
             img[sy, sx] = _paint_gap(img[sy, sx], dst, slit_w[sy, sx], rgb, src, skin, frame.iod, o, stats)
         sy, sx, o = _window(dst[36:48], origin, frame.iod, img.shape)
         img[sy, sx] = _paint_sclera(img[sy, sx], dst, eyes_w[sy, sx], rgb, src, frame.iod, o, stats)
-        if library is not None:  # real creases instead of drawn folds
+        if smile:  # real creases instead of drawn folds (the library holds smiles only)
             sy, sx, o = _window(dst, origin, frame.iod, img.shape)
             keep_out = exemplars.lens_mask(img[sy, sx].shape[:2], dst, o) if glasses else None
             lab, _ = exemplars.skin_measure(rgb, src)
@@ -193,9 +193,7 @@ def warp_face(
                 keep_out=keep_out,
                 library=library,
             )
-        strokes = (
-            _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength)) if library is None else []
-        )
+        strokes = _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength)) if not smile else []
         if strokes:
             img = _shade(img, strokes, tframe, (x0, y0), gain=_shading_gain(skin))
     t2 = time.perf_counter()
@@ -210,7 +208,7 @@ def warp_face(
             displacement_scale=scale,
             cut_by_border=cut,
             hidden_eyes=behind_lenses,
-            exemplars=[str(library.ids[k]) for k in picks] if library is not None else [],
+            exemplars=[str(library.ids[k]) for k in picks] if library is not None and smile else [],
             teeth_from=str(library.ids[teeth]) if library is not None and teeth is not None else None,
         )
     return out, dst, timings

@@ -134,9 +134,11 @@ def _eye_rings(src: np.ndarray, dst: np.ndarray, frame: FaceFrame) -> tuple[np.n
     return frame.to_image(ring_s), frame.to_image(ring_d)
 
 
-#: Share of a widened eye's extra opening filled by stretching the eye's own pixels
-#: (the rest is new eye white): the iris stays round enough, the white crescent thin.
-EYE_STRETCH_SHARE = 0.5
+#: Share of a widened eye's extra opening filled by stretching the eye's own pixels. 0: an
+#: eyeball does not stretch when the lid rises, so the iris keeps its size and roundness
+#: (round 9: 0.5 enlarged the iris of unseen faces by up to 1.25× — "doll eyes"); the
+#: uncovered band is the iris's own hidden arc and eye white (paint._paint_sclera).
+EYE_STRETCH_SHARE = 0.0
 #: Largest vertical stretch of an eye's own pixels.
 EYE_STRETCH_MAX = 1.25
 

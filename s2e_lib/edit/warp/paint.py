@@ -16,6 +16,8 @@ from s2e_lib.edit.warp.photo import LUMA
 #: Uncovered eye white is at least this times the cheeks' luminance (eyes in shade still
 #: show white), and darkened by this much right under the lid (its shadow and lashes).
 SCLERA_MIN_LUMA, SCLERA_LID_SHADE = 1.05, 0.15
+#: Radius of an iris in inter-ocular distances (11.7 mm of a 62 mm adult distance).
+IRIS_RADIUS = 0.094
 #: How much the lash line drawn along a raised upper lid darkens the pixels under it.
 LASH_LINE_DARKENING = 0.3
 
@@ -197,8 +199,72 @@ def _cover_teeth(img, dst, src_mouth_warped, rgb_src, src, iod, origin, stats):
     return img * (1 - a) + match_photo(np.broadcast_to(colour, img.shape), stats, seed=3) * a
 
 
+def iris_circle(rgb: np.ndarray, eye: np.ndarray, iod: float) -> tuple[np.ndarray, float] | None:
+    """Centre (x, y) and radius of an eye's iris, from the darkness inside its six landmarks.
+
+    The centre is the darkness-weighted centroid of the eye's pixels (iris and pupil are the
+    darkest part of an open eye), the radius a typical iris's, 0.094 inter-ocular distances
+    (11.7 mm over 62 mm), at most the eye's half height plus its lid cover. None when the eye
+    shows too few pixels or no dark part (closed, hidden).
+    """
+    eye = np.asarray(eye, np.float64)
+    x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
+    patch = np.asarray(rgb[y0:y1, x0:x1], np.float32)
+    if patch.size == 0:
+        return None
+    inside = _poly_mask(patch.shape[:2], eye - (x0, y0)) > 0.5
+    if inside.sum() < 12:
+        return None
+    luma = patch @ LUMA
+    values = luma[inside]
+    dark = np.clip(np.percentile(values, 60) - luma, 0, None) * inside
+    if dark.sum() <= 0 or np.percentile(values, 90) - np.percentile(values, 10) < 15:
+        return None
+    ys, xs = np.mgrid[0 : patch.shape[0], 0 : patch.shape[1]]
+    centre = np.array([(xs * dark).sum(), (ys * dark).sum()]) / dark.sum() + (x0, y0)
+    return centre, IRIS_RADIUS * iod
+
+
+def _uncovered_iris(rgb_src, src_eye, shift, iod, origin, shape):
+    """(alpha, pixels) of the iris's arc a raised lid uncovers: the eye moves rigidly by
+    ``shift``; inside the iris circle the pixels are the iris's own lower half mirrored
+    about its centre (an iris is close to radially symmetric), outside it alpha is 0."""
+    import cv2
+
+    found = iris_circle(rgb_src, src_eye, iod)
+    if found is None:
+        return None, None
+    centre, radius = found
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    tx, ty = xs + np.float32(origin[0]), ys + np.float32(origin[1])  # target image coordinates
+    sx, sy = tx - np.float32(shift[0]), ty - np.float32(shift[1])  # where that point was
+    r = np.hypot(sx - centre[0], sy - centre[1])
+    alpha = np.clip(radius - r + 0.5, 0, 1).astype(np.float32)
+    alpha *= (sy < centre[1]).astype(np.float32)  # only the upper arc is ever uncovered
+    mirrored_y = np.float32(2 * centre[1]) - sy
+    src_f = np.asarray(rgb_src, np.float32)
+    pixels = cv2.remap(src_f, sx, mirrored_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # where the mirror image falls outside the visible eye (the lower lid covers the iris's
+    # bottom too) the iris's own median colour stands in
+    eye = np.asarray(src_eye, np.float64)
+    x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.ceil(eye.max(0)).astype(int) + 2
+    visible = np.zeros(src_f.shape[:2], np.float32)
+    visible[y0:y1, x0:x1] = _poly_mask((y1 - y0, x1 - x0), eye - (x0, y0))
+    seen = cv2.remap(visible, sx, mirrored_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    gy, gx = np.mgrid[y0:y1, x0:x1]
+    own = (visible[y0:y1, x0:x1] > 0.5) & (np.hypot(gx - centre[0], gy - centre[1]) < radius)
+    if own.sum() < 4:
+        return None, None
+    median = np.median(src_f[y0:y1, x0:x1][own], axis=0)
+    seen = np.clip(seen, 0, 1)[..., None]
+    return alpha, pixels * seen + median * (1 - seen)
+
+
 def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin, stats):
-    """Fill eye area uncovered by a raised lid with the colour of the eye's own sclera."""
+    """Fill eye area uncovered by a raised lid: the iris's own hidden arc (mirrored from its
+    lower half, :func:`_uncovered_iris`) and, around it, the colour of the eye's own sclera."""
     shape = img.shape[:2]
     opened = False
     frame = FaceFrame.from_landmarks(src)
@@ -246,7 +312,14 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin, stats):
         from s2e_lib.edit.warp.photo import match_photo
 
         a = np.clip(new, 0, 1)[..., None]
-        img = img * (1 - a) + match_photo(sclera * shade[..., None], stats, seed=4) * a
+        fill = match_photo(sclera * shade[..., None], stats, seed=4)
+        corners = [sl.start, sl.start + 3]
+        shift = (dst[corners] - src[corners]).mean(0)
+        iris_a, iris_px = _uncovered_iris(rgb_src, src[sl], shift, iod, origin, shape)
+        if iris_a is not None:  # the iris's own arc where it was under the lid, shaded like the white
+            b = iris_a[..., None]
+            fill = fill * (1 - b) + iris_px * (1.0 - SCLERA_LID_SHADE * (1.0 - below))[..., None] * b
+        img = img * (1 - a) + fill * a
         opened = (opened or []) + [lid]
     if opened:  # the raised lid carries its lashes: a dark line along the new upper lid
         import cv2

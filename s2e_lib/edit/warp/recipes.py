@@ -222,6 +222,10 @@ class Recipe:
         interior are there to be warped with the lips); default: ``aus``.
     keep_open : float
         Share of an open mouth's opening kept when the mouth is relaxed (0: closed).
+    real_mouth : bool
+        Where the lips part beyond the photo's own opening, show a real mouth interior
+        (teeth) from the exemplar library (:mod:`s2e_lib.edit.warp.exemplars`) instead of a
+        dark gap.
     """
 
     aus: dict[str, float]
@@ -230,7 +234,12 @@ class Recipe:
     source: str = ""
     open_aus: dict[str, float] | None = None
     keep_open: float = 0.0
+    real_mouth: bool = False
 
+
+#: AU25 of fear on a closed mouth: lips parted 0.12 IOD, about a real toothy smile's opening
+#: (0.13 IOD in the FRL London set), so the exemplar's teeth are not stretched.
+FEAR_PARTING = 0.85
 
 RECIPES: dict[str, Recipe] = {
     "happy": Recipe(
@@ -238,7 +247,9 @@ RECIPES: dict[str, Recipe] = {
         open_aus={"AU6": 1.8, "AU12": 2.6, "AU10": 0.6, "AU25": 0.5},
         appearance={"nasolabial": 1.0, "smile_corners": 0.8, "crows_feet": 0.6},
         relax_mouth=False,
-        source="EMFACS happiness 6+12: closed-lip Duchenne smile; 6+12+25 when the mouth is already open",
+        real_mouth=True,
+        source="EMFACS happiness 6+12: a Duchenne smile; on a closed mouth the mouth follows the mean of the "
+        "FRL London set's smiles that show the upper teeth (exemplars.py); 6+12+25 when the mouth is already open",
     ),
     "sad": Recipe(
         aus={"AU1": 3.2, "AU4": 1.5, "AU15": 0.9, "AU17": 0.4, "AU43": 2.5},
@@ -256,12 +267,13 @@ RECIPES: dict[str, Recipe] = {
         "4+7+10 with the photo's own teeth bared when the mouth is already open",
     ),
     "fear": Recipe(
-        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 2.0, "AU20": 1.0, "AU25": 0.35},
+        aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 2.0, "AU20": 1.0, "AU25": FEAR_PARTING},
         open_aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 2.0, "AU20": 1.0},
         keep_open=0.5,
+        real_mouth=True,
         appearance={"forehead": 1.0, "glabella": 0.8},
         source="EMFACS fear 1+2+4+5+20+25: raised, drawn-together brows, wide eyes, "
-        "lips stretched and parted by a narrow dark gap",
+        "lips stretched and parted over real teeth",
     ),
     "surprised": Recipe(
         aus={"AU1": 1.0, "AU2": 1.0, "AU5": 0.6, "AU26": 1.2},
