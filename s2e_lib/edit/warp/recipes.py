@@ -15,13 +15,14 @@ the FACS Investigator's Guide, Table 12-1, and in Matsumoto & Ekman 2008):
 ========== ==================================== =========================================
 emotion    prototype AUs                        used here (intensity at strength 1)
 ========== ==================================== =========================================
-happy      6 + 12 (closed-lip Duchenne smile)   AU6 1.8, AU12 2.6 (open mouth: + AU10 0.6, AU25 0.5)
+happy      6 + 12 + 25 (Duchenne smile)         AU6 1.8; mouth: the FRL London set's mean toothy smile × 1.3,
+                                                real teeth and ratio images (open mouth: AU12 2.6, AU10 0.6, AU25 0.5)
 sad        1 + 4 + 15 + 17                      AU1 3.2, AU4 1.5, AU15 0.9, AU17 0.4, AU43 2.5
                                                 (open mouth: 1 + 4 + 15, kept half open)
-angry      4 + 7 + 23 + 24 (lips pressed)       AU4 1.6, AU7 1.5, AU9 0.4, AU23 1.0, AU24 1.0, AU17 0.6
+angry      4 + 7 + 10 + 25 (teeth bared)        AU4 1.6, AU7 1.5, AU9 0.4, AU10 1.2, AU25 0.6, real teeth
                                                 (open mouth: 4 + 7 + 9 + 10 + 20, own teeth bared)
-fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 2.0, AU20 1.0, AU25 0.35
-                                                (a narrow dark gap between the lips)
+fear       1 + 2 + 4 + 5 + 20 + 25              AU1 2.6, AU2 0.5, AU4 1.3, AU5 2.0, AU20 1.0, AU25 0.85
+                                                (lips parted over real teeth)
 surprised  1 + 2 + 5B + 26                      AU1 1.0, AU2 1.0, AU5 0.6, AU26 1.2
 disgusted  9 + 15 + 16 (+10)                    AU9 1.0, AU10 0.8, AU15 0.6, AU16 0.5
 contempt   R12A + R14A (unilateral)             AU14R 1.0, AU12R 0.4
@@ -259,12 +260,13 @@ RECIPES: dict[str, Recipe] = {
         source="EMFACS sadness 1+4+15+17; lids droop; an open mouth stays half open (1+4+15+25)",
     ),
     "angry": Recipe(
-        aus={"AU4": 1.6, "AU7": 1.5, "AU9": 0.4, "AU23": 1.0, "AU24": 1.0, "AU17": 0.6},
+        aus={"AU4": 1.6, "AU7": 1.5, "AU9": 0.4, "AU10": 1.2, "AU25": 0.6},
         open_aus={"AU4": 1.6, "AU7": 1.5, "AU9": 0.4, "AU10": 1.2, "AU20": 0.5},
         keep_open=0.6,
+        real_mouth=True,
         appearance={"glabella": 1.2, "nose_bridge": 0.8, "nasolabial": 0.5},
-        source="EMFACS anger 4+7+23+24 (brows lowered, lids tightened, lips pressed); "
-        "4+7+10 with the photo's own teeth bared when the mouth is already open",
+        source="EMFACS anger 4+7+10+25 (brows lowered, lids tightened, the upper lip raised off "
+        "real teeth); the photo's own teeth bared when the mouth is already open",
     ),
     "fear": Recipe(
         aus={"AU1": 2.6, "AU2": 0.5, "AU4": 1.3, "AU5": 2.0, "AU20": 1.0, "AU25": FEAR_PARTING},
