@@ -490,3 +490,29 @@ def test_the_lash_line_sits_on_the_lid_not_over_the_uncovered_white(face, astron
         lid_y[near] = np.interp(xs[near], pts[:, 0], pts[:, 1])
     on_lid = ys <= lid_y + 0.5
     assert on_lid.mean() > 0.7, on_lid.mean()
+
+
+@pytest.mark.parametrize("photo", ["11", "01"])
+def test_a_drooping_lid_never_shows_the_iris_outside_the_eye(photo):
+    """Sadness lowers the upper lid a lot on an open eye; the spline between it and the fixed
+    lower lid overshot and skin under the lower lid sampled the iris (a split iris)."""
+    from s2e_lib.edit.warp.editor import warp_face
+    from s2e_lib.face import largest_face, load_image
+    from s2e_lib.paths import project_paths
+
+    # (real portraits: on the sample corpus's low-resolution crop dlib's eye outline misses
+    # the lower iris, so skin under it holds iris before any edit)
+    path = project_paths().shared / "data" / "faces" / f"{photo}.jpeg"
+    if not path.is_file():
+        pytest.skip("../shared/data/faces is absent")
+    image = load_image(path)
+    face = largest_face(image)
+    out, dst, _ = warp_face(image, face.landmarks, "sad", 1.5)
+    iod = FaceFrame.from_landmarks(face.landmarks).iod
+    luma_in, luma_out = (x.astype(float) @ [0.299, 0.587, 0.114] for x in (image, out))
+    for lower in ([40, 41], [46, 47]):
+        # a strip 0.04-0.10 IOD under the (unmoved) lower lid: skin before and after
+        x0, x1 = int(dst[lower, 0].min()), int(dst[lower, 0].max())
+        y = int(dst[lower, 1].mean())
+        band = np.s_[y + int(0.04 * iod) : y + int(0.10 * iod), x0:x1]
+        assert luma_out[band].min() > luma_in[band].min() - 25, lower

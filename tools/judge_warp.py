@@ -16,10 +16,11 @@ photos are judged too (the baseline).
         [--variants] [--no-identity]          # + flipped / smaller / rotated / relit / gray copies
         [--faces PHOTO_OR_FOLDER ...]         # your own photos instead of the built-in set
         [--variants --only jpeg20,noise]      # a harsh codec, sensor noise (judged only when named)
-        [--frl 40]                             # FRL London people, leave-one-out (see below)
+        [--frl held-out]                       # FRL London people, leave-one-out (see below)
 
-``--frl N`` edits the neutral photos of N people of the FRL London set (``../shared``) with that
-person left out of the smile exemplar library (:func:`s2e_lib.edit.warp.exemplars.excluding`),
+``--frl held-out`` edits the neutral photos of the FRL London people (``../shared``) never tuned
+on (``tuning``: the 15 the editor's settings were chosen on; ``all``), each with that person
+left out of the smile exemplar library (:func:`s2e_lib.edit.warp.exemplars.excluding`),
 and judges the same people's real smiles beside the happy edits: how legible the edit is
 against a real photograph of that expression, on a face the library never saw.
 
@@ -262,15 +263,26 @@ def _human_judge(grow: float):
     return judge_human.HumanEmotionJudge(grow=grow)
 
 
-def frl_faces(n: int, shared: Path | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(neutral photos, real smiles) of ``n`` FRL London people spread over the set, keyed ``frl/<id>``."""
-    from s2e_lib.face import load_image
-
+def frl_ids(shared: Path | None = None) -> tuple[Path, list[str], list[str]]:
+    """(the set's folder, the 15 tuning people, everyone else): the tuning people are every
+    other one of 30 spread over the set; the warp editor's smile and fear settings were chosen
+    on them (and the built-in faces), the others are never tuned on."""
     root = shared or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "frl_london"
     if not (root / "london_info.csv").is_file():
         raise InputError(f"{root}: the FRL London set is not there (../shared/data/frl_london)")
     ids = sorted(p.name[:3] for p in (root / "neutral_front").glob("*_03.jpg"))
-    picked = [ids[round(k)] for k in np.linspace(0, len(ids) - 1, min(n, len(ids)))]
+    spread = [ids[round(k)] for k in np.linspace(0, len(ids) - 1, 30)]
+    tuning = spread[0::2]
+    return root, tuning, [i for i in ids if i not in tuning]
+
+
+def frl_faces(part: str = "held-out", shared: Path | None = None):
+    """(neutral photos, real smiles) of the FRL London people of ``part`` (``tuning``,
+    ``held-out`` or ``all``), keyed ``frl/<id>``."""
+    from s2e_lib.face import load_image
+
+    root, tuning, rest = frl_ids(shared)
+    picked = {"tuning": tuning, "held-out": rest, "all": sorted(tuning + rest)}[part]
     neutral = {f"frl/{i}": load_image(root / "neutral_front" / f"{i}_03.jpg") for i in picked}
     smiles = {f"frl/{i}": load_image(root / "smiling_front" / f"{i}_08.jpg") for i in picked}
     return neutral, smiles
@@ -474,9 +486,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--frl",
-        type=int,
-        metavar="N",
-        help="judge N FRL London people, each left out of the exemplar library",
+        choices=("held-out", "tuning", "all"),
+        help="judge FRL London people, each left out of the exemplar library: those never tuned on, "
+        "the 15 tuned on, or all",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(2)

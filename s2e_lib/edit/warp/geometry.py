@@ -179,7 +179,64 @@ def _eye_override(map_x, map_y, src, dst, roi, iod):
             xs, ys = xs + squeeze * np.float32(ey[0]), ys + squeeze * np.float32(ey[1])
         map_x[sy, sx] = mask * xs + (1 - mask) * map_x[sy, sx]
         map_y[sy, sx] = mask * ys + (1 - mask) * map_y[sy, sx]
+        _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, iod)
     return map_x, map_y
+
+
+def _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, iod) -> None:
+    """Skin outside the target eye never shows the eye's contents.
+
+    Where a lid moves down a lot (sadness's droop), the spline between the lowered upper lid
+    and the fixed lower lid overshoots, and skin around the eye sampled the source iris: a
+    split iris, a second piece of it under the lower lid. Such pixels take the motion of the
+    lid on their side instead (the lid slides, lashes and all), in place, where the map landed
+    inside the source eye (``map_x``/``map_y`` are changed in place).
+    """
+    import cv2
+
+    shape = map_x[sy, sx].shape
+    # dlib's lower lid often sits above the visible eye's lower edge: the outline is grown
+    # downwards (there the replacement is the lower lid's small motion, harmless on skin)
+    src_eye = _poly_mask(shape, src[sl] - o)
+    k = max(3, int(0.08 * iod) | 1)
+    grown = cv2.dilate(src_eye, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    gy, gx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    mid = src[sl].mean(0) - o
+    below_src = ((gx - mid[0]) * ey[0] + (gy - mid[1]) * ey[1]) > 0
+    src_eye = np.where(below_src, grown, src_eye).astype(np.float32)
+    lands = cv2.remap(
+        src_eye,
+        map_x[sy, sx] - np.float32(o[0]),
+        map_y[sy, sx] - np.float32(o[1]),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    target = _poly_mask(shape, dst[sl] - o, blur=0.006 * iod)
+    bad = np.clip(lands - target, 0, 1)
+    if bad.max() < 0.05:
+        return
+    bad = cv2.GaussianBlur(bad, (0, 0), max(0.5, 0.01 * iod))
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    xs, ys = xs + np.float32(o[0]), ys + np.float32(o[1])
+    centre = dst[sl].mean(0)
+    ex = np.array([ey[1], -ey[0]])
+    u = (xs - centre[0]) * ex[0] + (ys - centre[1]) * ex[1]
+    above = ((xs - centre[0]) * ey[0] + (ys - centre[1]) * ey[1]) < 0
+    corners = [sl.start, sl.start + 3]
+
+    def along(points):  # each lid's displacement, interpolated from corner to corner along the eye
+        idx = [corners[0], *points, corners[1]]
+        pu = (dst[idx] - centre) @ ex
+        order = np.argsort(pu)
+        d = dst[idx] - src[idx]
+        return [np.interp(u, pu[order], d[order, k]).astype(np.float32) for k in (0, 1)]
+
+    (ux, uy), (lx, ly) = along(upper), along(lower)
+    fx = np.where(above, xs - ux, xs - lx)
+    fy = np.where(above, ys - uy, ys - ly)
+    map_x[sy, sx] = bad * fx + (1 - bad) * map_x[sy, sx]
+    map_y[sy, sx] = bad * fy + (1 - bad) * map_y[sy, sx]
 
 
 def smooth_closed(points: np.ndarray, per_segment: int = 6) -> np.ndarray:

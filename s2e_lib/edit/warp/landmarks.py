@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, recipe_field, saturate
+from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, recipe_field, saturate, within_anatomy
 from s2e_lib.emotions import parse_emotion
 from s2e_lib.errors import InputError
 
@@ -223,7 +223,9 @@ def target_landmarks(
     is_open = mouth_gap(landmarks) >= OPEN_MOUTH
     field = recipe_field(emotion, strength, mouth_open=is_open)
     if mouth_field is not None and not is_open:
-        field[48:68] = np.asarray(mouth_field, np.float64) * saturate(strength)
+        whole = np.zeros((68, 2))
+        whole[48:68] = mouth_field
+        field[48:68] = within_anatomy(whole)[48:68] * saturate(strength)
     if recipe.relax_mouth:
         keep = recipe.keep_open if is_open else 0.0
         pts = relax_mouth(pts, weight=min(1.0, strength), keep_open=keep)
