@@ -191,3 +191,21 @@ def test_the_second_judge_computes_what_tfjs_computes():
         [3.262e-5, 5.92e-12, 0.006572535, 0.98497623, 0.003630633, 0.000845438, 0.00394258],
     ]
     np.testing.assert_allclose(probs, tfjs, atol=2e-6)
+
+
+@pytest.mark.shared
+def test_the_library_builds_from_the_frl_set(tmp_path):
+    from s2e_lib.paths import project_paths
+    from tools.build_exemplars import build
+
+    frl = project_paths().shared / "data" / "frl_london"
+    if not (frl / "london_info.csv").is_file():
+        pytest.skip("../shared/data/frl_london is absent")
+    out = build(frl, tmp_path, limit=8)
+    assert 0 < out["kept"] <= 8 and out["mouths"] <= out["kept"]
+    with np.load(tmp_path / exemplars.LIBRARY, allow_pickle=False) as z:
+        lib = exemplars.ExemplarLibrary(**{k: z[k] for k in exemplars.ExemplarLibrary.__dataclass_fields__})
+    assert len(lib) == out["kept"] and lib.log_ratio.shape[1:] == exemplars.canon_shape()
+    assert np.abs(lib.log_ratio).max() > 0  # creases were found
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "CC BY 4.0" in card and card.count("\n| ") == out["kept"] + 1  # header + a row per person
