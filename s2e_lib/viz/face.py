@@ -94,7 +94,13 @@ def _caption(draw, text: str, bottom_left: tuple[int, int], width: int) -> None:
     """A line of small white text on a dark band along the bottom of a grid cell (wrapped to two lines)."""
     x, bottom = bottom_left
     chars = max(8, width // 6)
-    lines = [text[:chars], text[chars : 2 * chars]] if len(text) > chars else [text]
+    lines = [""]
+    for part in text.split(", "):  # wrap between the items, never inside one
+        joined = f"{lines[-1]}, {part}" if lines[-1] else part
+        if len(joined) <= chars or not lines[-1]:
+            lines[-1] = joined
+        else:
+            lines.append(part)
     height = 12 * len(lines) + 2
     draw.rectangle((x, bottom - height, x + width - 1, bottom - 1), fill=(20, 20, 20))
     for k, line in enumerate(lines):
