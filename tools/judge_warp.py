@@ -412,6 +412,7 @@ def print_report(res: dict, file=sys.stdout) -> None:
         keys = (
             ["top1_rate"]
             + [f"top1_rate_{e}" for e in JUDGED]
+            + ["top1_rate_human"]
             + [
                 "identity_distance_mean",
                 "neutral_kept_neutral",
