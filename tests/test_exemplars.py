@@ -209,3 +209,26 @@ def test_the_library_builds_from_the_frl_set(tmp_path):
     assert np.abs(lib.log_ratio).max() > 0  # creases were found
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "CC BY 4.0" in card and card.count("\n| ") == out["kept"] + 1  # header + a row per person
+
+
+@needs_mesh
+def test_the_mesh_imports_little_and_leaves_mediapipe_whole():
+    """The mesh imports four mediapipe modules, not the package's every task (which pulls in
+    matplotlib.pyplot: 0.5 s of every cold `s2e run`); a later `import mediapipe` in the same
+    process still gets the whole package."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skimage.data\n"
+        "from s2e_lib.face import mesh\n"
+        "m = mesh.face_mesh(skimage.data.astronaut())\n"
+        "assert m is not None and 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+        "import mediapipe\n"
+        "from mediapipe.tasks.python import vision\n"
+        "assert hasattr(mediapipe, 'Image') and hasattr(vision, 'HandLandmarker')\n"
+        "assert mesh.face_mesh(skimage.data.astronaut()).points.shape == (478, 3)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-800:]

@@ -105,25 +105,102 @@ def _landmarker():
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter on stderr
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        from mediapipe.tasks.python import vision
-        from mediapipe.tasks.python.core.base_options import BaseOptions
+        landmarker_mod, base_options, running_mode, _image = _mediapipe_modules()
     except ImportError as exc:
         raise MissingResourceError(f"the face mesh needs mediapipe ({INSTALL_HINT}): {exc}") from None
-    options = vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
-        running_mode=vision.RunningMode.IMAGE,
+    options = landmarker_mod.FaceLandmarkerOptions(
+        base_options=base_options.BaseOptions(model_asset_buffer=path.read_bytes()),
+        running_mode=running_mode.VisionTaskRunningMode.IMAGE,
         num_faces=1,
         output_face_blendshapes=True,
         min_face_detection_confidence=0.3,
         min_face_presence_confidence=0.3,
     )
     with _quiet_stderr():
-        landmarker = vision.FaceLandmarker.create_from_options(options)
-        import mediapipe as mp
-
+        landmarker = landmarker_mod.FaceLandmarker.create_from_options(options)
         # the first detection logs its delegate set-up too: run it here, silenced
-        landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+        landmarker.detect(
+            _image.Image(image_format=_image.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8))
+        )
     return landmarker
+
+
+@functools.lru_cache(maxsize=1)
+def _mediapipe_modules():
+    """The four mediapipe modules the mesh needs, imported without running mediapipe's package
+    ``__init__`` files when mediapipe is not imported yet: those import every task (audio,
+    text, drawing utilities and so matplotlib.pyplot), 0.5 s on this machine against 0.09 s,
+    paid by every cold ``s2e run`` (the cold-start goal of ``benchmarks/bench_coldstart.py``).
+
+    The packages are stand-ins (:func:`_package_stub`) that import the real package the first
+    time anything they lack is asked for, so a later ``import mediapipe`` in the same process
+    (a user's, in a notebook) still gets the whole package.
+    """
+    import importlib
+    import sys
+
+    if "mediapipe" not in sys.modules:
+        spec = importlib.util.find_spec("mediapipe")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("No module named 'mediapipe'")
+        root = Path(list(spec.submodule_search_locations)[0])
+        for name in (
+            "mediapipe",
+            "mediapipe.tasks",
+            "mediapipe.tasks.python",
+            "mediapipe.tasks.python.vision",
+        ):
+            sys.modules[name] = _package_stub(name, root.joinpath(*name.split(".")[1:]))
+    names = (
+        "mediapipe.tasks.python.vision.face_landmarker",
+        "mediapipe.tasks.python.core.base_options",
+        "mediapipe.tasks.python.vision.core.vision_task_running_mode",
+        "mediapipe.tasks.python.vision.core.image",
+    )
+    return tuple(importlib.import_module(n) for n in names)
+
+
+_STUBS = ("mediapipe", "mediapipe.tasks", "mediapipe.tasks.python", "mediapipe.tasks.python.vision")
+_REAL_IMPORTED: list[bool] = []
+
+
+def _import_real_mediapipe() -> None:
+    """Once: forget every mediapipe module imported through the stand-ins, import the real package."""
+    import importlib
+    import sys
+
+    if _REAL_IMPORTED:
+        return
+    _REAL_IMPORTED.append(True)
+    for name in [m for m in sys.modules if m.split(".")[0] == "mediapipe"]:
+        del sys.modules[name]
+    importlib.import_module("mediapipe")
+    for name in _STUBS:
+        importlib.import_module(name)
+
+
+def _package_stub(name: str, folder: Path):
+    """A stand-in package module: the mesh imports its submodules through it; the first access to
+    a name it lacks (a user's ``mediapipe.Image``) imports the real package and takes its contents."""
+    import importlib.machinery
+    import sys
+    import types
+
+    module = types.ModuleType(name)
+    module.__path__ = [str(folder)]
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    module.__spec__.submodule_search_locations = module.__path__
+
+    def __getattr__(attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        _import_real_mediapipe()
+        real = sys.modules[name]
+        module.__dict__.update({k: v for k, v in vars(real).items() if k != "__getattr__"})
+        return getattr(real, attr)
+
+    module.__getattr__ = __getattr__
+    return module
 
 
 @contextlib.contextmanager
@@ -187,11 +264,10 @@ def face_mesh(image: np.ndarray, box=None) -> FaceMesh | None:
             return None
         box = faces[0].box
     landmarker = _landmarker()
-    import mediapipe as mp
-
+    _image = _mediapipe_modules()[3]
     crop, origin, scale = _crop(np.asarray(image, np.uint8)[..., :3], box)
     with _LOCK:  # one graph, not re-entrant
-        result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=crop))
+        result = landmarker.detect(_image.Image(image_format=_image.ImageFormat.SRGB, data=crop))
     if not result.face_landmarks:
         return None
     n = crop.shape[0]
