@@ -169,8 +169,8 @@ def warp_face(
         if mouth_w.max() > 0.05 and np.linalg.norm(dst[66] - dst[62]) < 0.03 * frame.iod:
             img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o, stats)
         opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
-        # an open mouth keeps its own interior, warped with the lips; a closed one shows a
-        # dark gap only where the lips parted further than in the photo
+        # an open mouth keeps its own interior, warped with the lips; where a closed one parts,
+        # it shows a real mouth from the exemplar library (happy, angry, fear) or a dark gap
         picks = exemplars.choose_exemplars(rgb, src, library) if smile else []
         teeth = exemplars.pick_mouth(rgb, src, library) if library is not None and closed else None
         if teeth is not None and opened > 0.02 * frame.iod:
@@ -215,13 +215,13 @@ def warp_face(
 
 
 def _smile_library():
-    """The smile exemplar library, or None (with a warning once) when it is not installed."""
+    """The smile exemplar library, or None (with a warning) when it is not installed."""
     try:
         return exemplars.load_library()
     except MissingResourceError as exc:  # pragma: no cover - the library ships with the package
         import warnings
 
-        warnings.warn(f"happy edits fall back to geometry only: {exc}", stacklevel=3)
+        warnings.warn(f"no real teeth or creases (a dark gap, drawn folds instead): {exc}", stacklevel=3)
         return None
 
 
@@ -287,8 +287,9 @@ class WarpEditor:
             ``image`` with the same shape and dtype as the input; ``info`` holds
             ``emotion``, ``strength``, ``editor``, ``n_faces``, ``landmarks`` /
             ``target_landmarks`` (of the first face edited), ``cut_by_border`` (features
-            the photo's edge cuts, kept in place: :func:`freeze_cut_features`) and
-            ``timings_ms``.
+            the photo's edge cuts, kept in place: :func:`freeze_cut_features`),
+            ``exemplars`` (the FRL ids whose ratio images a smile used), ``teeth_from`` (the
+            FRL id whose mouth parted lips show, or None) and ``timings_ms``.
 
         Raises
         ------
