@@ -1,8 +1,9 @@
-"""Appearance painting: a dark gap between parted lips, closed lips, covered teeth, uncovered sclera.
+"""Appearance: a dark gap between parted lips, closed lips, covered teeth, an uncovered eye.
 
-Nothing here draws teeth: a mouth that opens only shows a dark interior, and a mouth that
-was open in the photo keeps its own teeth (warped with the lips). Every synthesized
-pixel gets the photo's grain and blur (:mod:`s2e_lib.edit.warp.photo`).
+Nothing here draws teeth: parted lips show a real mouth from the exemplar library
+(:mod:`s2e_lib.edit.warp.exemplars`) or, without it, a dark interior, and a mouth that was
+open in the photo keeps its own teeth (warped with the lips). Every synthesized pixel gets
+the photo's grain and blur (:mod:`s2e_lib.edit.warp.photo`).
 """
 
 from __future__ import annotations
