@@ -197,7 +197,7 @@ def _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, io
     shape = map_x[sy, sx].shape
     # dlib's lower lid often sits above the visible eye's lower edge: the outline is grown
     # downwards (there the replacement is the lower lid's small motion, harmless on skin)
-    src_eye = _poly_mask(shape, src[sl] - o)
+    src_eye = _poly_mask(shape, smooth_closed(src[sl]) - o)  # round lids, not dlib's chords
     k = max(3, int(0.08 * iod) | 1)
     grown = cv2.dilate(src_eye, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     gy, gx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
@@ -232,9 +232,23 @@ def _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, io
         d = dst[idx] - src[idx]
         return [np.interp(u, pu[order], d[order, k]).astype(np.float32) for k in (0, 1)]
 
-    (ux, uy), (lx, ly) = along(upper), along(lower)
-    fx = np.where(above, xs - ux, xs - lx)
-    fy = np.where(above, ys - uy, ys - ly)
+    (lx, ly) = along(lower)
+
+    def upper_arc(points):  # the lid's curve (corner, lids, corner) as v(u) in the target eye's frame
+        arc = smooth_closed(points)[: 3 * 6 + 1] - centre
+        au, av = arc @ ex, arc @ ey
+        order = np.argsort(au)
+        return np.interp(u, au[order], av[order]).astype(np.float32)
+
+    # above the eye the lid slides on its own curve: a pixel h above the target lid shows what
+    # was h above the source lid (dlib's straight chords cut into a round lid: a straight
+    # displacement sampled eye white there, a light wedge at the inner corner)
+    v = (xs - centre[0]) * ey[0] + (ys - centre[1]) * ey[1]
+    v_src = upper_arc(src[sl]) - (upper_arc(dst[sl]) - v)
+    ax = np.float32(centre[0]) + u * np.float32(ex[0]) + v_src * np.float32(ey[0])
+    ay = np.float32(centre[1]) + u * np.float32(ex[1]) + v_src * np.float32(ey[1])
+    fx = np.where(above, ax, xs - lx)
+    fy = np.where(above, ay, ys - ly)
     map_x[sy, sx] = bad * fx + (1 - bad) * map_x[sy, sx]
     map_y[sy, sx] = bad * fy + (1 - bad) * map_y[sy, sx]
 
