@@ -39,7 +39,6 @@ import numpy as np
 
 from s2e_lib.edit.warp.geometry import tps_apply, tps_fit
 from s2e_lib.edit.warp.landmarks import FaceFrame
-from s2e_lib.edit.warp.shading import SHADOW_TINT
 from s2e_lib.errors import MissingResourceError
 
 #: Library file inside ``s2e_lib/assets/exemplars``.
@@ -68,6 +67,11 @@ RATIO_GAIN = 2.0
 #: the most a ratio image may darken or lighten a pixel.
 BRIGHTEN_SHARE = 0.5
 MAX_DARKENING, MAX_LIGHTENING = 0.78, 1.12
+#: Per-channel exponents (R, G, B) of a ratio image's darkening. Stronger than the drawn folds'
+#: ``shading.SHADOW_TINT`` (0.8, 1.0, 1.15): with those, a smile's cheek and chin shadows on
+#: pale warm skin (an unseen group-photo face, looked at 2x) read as grey smudges; real skin
+#: in shade is redder, not greyer.
+RATIO_SHADOW_TINT = np.array([0.55, 1.0, 1.3], np.float32)
 #: How many nearest exemplars' ratio images are averaged.
 N_BLEND = 4
 
@@ -378,9 +382,9 @@ def apply_ratio(
     fade = 1.0 - np.clip((luma - 0.55) / 0.35, 0, 1)
     log_r = np.where(log_r > 0, BRIGHTEN_SHARE * log_r * fade, log_r)
     log_f = np.clip(gain * log_r * weight, np.log(MAX_DARKENING), np.log(MAX_LIGHTENING))
-    # skin's shadows are warmer than its lit parts (shading.SHADOW_TINT): a grey multiply
-    # reads as a grey-green stain on warm skin
-    tint = np.where(log_f[..., None] < 0, np.asarray(SHADOW_TINT, np.float32), 1.0)
+    # skin's shadows are warmer and more saturated than its lit parts: a grey multiply reads
+    # as a grey-green stain on warm skin
+    tint = np.where(log_f[..., None] < 0, RATIO_SHADOW_TINT, np.float32(1.0))
     return img * np.exp(log_f[..., None] * tint)
 
 
