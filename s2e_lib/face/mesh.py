@@ -311,6 +311,10 @@ def _group_name(group) -> str:
     return " or ".join("/".join(alt) if len(alt) > 1 else alt[0] for alt in group)
 
 
+def _unmeasured(ok: bool | None, warning: str) -> dict:
+    return {"deltas": {}, "expected": [], "moved": {}, "ok": ok, "warning": warning}
+
+
 def blendshape_check(
     original: np.ndarray | FaceMesh | None, edited: np.ndarray, emotion: str, box=None
 ) -> dict:
@@ -339,22 +343,10 @@ def blendshape_check(
     emotion = parse_emotion(emotion)
     before = original if isinstance(original, FaceMesh) else face_mesh(original, box)
     if before is None:
-        return {
-            "deltas": {},
-            "expected": [],
-            "moved": {},
-            "ok": None,
-            "warning": "blendshapes: no face mesh found",
-        }
+        return _unmeasured(None, "blendshapes: no face mesh found")
     after = face_mesh(edited, before.box)
     if after is None:
-        return {
-            "deltas": {},
-            "expected": [],
-            "moved": {},
-            "ok": False,
-            "warning": "blendshapes: the edited face was not found by the face mesh",
-        }
+        return _unmeasured(False, "blendshapes: the edited face was not found by the face mesh")
     groups = EXPECTED_RISES.get(emotion, ())
     names = sorted({n for g in groups for alt in g for n in alt}) or sorted(before.blendshapes)
     deltas = {n: round(after.blendshapes[n] - before.blendshapes[n], 3) for n in names}
