@@ -251,3 +251,16 @@ def test_ratio_shadows_stay_warm(hopper):
     ratio_after = out[darker, 0] / np.maximum(out[darker, 2], 1)
     # R/B rises 5 % in the median darkened pixel (the drawn folds' milder tint: 2 %)
     assert (ratio_after >= ratio_before - 1e-4).all() and np.median(ratio_after / ratio_before) > 1.04
+
+
+def test_dense_warp_with_points_unmoved_is_the_identity():
+    """The spline's coarse grid is upsampled as offsets: absolute positions upsampled with the
+    grid's half-step shift moved every pixel by up to one (ratio images and teeth sat off)."""
+    rng = np.random.default_rng(0)
+    image = rng.random((80, 100)).astype(np.float32)
+    points = np.array([[10, 10], [90, 12], [50, 40], [12, 70], [88, 72], [40, 60]], float)
+    for step in (1, 2, 4, 8):
+        out = exemplars.dense_warp(image, points, points, image.shape, step=step)
+        np.testing.assert_allclose(out, image, atol=1e-4)
+    shifted = exemplars.dense_warp(image, points + (3, 0), points, image.shape, step=4)
+    np.testing.assert_allclose(shifted[:, 10:90], image[:, 13:93], atol=1e-3)  # a pure shift stays one

@@ -37,7 +37,7 @@ from importlib import resources
 
 import numpy as np
 
-from s2e_lib.edit.warp.geometry import tps_apply, tps_fit
+from s2e_lib.edit.warp.geometry import spline_map
 from s2e_lib.edit.warp.landmarks import FaceFrame
 from s2e_lib.errors import MissingResourceError
 
@@ -125,21 +125,11 @@ def dense_warp(
         to_all, from_all = np.vstack([to_pts, pinned]), np.vstack([from_pts, pinned + origin])
     else:
         to_all, from_all = to_pts, from_pts
-    scale = 1.0 / max(np.ptp(to_all[:, 0]), 1.0)
-    model = tps_fit(to_all * scale, from_all * scale, regularization=1e-4)
-    gx = np.arange(0, w + step, step, dtype=np.float64)
-    gy = np.arange(0, h + step, step, dtype=np.float64)
-    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-    src = (tps_apply(model, grid * scale) / scale).reshape(len(gy), len(gx), 2).astype(np.float32)
-    big = cv2.resize(src, (len(gx) * step, len(gy) * step), interpolation=cv2.INTER_LINEAR)
-    shift = (step - 1) / 2.0
-    big = cv2.warpAffine(
-        big, np.float32([[1, 0, shift], [0, 1, shift]]), (w, h), borderMode=cv2.BORDER_REPLICATE
-    )
+    map_x, map_y = spline_map(to_all, from_all, 0, 0, w, h, step, 1.0 / max(np.ptp(to_all[:, 0]), 1.0))
     return cv2.remap(
         image,
-        big[..., 0],
-        big[..., 1],
+        map_x,
+        map_y,
         interpolation=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border_value,

@@ -76,29 +76,41 @@ def _poly_mask(shape: tuple[int, int], points: np.ndarray, blur: float = 0.0) ->
     return mask
 
 
-def backward_map(
-    src: np.ndarray, dst: np.ndarray, anchors: np.ndarray, roi, iod: float, step: int
+def spline_map(
+    ctrl_to: np.ndarray, ctrl_from: np.ndarray, x0: int, y0: int, w: int, h: int, step: int, scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per output pixel of the ROI, the source pixel (x, y) maps, from a TPS dst → src."""
+    """Per pixel of the window (x0, y0, w, h): the point (x, y) it comes from.
+
+    A thin-plate spline takes ``ctrl_to`` onto ``ctrl_from`` (fitted on the offsets, in units
+    of ``1 / scale`` pixels); it is evaluated on a grid every ``step`` pixels and upsampled
+    bilinearly.
+    """
     import cv2
 
-    x0, y0, x1, y1 = roi
-    scale = 1.0 / iod
-    ctrl_dst = np.vstack([dst, anchors]) * scale
-    ctrl_src = np.vstack([src, anchors]) * scale
-    model = tps_fit(ctrl_dst, ctrl_src - ctrl_dst, regularization=1e-4)
-    gx = np.arange(x0, x1 + step, step, dtype=np.float64)
-    gy = np.arange(y0, y1 + step, step, dtype=np.float64)
+    ctrl_to = np.asarray(ctrl_to, np.float64) * scale
+    ctrl_from = np.asarray(ctrl_from, np.float64) * scale
+    model = tps_fit(ctrl_to, ctrl_from - ctrl_to, regularization=1e-4)
+    gx = np.arange(x0, x0 + w + step, step, dtype=np.float64)
+    gy = np.arange(y0, y0 + h + step, step, dtype=np.float64)
     grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
     offset = (tps_apply(model, grid * scale) / scale).reshape(len(gy), len(gx), 2).astype(np.float32)
-    w, h = x1 - x0, y1 - y0
-    # upsample the coarse offsets: grid node k sits at pixel k*step of the ROI
+    # upsample the coarse offsets: grid node k sits at pixel k*step of the window
     big = cv2.resize(offset, (len(gx) * step, len(gy) * step), interpolation=cv2.INTER_LINEAR)
     shift = (step - 1) / 2.0
     m = np.float32([[1, 0, shift], [0, 1, shift]])
     big = cv2.warpAffine(big, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
     return xs + big[..., 0], ys + big[..., 1]
+
+
+def backward_map(
+    src: np.ndarray, dst: np.ndarray, anchors: np.ndarray, roi, iod: float, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per output pixel of the ROI, the source pixel (x, y) maps, from a TPS dst → src."""
+    x0, y0, x1, y1 = roi
+    return spline_map(
+        np.vstack([dst, anchors]), np.vstack([src, anchors]), x0, y0, x1 - x0, y1 - y0, step, 1.0 / iod
+    )
 
 
 def _window(points: np.ndarray, origin: np.ndarray, iod: float, shape: tuple[int, ...]):
