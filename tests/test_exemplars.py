@@ -264,3 +264,45 @@ def test_dense_warp_with_points_unmoved_is_the_identity():
         np.testing.assert_allclose(out, image, atol=1e-4)
     shifted = exemplars.dense_warp(image, points + (3, 0), points, image.shape, step=4)
     np.testing.assert_allclose(shifted[:, 10:90], image[:, 13:93], atol=1e-3)  # a pure shift stays one
+
+
+def test_only_the_exemplars_teeth_and_cavity_are_pasted_never_its_lips():
+    import cv2
+
+    from s2e_lib.edit.warp.geometry import _poly_mask
+
+    lib = exemplars.load_library()
+    for k in [k for k in range(len(lib)) if lib.has_mouth(k)][:6]:
+        crop, pts = lib.mouth(k)
+        weight = exemplars.interior_weight(crop, pts)
+        shape = crop.shape[:2]
+        inner = _poly_mask(shape, pts[12:20])
+        lips = (_poly_mask(shape, pts[:12]) > 0.5) & (cv2.dilate(inner, np.ones((9, 9), np.uint8)) < 0.5)
+        luma = crop.astype(float) @ [0.299, 0.587, 0.114]
+        teeth = (inner > 0.9) & (luma >= np.percentile(luma[inner > 0.9], 75))
+        assert weight[lips].mean() < 0.15, k  # lip is never pasted onto another face
+        assert weight[teeth].mean() > 0.6, k  # the teeth are
+        assert weight.min() >= 0 and weight.max() <= 1
+
+
+def test_mouth_shadows_take_the_lips_hue_and_teeth_keep_theirs():
+    interior = np.zeros((2, 1, 3), np.float32)
+    interior[0, 0] = (40, 40, 42)  # the cavity: neutral dark
+    interior[1, 0] = (235, 230, 220)  # a tooth
+    out = exemplars.tint_shadows(interior, np.array([200.0, 110.0, 80.0]))  # warm orange lips
+    assert out[0, 0, 0] > out[0, 0, 2] + 8  # the shadow turns warm
+    assert abs(out[0, 0].mean() - 40.7) < 6  # at about its lightness
+    assert np.abs(out[1, 0] - interior[1, 0]).max() < 1.0  # the tooth is untouched
+    assert np.array_equal(exemplars.tint_shadows(interior, None), interior)
+
+
+def test_a_black_and_white_photo_stays_black_and_white(hopper):
+    image, face = hopper
+    gray = np.repeat((image.astype(np.float32) @ [0.299, 0.587, 0.114]).round().astype(np.uint8)[..., None], 3, 2)
+    from s2e_lib.face.io import is_monochrome
+
+    assert is_monochrome(gray) and not is_monochrome(image)
+    edited = WarpEditor().edit(gray, "happy", 1.0).image
+    assert edited.shape == gray.shape and edited.dtype == np.uint8
+    assert np.array_equal(edited[..., 0], edited[..., 1]) and np.array_equal(edited[..., 1], edited[..., 2])
+    assert np.abs(edited.astype(int) - gray).max() > 20  # and it is edited (the teeth are gray)

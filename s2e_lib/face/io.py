@@ -180,22 +180,41 @@ def to_rgb(image: np.ndarray, where: str = "image", check_size: bool = True) -> 
     return np.ascontiguousarray(array)
 
 
+def is_monochrome(image: np.ndarray, tolerance: float = 2.0) -> bool:
+    """True for an RGB(A) photo whose colour channels are equal (a black-and-white scan saved as RGB).
+
+    ``tolerance`` is in 8-bit grey levels (JPEG chroma noise on a gray image stays below it);
+    99.9 % of pixels must be within it, so a few stray coloured pixels do not count.
+    """
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] < 3:
+        return False
+    rgb = _to_uint8(array[..., :3]).astype(np.int16)
+    spread = np.maximum(np.abs(rgb[..., 0] - rgb[..., 1]), np.abs(rgb[..., 2] - rgb[..., 1]))
+    return bool(np.quantile(spread, 0.999) <= tolerance)
+
+
 def restore_mode(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Give the edited RGB uint8 array ``rgb`` the layout and dtype of the input ``like``.
 
     Gray inputs get luminance (ITU-R 601, as Pillow's ``convert("L")``), RGBA inputs get
-    their original alpha back, 16-bit inputs are scaled back to 16 bits.
+    their original alpha back, 16-bit inputs are scaled back to 16 bits. A black-and-white
+    photo stored as RGB (three equal channels, :func:`is_monochrome`) stays black-and-white:
+    the editor's colour sources (teeth, lips, warm shadows) would otherwise tint it.
     """
     like = np.asarray(like)
     out = rgb
-    if like.ndim == 2 or (like.ndim == 3 and like.shape[2] == 1):
+    gray_layout = like.ndim == 2 or (like.ndim == 3 and like.shape[2] == 1)
+    if gray_layout or is_monochrome(like):
         gray = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         out = np.clip(gray.round(), 0, 255).astype(np.uint8)
-        if like.ndim == 3:
+        if like.ndim == 3 and like.shape[2] == 1:
             out = out[..., None]
-    elif like.shape[2] == 4:
+        elif not gray_layout:
+            out = np.repeat(out[..., None], 3, axis=2)
+    if like.ndim == 3 and like.shape[2] == 4:
         alpha = _to_uint8(like[..., 3])
-        out = np.concatenate([rgb, alpha[..., None]], axis=2)
+        out = np.concatenate([out, alpha[..., None]], axis=2)
     if like.dtype == np.uint16:
         out = out.astype(np.uint16) * 257
     elif np.issubdtype(like.dtype, np.floating):

@@ -378,12 +378,39 @@ def apply_ratio(
     return img * np.exp(log_f[..., None] * tint)
 
 
+def interior_weight(crop: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """0…1 per pixel of a mouth crop: how surely it shows the inside of the mouth (teeth, gums'
+    shadow, the dark cavity) rather than lip.
+
+    The inner-lip polygon's straight edges cut across real lips (a lower lip bulges up into it
+    between landmarks, the upper one sags), and pasting an exemplar's lip onto another face
+    reads as a painted patch. Lip is what matches the lips' own colour (measured between the
+    outer and inner contours): redder than teeth, lighter than the cavity.
+    """
+    import cv2
+
+    from s2e_lib.edit.warp.geometry import _poly_mask
+
+    shape = crop.shape[:2]
+    lab = cv2.cvtColor(np.asarray(crop, np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    inner = _poly_mask(shape, pts[12:20])
+    lips = (_poly_mask(shape, pts[:12]) > 0.5) & (cv2.dilate(inner, np.ones((5, 5), np.uint8)) < 0.5)
+    if lips.sum() < 10:
+        return inner
+    lip_l, lip_a = np.median(lab[..., 0][lips]), np.median(lab[..., 1][lips])
+    paler = np.clip((lip_a - lab[..., 1] - 3.0) / 6.0, 0, 1)  # teeth: less red than lips
+    darker = np.clip((lip_l - lab[..., 0] - 15.0) / 10.0, 0, 1)  # the cavity
+    grown = cv2.dilate(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    return cv2.GaussianBlur(np.maximum(paler, darker) * grown, (0, 0), 1.0)
+
+
 def mouth_interior(
     target: np.ndarray, shape: tuple[int, int], origin, pick: int, library: ExemplarLibrary | None = None
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The exemplar's smiling mouth (teeth, gums, dark interior) warped onto ``target``'s lips.
 
-    Returns a float RGB window of ``shape`` at ``origin``; only its pixels inside the target
+    Returns a float RGB window of ``shape`` at ``origin`` and, on the same grid, the
+    exemplar's :func:`interior_weight` (0 on its lips); only pixels inside the target
     inner-lip contour are meaningful.
     """
     lib = library or load_library()
@@ -395,15 +422,16 @@ def mouth_interior(
     ring_t = centre + 1.8 * (lips[:12] - centre)
     ring_c = pts[:12].mean(0) + 1.8 * (pts[:12] - pts[:12].mean(0))
     step = int(np.clip(frame.iod / 24, 1, 6))
+    rgbw = np.dstack([crop.astype(np.float32), interior_weight(crop, pts)])
     out = dense_warp(
-        crop.astype(np.float32),
+        rgbw,
         np.vstack([pts, ring_c]),
         np.vstack([lips, ring_t]),
         shape,
         origin=origin,
         step=step,
     )
-    return out
+    return out[..., :3], out[..., 3]
 
 
 def transfer_mouth(
@@ -418,7 +446,8 @@ def transfer_mouth(
 ) -> np.ndarray:
     """Fill the target inner-lip opening of ``img`` (float RGB window at ``origin``) with a real mouth.
 
-    The exemplar's mouth is warped onto the target lips (:func:`mouth_interior`), its colour
+    The exemplar's mouth is warped onto the target lips (:func:`mouth_interior`); only its
+    teeth and cavity are pasted, never its lips (:func:`interior_weight`). Their colour is
     scaled per channel by the ratio of the two photos' eye whites (:func:`sclera_colour`: teeth
     are white under the photo's light and cast, whatever the skin), given the photo's blur and
     grain, and Poisson-blended (:func:`s2e_lib.edit.warp.photo.composite`).
@@ -428,7 +457,7 @@ def transfer_mouth(
 
     lib = library or load_library()
     shape = img.shape[:2]
-    interior = mouth_interior(target, shape, origin, pick, lib)
+    interior, inside = mouth_interior(target, shape, origin, pick, lib)
     own, theirs = sclera_colour(rgb_src, src), lib.sclera[pick].astype(np.float32)
     if own is None or theirs.min() <= 0 or own.max() > MAX_SCLERA_TINT * max(own.min(), 1.0):
         # no eye white to go by (behind tinted lenses, too small, a reflection): the exemplar's
@@ -439,8 +468,53 @@ def transfer_mouth(
         cast = np.clip((own / own.mean()) / (theirs / theirs.mean()), 0.85, 1.15)
         gain = (level * cast).astype(np.float32)
     iod = FaceFrame.from_landmarks(target).iod
-    alpha = _poly_mask(shape, np.asarray(target[60:68], np.float64) - origin, blur=0.008 * iod)
-    return composite(img, interior * gain, alpha, stats, seed=pick)
+    alpha = _poly_mask(shape, np.asarray(target[60:68], np.float64) - origin, blur=0.008 * iod) * inside
+    interior = tint_shadows(interior * gain, lip_colour(rgb_src, src))
+    return composite(img, interior, alpha, stats, seed=pick)
+
+
+#: Lightness (CIELAB L) below which a mouth interior is shadow (the cavity, the corners), above
+#: which it is teeth lit by the photo's light; a ramp between.
+SHADOW_L, TEETH_L = 30.0, 55.0
+
+
+def lip_colour(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """Median RGB of the lips (between the outer and inner contours of 68 dlib landmarks)."""
+    import cv2
+
+    from s2e_lib.edit.warp.geometry import _poly_mask
+
+    pts = np.asarray(landmarks, np.float64)
+    x0, y0 = np.maximum(np.floor(pts[48:60].min(0)).astype(int), 0)
+    x1, y1 = np.ceil(pts[48:60].max(0)).astype(int) + 1
+    patch = np.asarray(rgb[y0:y1, x0:x1], np.float32)
+    if patch.size == 0:
+        return None
+    shape = patch.shape[:2]
+    inner = cv2.dilate(_poly_mask(shape, pts[60:68] - (x0, y0)), np.ones((3, 3), np.uint8))
+    lips = (_poly_mask(shape, pts[48:60] - (x0, y0)) > 0.5) & (inner < 0.5)
+    return np.median(patch[lips], axis=0) if lips.sum() >= 10 else None
+
+
+def tint_shadows(interior: np.ndarray, lips: np.ndarray | None) -> np.ndarray:
+    """Give a transferred mouth's shadows the hue of the photo's lips.
+
+    The cavity and the mouth corners are lit by light that passed the lips and cheeks: in a
+    warm photo they are warm dark, and the exemplar's own neutral dark read as a grey wedge
+    there (an orange film scan, looked at 2x). Teeth keep the eye-white matched colour.
+    """
+    import cv2
+
+    if lips is None:
+        return interior
+    lab = cv2.cvtColor(np.clip(interior, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lip_lab = cv2.cvtColor(np.asarray(lips, np.float32).reshape(1, 1, 3) / 255.0, cv2.COLOR_RGB2LAB)[0, 0]
+    teeth = np.clip((lab[..., 0] - SHADOW_L) / (TEETH_L - SHADOW_L), 0, 1)
+    # a shadow's chroma shrinks with its lightness (the lips' hue, not their saturation)
+    chroma = 0.8 * np.clip(lab[..., 0] / max(float(lip_lab[0]), 1.0), 0, 1)
+    for c in (1, 2):
+        lab[..., c] = teeth * lab[..., c] + (1 - teeth) * chroma * lip_lab[c]
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
 
 
 def pick_mouth(rgb: np.ndarray, landmarks: np.ndarray, library: ExemplarLibrary | None = None) -> int | None:
