@@ -173,6 +173,68 @@ def test_vad_refuses_silence_noise_and_music():
             check_speech(audio, SR, name)
 
 
+def _loudest(clip: np.ndarray, seconds: float) -> np.ndarray:
+    n = int(seconds * SR)
+    energy = np.convolve(clip.astype(np.float64) ** 2, np.ones(n), "valid")
+    start = int(np.argmax(energy))
+    return clip[start : start + n]
+
+
+def test_the_gate_accepts_short_shouted_and_noisy_words_and_refuses_noise():
+    from s2e_lib.audio.speech import energy_speech_span
+
+    rng = np.random.default_rng(7)
+    voices = _voices(6, seed=11)
+    # a 0.4 s shouted word driven into clipping, between 0.1 s of phone hiss on either side
+    for clip in voices[:3]:
+        word = _loudest(clip, 0.4)
+        shout = np.clip(word / np.abs(word).max() * 2.5, -1, 1)
+        hiss = 0.003 * rng.normal(size=(2, SR // 10))
+        shout = np.concatenate([hiss[0], shout, hiss[1]]).astype(np.float32)
+        assert energy_speech_span(shout) is not None
+        check_speech(shout, SR, "help.wav")
+    # a word at 10 dB SNR over babble (four other voices at once)
+    n = 2 * SR
+    babble = sum(np.pad(v, (0, max(0, n - v.size)))[:n] for v in _voices(4, seed=12))
+    for clip in voices[3:]:
+        word = np.pad(_loudest(clip, 0.6), (int(0.7 * SR), 0))
+        word = np.pad(word, (0, n - word.size))
+        gain = np.sqrt(np.mean(word**2) / np.mean(babble**2) / 10 ** (10 / 10))
+        check_speech((word + gain * babble).astype(np.float32), SR, "go.wav")
+    # a word at 10 dB SNR over white noise: the fallback alone hears it
+    word = np.pad(_loudest(voices[0], 0.5), (SR // 2, SR // 2))
+    noisy = word + np.sqrt(np.mean(word**2) / 10) * rng.normal(size=word.size)
+    assert energy_speech_span(noisy.astype(np.float32)) is not None
+    # pure noise of any colour, steady or in bursts, has no voiced sound above its floor
+    t = np.arange(3 * SR) / SR
+    bursts = np.sign(np.sin(2 * np.pi * 2 * t)) > 0
+    noises = {
+        "white": rng.normal(size=3 * SR),
+        "brown": np.cumsum(rng.normal(size=3 * SR)),
+        "bursts": rng.normal(size=3 * SR) * bursts,
+        "pink bursts": np.cumsum(rng.normal(size=3 * SR)) * bursts,
+    }
+    for name, noise in noises.items():
+        audio = (0.1 * noise / np.abs(noise).max()).astype(np.float32)
+        assert energy_speech_span(audio) is None, name
+        with pytest.raises(InputError, match=f"{name}.wav: no speech found"):
+            check_speech(audio, SR, f"{name}.wav")
+
+
+def test_a_word_the_detector_misses_is_classified_with_a_warning(monkeypatch):
+    from s2e_lib.ser import predict as predict_module
+
+    clip = _voices(1, seed=13)[0]
+    word = _loudest(clip, 0.5)
+    monkeypatch.setattr(predict_module, "speech_spans", lambda audio, sr=SR: [])  # the detector hears nothing
+    spans = check_speech(word, SR, "word.wav")
+    assert len(spans) == 1 and spans[0][1] - spans[0][0] >= 0.3 * SR
+    warnings = predict_module.audio_warnings(word)
+    assert any("voice-activity detector heard no speech" in w for w in warnings)
+    probs = load_model().predict_proba(word, SR, "word.wav")
+    assert abs(sum(probs.values()) - 1) < 1e-5
+
+
 def test_vad_accepts_quiet_clear_speech():
     clip = _voices(1, seed=3)[0]
     quiet = clip / np.abs(clip).max() * np.float32(10 ** (-60 / 20))  # peak -60 dBFS

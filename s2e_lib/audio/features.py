@@ -17,6 +17,10 @@ Three kinds, chosen by :class:`FeatureConfig.kind`:
     (:mod:`s2e_lib.audio.voice_encoder`), ``+ge2e-layers`` the embedding and the mean and
     standard deviation of the encoder's LSTM layers 2 and 3 (1,280 values,
     :func:`~s2e_lib.audio.voice_encoder.layer_statistics`). All on the version-2 front end.
+``whisper`` / ``stats+egemaps+ge2e-layers+whisper``
+    The mean and standard deviation over frames of Whisper tiny.en's encoder layers 2–4
+    (2,304 values, :func:`s2e_lib.audio.whisper_encoder.layer_statistics`) of the same
+    level-normalised speech, alone or after ``stats+egemaps+ge2e-layers``.
 ``stats``
     Pooled statistics (mean and standard deviation over time) of MFCCs, their deltas,
     RMS energy, spectral contrast, spectral centroid/rolloff/flatness and zero-crossing
@@ -151,6 +155,8 @@ FEATURE_KINDS: tuple[str, ...] = (
     "stats+egemaps",
     "stats+egemaps+ge2e",
     "stats+egemaps+ge2e-layers",
+    "whisper",
+    "stats+egemaps+ge2e-layers+whisper",
 )
 #: Fixed-length vector kinds that exist only on the version-2 front end.
 VECTOR_KINDS_V2: tuple[str, ...] = (
@@ -158,6 +164,8 @@ VECTOR_KINDS_V2: tuple[str, ...] = (
     "stats+egemaps",
     "stats+egemaps+ge2e",
     "stats+egemaps+ge2e-layers",
+    "whisper",
+    "stats+egemaps+ge2e-layers+whisper",
 )
 
 #: Length of the eGeMAPS v02 functionals vector.
@@ -537,6 +545,21 @@ def extract(
 
             return np.concatenate(
                 [relative_stats(y, config.sr, config), egemaps(y, config.sr), layer_statistics(y)]
+            )
+        if config.kind == "whisper":
+            from s2e_lib.audio import whisper_encoder
+
+            return whisper_encoder.layer_statistics(_at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE))
+        if config.kind == "stats+egemaps+ge2e-layers+whisper":
+            from s2e_lib.audio import voice_encoder, whisper_encoder
+
+            return np.concatenate(
+                [
+                    relative_stats(y, config.sr, config),
+                    egemaps(y, config.sr),
+                    voice_encoder.layer_statistics(y),
+                    whisper_encoder.layer_statistics(_at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE)),
+                ]
             )
         return relative_stats(y, config.sr, config)
     audio = _at_rate(audio, sr, config.sr)

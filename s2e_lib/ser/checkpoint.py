@@ -102,7 +102,14 @@ def feature_size(config: FeatureConfig) -> int:
         "stats+egemaps": stats_dim(config) + EGEMAPS_DIM,
         "stats+egemaps+ge2e": stats_dim(config) + EGEMAPS_DIM + GE2E_DIM,
         "stats+egemaps+ge2e-layers": stats_dim(config) + EGEMAPS_DIM + GE2E_LAYERS_DIM,
+        "whisper": WHISPER_DIM,
+        "stats+egemaps+ge2e-layers+whisper": stats_dim(config) + EGEMAPS_DIM + GE2E_LAYERS_DIM + WHISPER_DIM,
     }[config.kind]
+
+
+#: Length of the Whisper encoder's pooled statistics (:mod:`s2e_lib.audio.whisper_encoder`;
+#: not imported here: it needs no torch model to know its size).
+WHISPER_DIM = 2 * 384 * 3
 
 
 def _vector_or_sequence(kind: str) -> str:

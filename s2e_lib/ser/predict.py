@@ -20,6 +20,7 @@ from s2e_lib.audio.io import MAX_CLIP_SECONDS, SAMPLE_RATE, load_audio
 from s2e_lib.audio.speech import (
     DIGITAL_SILENCE_DBFS,
     active_level_dbfs,
+    energy_speech_span,
     speech_seconds,
     speech_spans,
 )
@@ -61,9 +62,12 @@ def check_speech(
     which are checked segment by segment), for the features to reuse.
 
     Refused: non-finite samples, clips under :data:`MIN_SECONDS`, digital silence, and
-    clips in which Silero VAD finds under :data:`MIN_SPEECH_SECONDS` of speech (silence,
-    noise, music). The detector runs on the level-normalised clip, so quiet but clear
-    speech (peak -60 dBFS) is accepted: there is no fixed level gate.
+    clips in which Silero VAD finds under :data:`MIN_SPEECH_SECONDS` of speech *and* no loud
+    voiced sound rises above the background (:func:`~s2e_lib.audio.speech.energy_speech_span`:
+    silence, noise, hum, music). A half-second shouted word or a word over loud noise that
+    the detector misses is classified from that sound instead (:func:`audio_warnings` says
+    so). The detector runs on the level-normalised clip, so quiet but clear speech (peak
+    -60 dBFS) is accepted: there is no fixed level gate.
     """
     name = str(path) if path is not None else "audio"
     audio = np.asarray(audio).reshape(-1)
@@ -83,10 +87,13 @@ def check_speech(
     spans = speech_spans(audio, sr)
     found = speech_seconds(spans, sr)
     if found < MIN_SPEECH_SECONDS:
-        raise InputError(
-            f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech; "
-            "silence, noise or music?)"
-        )
+        fallback = energy_speech_span(audio, sr)
+        if fallback is None:
+            raise InputError(
+                f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech "
+                "and no voiced sound rises above the background; silence, noise or music?)"
+            )
+        return [fallback]
     return spans
 
 
@@ -324,16 +331,25 @@ class EmotionModel:
 CLIPPING_SHARE = 0.005
 
 
-def audio_warnings(audio: np.ndarray) -> list[str]:
+def audio_warnings(audio: np.ndarray, sr: int = SAMPLE_RATE) -> list[str]:
     """Problems that make a label unreliable without making the clip unusable.
 
-    Today: heavy clipping (over :data:`CLIPPING_SHARE` of the samples at or beyond 99.9 %
-    of full scale), which distorts the spectrum the features describe. Clips without
-    speech (silence, noise, random bytes decoded as noise) are refused by
-    :func:`check_speech` instead.
+    Heavy clipping (over :data:`CLIPPING_SHARE` of the samples at or beyond 99.9 % of full
+    scale), which distorts the spectrum the features describe, and a clip of one clip's length
+    whose speech the voice-activity detector missed (classified from its loudest voiced sound,
+    :func:`check_speech`). Clips without speech (silence, noise, random bytes decoded as
+    noise) are refused by :func:`check_speech` instead.
     """
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     warnings: list[str] = []
+    if 0 < audio.size <= MAX_SINGLE_SECONDS * sr and np.all(np.isfinite(audio)):
+        if speech_seconds(speech_spans(audio, sr), sr) < MIN_SPEECH_SECONDS:
+            span = energy_speech_span(audio, sr)
+            if span is not None:
+                warnings.append(
+                    "the voice-activity detector heard no speech; classified the "
+                    f"{(span[1] - span[0]) / sr:.2f} s loud voiced sound (a shouted or noisy word?)"
+                )
     if audio.size:
         share = float(np.count_nonzero(np.abs(audio) >= 0.999)) / audio.size
         if share > CLIPPING_SHARE:
