@@ -298,7 +298,9 @@ def test_mouth_shadows_take_the_lips_hue_and_teeth_keep_theirs():
 
 def test_a_black_and_white_photo_stays_black_and_white(hopper):
     image, face = hopper
-    gray = np.repeat((image.astype(np.float32) @ [0.299, 0.587, 0.114]).round().astype(np.uint8)[..., None], 3, 2)
+    gray = np.repeat(
+        (image.astype(np.float32) @ [0.299, 0.587, 0.114]).round().astype(np.uint8)[..., None], 3, 2
+    )
     from s2e_lib.face.io import is_monochrome
 
     assert is_monochrome(gray) and not is_monochrome(image)

@@ -2,9 +2,11 @@
 
     .venv/bin/python tools/ser_loco.py --name mlp-aug3 --json '{"model": "mlp", "augment_copies": 3}'
 
-Trains on RAVDESS, ASED and nEMO with one corpus held out in turn, scores TurEV as a
-test-only corpus (its licence allows evaluation, not a shipped model), and appends one
-JSON line per run to outputs/ser_loco.jsonl (figures in docs/ser.md).
+Trains on RAVDESS, ASED, nEMO and EMOVO with one corpus held out in turn, scores TurEV as a
+test-only corpus (its licence allows evaluation, not a shipped model), fits the calibration
+temperature on the held-out corpora, and appends one JSON line per run to
+outputs/ser_loco.jsonl (figures in docs/ser.md); ``--report DIR`` also writes report.json /
+report.md / confusion.png there (the report `s2e ser calibrate` reads).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import torch
 
 from s2e_lib.audio.features import FeatureConfig
 from s2e_lib.paths import project_paths
-from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown
+from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown, write_report
 from s2e_lib.ser.recipes import recipe
 
 CORPORA = {
     "ravdess": "ravdess16k",
     "ased": "ased16k/manifest.csv",
     "nemo": "nemo16k/manifest.csv",
+    "emovo": "emovo16k/manifest.csv",
     "turev": "turev16k/manifest.csv",
 }
 
@@ -40,6 +43,7 @@ def main() -> None:
     parser.add_argument("--robustness", action="store_true")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--report", default=None, help="also write the report files into this new folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config, feature_config = recipe(args.model)
@@ -67,6 +71,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as fh:
         fh.write(json.dumps(report, default=float) + "\n")
+    if args.report:
+        write_report(report, args.report)
     print(loco_markdown(report))
     print(json.dumps({"name": args.name, **report["selection"], "wall_seconds": report["wall_seconds"]}))
 

@@ -160,7 +160,9 @@ def _torch_encoder_class():
             super().__init__()
             self.attn = MultiHeadAttention(n_state, n_head)
             self.attn_ln = nn.LayerNorm(n_state)
-            self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
+            self.mlp = nn.Sequential(
+                nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state)
+            )
             self.mlp_ln = nn.LayerNorm(n_state)
 
         def forward(self, x):

@@ -434,7 +434,10 @@ def predict(files, model_path, profile_path, adapt, as_json, max_seconds) -> int
             click.echo(json.dumps(result))
         else:
             probs = "  ".join(f"{k} {v:.2f}" for k, v in result["probabilities"].items())
-            click.echo(f"{result['file']}\t{result['emotion']}\t{probs}")
+            mark = " (uncertain)" if result.get("uncertain") else ""
+            click.echo(f"{result['file']}\t{result['emotion']}{mark}\t{probs}")
+            for line in result.get("warnings", []):
+                click.echo(f"warning: {result['file']}: {line}", err=True)
     if emotion_model.speaker_centred and emotion_model.profile is not None:
         for line in emotion_model.profile.warnings:
             click.echo(f"warning: {line}", err=True)
@@ -487,6 +490,43 @@ def profile(files, out, model_path, overwrite, max_seconds) -> int:
         click.echo(f"warning: {line}", err=True)
     click.echo(json.dumps({"path": str(written), "n_clips": voice.n_clips, "warnings": voice.warnings}))
     return report_error.status
+
+
+@ser.command()
+@click.argument("model_path", type=click.Path())
+@click.option(
+    "--report",
+    required=True,
+    type=click.Path(),
+    help="report.json of `s2e ser eval --loco --out DIR` (its held-out temperature is used).",
+)
+@click.option("--out", required=True, type=click.Path(), help="Calibrated checkpoint to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def calibrate(model_path, report, out, overwrite) -> int:
+    """Store in a copy of MODEL_PATH the temperature that a leave-one-corpus-out REPORT fitted on
+    its held-out corpora: the model's probabilities then mean what they say on corpora it never
+    heard (`s2e ser predict` calls a top probability below 0.45 uncertain).
+
+    The last stdout line is one JSON object (path, temperature, ECE before and after).
+    """
+    from pathlib import Path
+
+    from s2e_lib.errors import InputError
+    from s2e_lib.fileio import check_output, require_file
+    from s2e_lib.ser.checkpoint import write_calibration
+
+    check_output(out, overwrite=overwrite)
+    require_file(model_path, "model checkpoint")
+    report_path = require_file(report, "leave-one-corpus-out report")
+    try:
+        calibration = json.loads(Path(report_path).read_text(encoding="utf-8")).get("calibration")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise InputError(f"{report}: not a JSON report ({exc.__class__.__name__})") from None
+    if not isinstance(calibration, dict):
+        raise InputError(f"{report}: holds no calibration (made by `s2e ser eval --loco --out DIR`?)")
+    written = write_calibration(model_path, out, {**calibration, "source": str(report)}, overwrite=overwrite)
+    click.echo(json.dumps({"path": str(written), **{k: calibration.get(k) for k in ("temperature", "ece_before", "ece_after")}}))
+    return 0
 
 
 def _single_thread() -> None:

@@ -54,6 +54,7 @@ from s2e_lib.pipeline.strength import (
     level_from_path,
     parse_strength,
 )
+from s2e_lib.ser.calibration import is_uncertain
 
 #: Recordings a folder is searched for (any file PyAV decodes works when named directly):
 #: phone voice memos (.m4a, .3gp, .amr), messenger voice notes (.opus, .ogg), Apple (.aiff, .caf).
@@ -69,6 +70,7 @@ RESULT_KEYS = (
     "emotion",
     "probabilities",
     "confidence",
+    "uncertain",
     "strength",
     "strength_mode",
     "level",
@@ -415,6 +417,7 @@ class Pipeline:
             "emotion": emotion,
             "probabilities": probabilities,
             "confidence": round(confidence_from_probabilities(probabilities), 4),
+            "uncertain": is_uncertain(probabilities),
             "strength": strength,
             "strength_mode": mode,
             "level": level_from_path(audio_path),
@@ -425,6 +428,14 @@ class Pipeline:
             "identity_distance": distance,
             "blendshapes": blendshapes,
             "warnings": _audio_warnings(audio)
+            + (
+                [
+                    f"uncertain: the voice's top emotion has probability {max(probabilities.values()):.2f}; "
+                    "the edit strength follows it"
+                ]
+                if is_uncertain(probabilities)
+                else []
+            )
             + face_count_warnings(len(faces), faces_edited, self.config.all_faces)
             + edit_warnings(edit.info)
             + ([blendshapes["warning"]] if blendshapes.get("warning") else []),

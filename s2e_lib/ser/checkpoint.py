@@ -14,6 +14,8 @@ A checkpoint is a ``torch.save``'d dict of plain types (loadable with
     state_dicts       one state dict per ensemble member
     weights_dtype     "float32", or "float16" when weight matrices were stored in half
                       precision (loaded back into float32 models)
+    calibration       optional: {"temperature", "ece_before", "ece_after", "source"}; the
+                      logits are divided by the temperature (s2e_lib.ser.calibration)
 """
 
 from __future__ import annotations
@@ -201,3 +203,23 @@ def load_checkpoint(
         members.append(model.eval())
     model = members[0] if len(members) == 1 else Ensemble(members).eval()
     return model.to(device), payload
+
+
+def write_calibration(
+    path: str | os.PathLike, out: str | os.PathLike, calibration: dict, overwrite: bool = False
+) -> Path:
+    """Copy the checkpoint ``path`` to ``out`` with ``calibration`` (a dict with a positive
+    ``temperature``, from a leave-one-corpus-out report) stored in it; atomic, and ``out`` is
+    never replaced unless ``overwrite``."""
+    import math
+
+    temperature = calibration.get("temperature") if isinstance(calibration, dict) else None
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
+        raise InputError(f"calibration needs a positive finite temperature, got {temperature!r}")
+    payload = read_checkpoint(path)
+    payload["calibration"] = {
+        k: v for k, v in calibration.items() if k in ("temperature", "ece_before", "ece_after", "source")
+    }
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        torch.save(payload, tmp)
+    return Path(out)

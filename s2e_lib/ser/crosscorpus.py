@@ -29,6 +29,7 @@ from s2e_lib.audio.features import FeatureConfig
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.fileio import atomic_output
 from s2e_lib.ser.adapt import centre_views
+from s2e_lib.ser.calibration import expected_calibration_error, loco_calibration, softmax
 from s2e_lib.ser.dataset import corpus_label_masks, scan_corpora
 from s2e_lib.ser.evaluate import (
     ensemble_proba,
@@ -153,8 +154,12 @@ def cross_corpus_report(
     Returns
     -------
     dict
-        ``labels, recipe, features, loco, test_only, within, robustness, selection``;
-        ``selection`` is the mean and worst leave-one-corpus-out balanced accuracy.
+        ``labels, recipe, features, loco, test_only, within, robustness, selection,
+        calibration``; ``selection`` is the mean and worst leave-one-corpus-out balanced
+        accuracy; ``calibration`` the temperature fitted on the held-out corpora and the
+        expected calibration error of each before and after it
+        (:func:`s2e_lib.ser.calibration.loco_calibration`; test-only corpora carry their own
+        ``ece_before`` / ``ece_after``).
     """
     test_only = list(test_only)
     train_data = data.subset([c for c in sorted(set(data.corpora)) if c not in test_only])
@@ -185,7 +190,9 @@ def cross_corpus_report(
             "worst_balanced_accuracy": loco["worst_balanced_accuracy"],
         },
         "train_seconds": loco["train_seconds"],
+        "calibration": loco_calibration(loco["probabilities"], train_data.y, train_data.corpora),
     }
+    temperature = report["calibration"]["temperature"]
     n_classes = len(data.labels)
     if test_only:
         all_mask = np.ones(len(train_data.y), dtype=bool)
@@ -205,8 +212,11 @@ def cross_corpus_report(
         report["test_only"] = {}
         for corpus in test_only:
             idx = np.flatnonzero(data.corpora == corpus)
-            predicted = ensemble_proba(members, [data.features[i] for i in idx]).argmax(1)
-            s = scores(data.y[idx], predicted, n_classes)
+            proba = ensemble_proba(members, [data.features[i] for i in idx])
+            s = scores(data.y[idx], proba.argmax(1), n_classes)
+            logits = np.log(np.maximum(proba, 1e-8))
+            s["ece_before"] = round(expected_calibration_error(proba, data.y[idx]), 4)
+            s["ece_after"] = round(expected_calibration_error(softmax(logits, temperature), data.y[idx]), 4)
             report["test_only"][corpus] = s
             if log:
                 log(
@@ -244,17 +254,43 @@ def cross_corpus_report(
 
 def loco_markdown(report: dict) -> str:
     """The report's tables in Markdown (leave-one-corpus-out, within-corpus, robustness)."""
-    lines = ["| held-out corpus | n | accuracy | balanced accuracy |", "|---|---|---|---|"]
+    labels = report["labels"]
+
+    def worst_class(s: dict) -> str:
+        rows = np.asarray(s["confusion"], float)
+        present = rows.sum(1) > 0
+        if not present.any():
+            return "–"
+        recall = np.where(present, np.diag(rows) / np.maximum(rows.sum(1), 1), np.inf)
+        k = int(np.argmin(recall))
+        return f"{labels[k]} {recall[k]:.2f}"
+
+    cal = report.get("calibration", {})
+    before, after = cal.get("ece_before", {}), cal.get("ece_after", {})
+
+    def ece(corpus: str, s: dict) -> str:
+        b, a = s.get("ece_before", before.get(corpus)), s.get("ece_after", after.get(corpus))
+        return f"{b:.3f} → {a:.3f}" if b is not None and a is not None else "–"
+
+    lines = [
+        "| held-out corpus | n | accuracy | balanced accuracy | worst class (recall) | ECE (raw → calibrated) |",
+        "|---|---|---|---|---|---|",
+    ]
     for corpus, s in report["loco"].items():
-        lines.append(f"| {corpus} | {s['n']} | {s['accuracy']:.3f} | {s['balanced_accuracy']:.3f} |")
+        lines.append(
+            f"| {corpus} | {s['n']} | {s['accuracy']:.3f} | {s['balanced_accuracy']:.3f} | {worst_class(s)} | {ece(corpus, s)} |"
+        )
     sel = report["selection"]
     lines.append(
-        f"| **mean / worst** | | | **{sel['mean_balanced_accuracy']:.3f} / {sel['worst_balanced_accuracy']:.3f}** |"
+        f"| **mean / worst** | | | **{sel['mean_balanced_accuracy']:.3f} / {sel['worst_balanced_accuracy']:.3f}** | | "
+        f"{ece('all', {})} |"
     )
     for corpus, s in report.get("test_only", {}).items():
         lines.append(
-            f"| {corpus} (test only) | {s['n']} | {s['accuracy']:.3f} | {s['balanced_accuracy']:.3f} |"
+            f"| {corpus} (test only) | {s['n']} | {s['accuracy']:.3f} | {s['balanced_accuracy']:.3f} | {worst_class(s)} | {ece(corpus, s)} |"
         )
+    if cal:
+        lines += ["", f"Temperature fitted on the held-out corpora: {cal['temperature']:.3f}."]
     if report.get("within"):
         lines += [
             "",

@@ -149,6 +149,9 @@ class EmotionModel:
         self.feature_config = FeatureConfig.from_dict(payload["feature_config"])
         self.metadata = {k: v for k, v in payload.items() if k != "state_dicts"}
         self.profile = None
+        #: Logits are divided by it before the softmax (:mod:`s2e_lib.ser.calibration`;
+        #: fitted on held-out corpora, stored in the checkpoint's ``calibration``; 1 = none).
+        self.temperature = float((payload.get("calibration") or {}).get("temperature", 1.0))
 
     def __repr__(self) -> str:
         name = self.metadata.get("model_config", {}).get("name")
@@ -187,7 +190,8 @@ class EmotionModel:
     def proba_of_features(self, feats: list[np.ndarray]) -> np.ndarray:
         """Probabilities, shape (len(feats), n_labels), of features from :meth:`features`
         (centred on :attr:`profile` when the model is speaker-centred)."""
-        return torch.softmax(predict_logits(self.model, self._inputs(feats)), dim=1).numpy()
+        logits = predict_logits(self.model, self._inputs(feats))
+        return torch.softmax(logits / self.temperature, dim=1).numpy()
 
     def _proba(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """Probabilities of ``clips`` (views into one recording), :data:`WINDOW_BATCH` at a
@@ -256,18 +260,29 @@ class EmotionModel:
         return self.clip_features(audio, SAMPLE_RATE, path=path), audio_warnings(audio)
 
     def _result(self, path, feats: list, warnings: list) -> dict:
+        from s2e_lib.ser.calibration import UNCERTAIN_BELOW, is_uncertain
+
         probs = self.proba_of_clip(feats)
         if self.speaker_centred:
             warnings = warnings + self.profile.warnings
+        uncertain = is_uncertain(probs)
+        if uncertain:
+            top = max(probs, key=probs.get)
+            warnings = warnings + [
+                f"uncertain: the top emotion ({top}) has probability {probs[top]:.2f} "
+                f"(below {UNCERTAIN_BELOW}); the voice may mix emotions or differ from the training data"
+            ]
         return {
             "file": str(path),
             "emotion": max(probs, key=probs.get),
             "probabilities": probs,
+            "uncertain": uncertain,
             "warnings": warnings,
         }
 
     def predict_file(self, path: str | os.PathLike, max_seconds: float | None = None) -> dict:
-        """``{"file", "emotion", "probabilities", "warnings"}`` for one audio file (InputError when bad).
+        """``{"file", "emotion", "probabilities", "uncertain", "warnings"}`` for one audio file
+        (InputError when bad; ``uncertain``: :func:`s2e_lib.ser.calibration.is_uncertain`).
 
         ``max_seconds`` refuses longer recordings before decoding them (``s2e ser predict``
         passes :data:`~s2e_lib.audio.io.MAX_CLIP_SECONDS` unless ``--max-seconds`` says otherwise).
