@@ -44,7 +44,10 @@ def test_ece_falls_when_an_overconfident_model_is_calibrated():
     after = cal.expected_calibration_error(cal.softmax(logits, temperature), targets)
     assert before > 0.1 and after < 0.04 and after < before / 3
     result = cal.loco_calibration(cal.softmax(logits), targets, np.array(["a", "b"] * 1500))
-    assert set(result["ece_after"]) == {"a", "b", "all"} and result["ece_after"]["all"] < result["ece_before"]["all"]
+    assert (
+        set(result["ece_after"]) == {"a", "b", "all"}
+        and result["ece_after"]["all"] < result["ece_before"]["all"]
+    )
 
 
 def test_is_uncertain():
@@ -59,9 +62,15 @@ def test_a_calibrated_checkpoint_divides_its_logits_and_the_cli_writes_one(tmp_p
     from s2e_lib.ser import default_model_path, load_model
 
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"calibration": {"temperature": 2.0, "ece_before": {"all": 0.2}, "ece_after": {"all": 0.05}}}))
+    report.write_text(
+        json.dumps(
+            {"calibration": {"temperature": 2.0, "ece_before": {"all": 0.2}, "ece_after": {"all": 0.05}}}
+        )
+    )
     out = tmp_path / "calibrated.pt"
-    assert main(["ser", "calibrate", str(default_model_path()), "--report", str(report), "--out", str(out)]) == 0
+    assert (
+        main(["ser", "calibrate", str(default_model_path()), "--report", str(report), "--out", str(out)]) == 0
+    )
     raw, calibrated = load_model(), load_model(out)
     assert calibrated.temperature == 2.0 and raw.temperature == 1.0
     clip = synth_clip("angry", 120.0, np.random.default_rng(0))
@@ -70,8 +79,23 @@ def test_a_calibrated_checkpoint_divides_its_logits_and_the_cli_writes_one(tmp_p
     expected = cal.softmax(np.log(np.maximum(p_raw, 1e-8)), 2.0)
     assert np.abs(p_cal - expected).max() < 1e-4 and p_cal.argmax() == p_raw.argmax()
     # never overwrites; a report without a calibration is one line
-    assert main(["ser", "calibrate", str(default_model_path()), "--report", str(report), "--out", str(out)]) == 2
+    assert (
+        main(["ser", "calibrate", str(default_model_path()), "--report", str(report), "--out", str(out)]) == 2
+    )
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
-    assert main(["ser", "calibrate", str(default_model_path()), "--report", str(empty), "--out", str(tmp_path / "x.pt")]) == 2
+    assert (
+        main(
+            [
+                "ser",
+                "calibrate",
+                str(default_model_path()),
+                "--report",
+                str(empty),
+                "--out",
+                str(tmp_path / "x.pt"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "x.pt").exists()

@@ -525,7 +525,14 @@ def calibrate(model_path, report, out, overwrite) -> int:
     if not isinstance(calibration, dict):
         raise InputError(f"{report}: holds no calibration (made by `s2e ser eval --loco --out DIR`?)")
     written = write_calibration(model_path, out, {**calibration, "source": str(report)}, overwrite=overwrite)
-    click.echo(json.dumps({"path": str(written), **{k: calibration.get(k) for k in ("temperature", "ece_before", "ece_after")}}))
+    click.echo(
+        json.dumps(
+            {
+                "path": str(written),
+                **{k: calibration.get(k) for k in ("temperature", "ece_before", "ece_after")},
+            }
+        )
+    )
     return 0
 
 

@@ -108,5 +108,7 @@ def loco_calibration(probabilities: np.ndarray, targets: np.ndarray, corpora: np
     return {
         "temperature": round(temperature, 4),
         "ece_before": {k: round(expected_calibration_error(p[m], y[m]), 4) for k, m in groups.items()},
-        "ece_after": {k: round(expected_calibration_error(calibrated[m], y[m]), 4) for k, m in groups.items()},
+        "ece_after": {
+            k: round(expected_calibration_error(calibrated[m], y[m]), 4) for k, m in groups.items()
+        },
     }
