@@ -174,6 +174,21 @@ def output_lock(folder: str | os.PathLike, name: str = ".s2e.lock") -> Iterator[
         lock.release()
 
 
+def remove_if_only_locks(folder: str | os.PathLike) -> None:
+    """Remove ``folder`` when it holds nothing but the lock files of :func:`output_lock` (a run
+    that failed before writing anything leaves no folder behind)."""
+    folder = Path(folder)
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return
+    if names <= {".s2e.lock", ".s2e.lock.pid"}:
+        with contextlib.suppress(OSError):
+            for name in names:
+                (folder / name).unlink()
+            folder.rmdir()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -194,9 +209,28 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
         raise InputError(f"{path}: {what} not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a {what}")
+    if not path.is_file():  # reading a FIFO blocks forever; a device never ends
+        raise InputError(f"{path}: is {not_regular_kind(path)}, not a regular {what}")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: {what} is not readable")
     return path
+
+
+def not_regular_kind(path: str | os.PathLike) -> str:
+    """What a path that exists but is neither a folder nor a regular file is, in words."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "an unreadable entry"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "neither a file nor a folder"
 
 
 _UNSAFE_NAME_CHARS = frozenset('/\\:*?"<>|')

@@ -30,16 +30,28 @@ class VideoDecodeError(InputError):
     """The file is not decodable video (corrupt, empty, or has no video stream)."""
 
 
-def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> list[tuple[int, np.ndarray]]:
+#: Largest frame decoded: sides up to 16384 px (as photos) and at most Pillow's
+#: decompression-bomb limit of pixels (89.5 Mpx; 8K video is 33 Mpx): a 170 KB file can hold
+#: one 12000 x 12000 frame that takes gigabytes and a minute to decode.
+MAX_FRAME_SIDE = 16384
+MAX_FRAME_PIXELS = 89_478_485
+
+
+def read_frames(
+    path: str | os.PathLike, indices: list[int] | None = None, max_side: int = MAX_FRAME_SIDE
+) -> list[tuple[int, np.ndarray]]:
     """Decode the frames at ``indices`` (all when None) of ``path`` as RGB uint8 arrays.
 
     Returns ``[(index, image), ...]`` in frame order. Decoding stops after the last
-    wanted frame and only wanted frames are converted, so memory stays small.
+    wanted frame and only wanted frames are converted, so memory stays small. A stream
+    whose frames are larger than ``max_side`` px a side is refused from its header, before
+    any frame is decoded (and a frame larger than the header said, before it is converted).
 
     Raises
     ------
     VideoDecodeError
-        The file cannot be decoded, or holds fewer frames than asked for.
+        The file cannot be decoded, its frames are too large, or it holds fewer frames than
+        asked for.
     """
     import av
 
@@ -53,11 +65,13 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> li
             if not container.streams.video:
                 raise VideoDecodeError(f"{path}: no video stream")
             stream = container.streams.video[0]
+            _check_frame_size(path, stream.codec_context.width, stream.codec_context.height, max_side)
             stream.thread_type = "AUTO"
             keep = set(wanted) if wanted is not None else None
             last = wanted[-1] if wanted is not None else None
             for index, frame in enumerate(container.decode(stream)):
                 if keep is None or index in keep:
+                    _check_frame_size(path, frame.width, frame.height, max_side)
                     out.append((index, frame.to_ndarray(format="rgb24")))
                 if last is not None and index >= last:
                     break
@@ -72,6 +86,15 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> li
         missing = [i for i in wanted if i not in got]
         raise VideoDecodeError(f"{path}: frames {missing[:5]} could not be decoded (truncated video?)")
     return out
+
+
+def _check_frame_size(path, width: int, height: int, max_side: int) -> None:
+    width, height = int(width or 0), int(height or 0)
+    if max(width, height) > max_side or width * height > MAX_FRAME_PIXELS:
+        raise VideoDecodeError(
+            f"{path}: video frames are too large to decode safely ({width}x{height} px; at most "
+            f"{max_side} px a side and {MAX_FRAME_PIXELS / 1e6:.1f} Mpx)"
+        )
 
 
 class _FrameWriter:

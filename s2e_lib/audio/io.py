@@ -41,6 +41,26 @@ def _too_long(path, seconds: float | None, limit: float) -> InputError:
 _LIMIT_SLACK_S = 0.5
 
 
+#: Highest source sample rate and channel count accepted: studio recorders stop at 384 kHz;
+#: a header claiming more (a crafted WAV at 2 GHz) would make the resampler allocate gigabytes.
+MAX_SOURCE_RATE = 384_000
+MAX_SOURCE_CHANNELS = 64
+
+
+def _check_stream(path, stream) -> None:
+    """Refuse an audio stream whose header states an impossible rate or channel count, before decoding."""
+    rate = int(getattr(stream, "sample_rate", 0) or getattr(stream.codec_context, "sample_rate", 0) or 0)
+    if rate > MAX_SOURCE_RATE:
+        raise AudioDecodeError(
+            f"{path}: the header states a sample rate of {rate} Hz, beyond the {MAX_SOURCE_RATE} Hz any recorder uses"
+        )
+    channels = _channels(stream)
+    if channels > MAX_SOURCE_CHANNELS:
+        raise AudioDecodeError(
+            f"{path}: the header states {channels} channels (at most {MAX_SOURCE_CHANNELS} are read)"
+        )
+
+
 def _stream_seconds(container, stream) -> float | None:
     """Duration (s) the container or stream header states, or None when it states none."""
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
@@ -68,6 +88,7 @@ def audio_duration(path: str | os.PathLike) -> float | None:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
                 raise AudioDecodeError(f"{path}: no audio stream")
+            _check_stream(path, streams[0])
             return _stream_seconds(container, streams[0])
     except AudioDecodeError:
         raise
@@ -197,6 +218,7 @@ def load_audio(
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
                 raise AudioDecodeError(f"{path}: no audio stream")
+            _check_stream(path, streams[0])
             stated = _stream_seconds(container, streams[0])
             expected = None if stated is None else int(round(stated * sr))
             if expected is not None and stop is not None:

@@ -49,7 +49,7 @@ from s2e_lib.data.manifest import MANIFEST_COLUMNS, manifest_table, problem, sca
 from s2e_lib.data.video import FRAME_SELECTIONS, read_frames, select_frames, write_image
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.errors import InputError, one_line
-from s2e_lib.fileio import atomic_output, path_inside, safe_name
+from s2e_lib.fileio import atomic_output, output_lock, path_inside, remove_if_only_locks, safe_name
 from s2e_lib.parallel import DaskExecutor, executor_scope, note, progress_bar, run_ordered
 
 PROBLEM_COLUMNS = ("path", "stage", "error")
@@ -186,24 +186,30 @@ def prepare(
     if frames not in FRAME_SELECTIONS:
         raise InputError(f"unknown frame selection {frames!r}; expected one of {', '.join(FRAME_SELECTIONS)}")
     select_frames(1, frame_step, frames, max_frames)  # validates the numbers
-    # connected before the scan, so an unreachable scheduler fails in seconds
-    with executor_scope(executor, scheduler, jobs) as runner:
-        return _prepare(
-            root,
-            out,
-            runner,
-            start,
-            dict(format=format, emotions=emotions, levels=levels, views=views, speakers=speakers),
-            frame_step=frame_step,
-            frames=frames,
-            max_frames=max_frames,
-            image_format=image_format,
-            frame_transform=frame_transform,
-            audio=audio,
-            video=video,
-            sr=sr,
-            progress=progress,
-        )
+    # one writer per output folder (as s2e run); connected before the scan, so an
+    # unreachable scheduler fails in seconds
+    existed = out.exists()
+    try:
+        with output_lock(out), executor_scope(executor, scheduler, jobs) as runner:
+            return _prepare(
+                root,
+                out,
+                runner,
+                start,
+                dict(format=format, emotions=emotions, levels=levels, views=views, speakers=speakers),
+                frame_step=frame_step,
+                frames=frames,
+                max_frames=max_frames,
+                image_format=image_format,
+                frame_transform=frame_transform,
+                audio=audio,
+                video=video,
+                sr=sr,
+                progress=progress,
+            )
+    finally:
+        if not existed:  # a run that failed before writing anything leaves no folder
+            remove_if_only_locks(out)
 
 
 def _prepare(
@@ -508,15 +514,35 @@ def _check_out(root: Path, out: Path) -> None:
     if o.exists() and not o.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
     # the output lock (fileio.output_lock) leaves its files, and a run killed while checking
-    # the Dask workers its probe; they do not make a folder "used"
-    used = o.is_dir() and any(
-        p.name not in (".s2e.lock", ".s2e.lock.pid") and not p.name.startswith(PROBE_PREFIX)
-        for p in o.iterdir()
-    )
+    # the Dask workers its probe; they do not make a folder "used" (a user's file that only
+    # shares such a name does)
+    used = o.is_dir() and any(not is_own_leftover(p) for p in o.iterdir())
     if used and not is_prepared_tree(o):
         raise InputError(
             f"{out}: not an s2e prepare folder (no {PARAMS_FILE}); choose an empty or new folder"
         )
+
+
+def is_own_leftover(path: Path) -> bool:
+    """True for a file this project leaves in an output folder when a run is killed: the lock
+    (an empty ``.s2e.lock``), its pid file (one decimal pid) or a Dask probe (a
+    ``.s2e-probe-<32 hex>`` file holding its own name). Anything else under those names is a
+    user's file."""
+    import re
+
+    try:
+        if not path.is_file() or path.stat().st_size > 64:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if path.name == ".s2e.lock":
+        return data == b""
+    if path.name == ".s2e.lock.pid":
+        return re.fullmatch(rb"\d{1,10}\n?", data) is not None
+    if re.fullmatch(re.escape(PROBE_PREFIX) + "[0-9a-f]{32}", path.name):
+        return data == path.name.encode()
+    return False
 
 
 def is_prepared_tree(folder: str | os.PathLike) -> bool:

@@ -107,7 +107,7 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         from s2e_lib.media import read_frames
 
-        (_, frame), *_ = read_frames(path, [0])
+        (_, frame), *_ = read_frames(path, [0], max_side=MAX_SIDE)
         _check_size(frame.shape[1], frame.shape[0], str(path))
         return convert(Image.fromarray(frame), str(path))
     _heif_support()

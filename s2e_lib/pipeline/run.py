@@ -45,6 +45,7 @@ from s2e_lib.fileio import (
     check_output,
     output_lock,
     path_inside,
+    remove_if_only_locks,
     safe_name,
     write_text_atomic,
 )
@@ -566,6 +567,10 @@ def collect_files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str)
         raise InputError(f"{path}: {what} not found")
     if path.is_file():
         return [path]
+    if not path.is_dir():
+        from s2e_lib.fileio import not_regular_kind
+
+        raise InputError(f"{path}: is {not_regular_kind(path)}, not a regular {what} file or a folder")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
         raise InputError(f"{path}: folder holds no {what} files ({', '.join(suffixes)})")
@@ -721,7 +726,7 @@ def run_plan(
             return _run_plan(plan, pipeline, progress, resume)
     except S2EError:
         if created and plan.single:
-            _remove_if_only_locks(plan.out_dir)
+            remove_if_only_locks(plan.out_dir)
         raise
 
 
@@ -768,19 +773,6 @@ def _run_plan(plan: BatchPlan, pipeline: Pipeline, progress: bool, resume: bool 
             overwrite=pipeline.config.overwrite or (resume and _own_summary(summary_csv)),
         )
     return results
-
-
-def _remove_if_only_locks(folder: Path) -> None:
-    """Remove ``folder`` when it holds nothing but the lock files of :func:`output_lock`."""
-    try:
-        names = {p.name for p in folder.iterdir()}
-    except OSError:
-        return
-    if names <= {".s2e.lock", ".s2e.lock.pid"}:
-        with contextlib.suppress(OSError):
-            for name in names:
-                (folder / name).unlink()
-            folder.rmdir()
 
 
 def _own_summary(path: Path) -> bool:

@@ -14,6 +14,7 @@ validation speakers), evaluate held-out test speakers and write one checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -31,7 +32,7 @@ from s2e_lib.audio.features import FeatureConfig, Transform, clip_seed, extract_
 from s2e_lib.data.splits import choose_val_speakers, corpus_val_speakers  # noqa: F401 (old home)
 from s2e_lib.emotions import MISSION_EMOTIONS
 from s2e_lib.errors import InputError
-from s2e_lib.fileio import atomic_output, check_output
+from s2e_lib.fileio import atomic_output, check_output, output_lock, remove_if_only_locks
 from s2e_lib.nn import default_device
 from s2e_lib.nn import distributed as ddp
 from s2e_lib.ser.adapt import centre_views
@@ -640,20 +641,29 @@ def train(
     logs and writes the resume files and the checkpoint, which must then be on a filesystem
     every process sees (the cache too, for the shared extraction to help across machines).
     """
+    work = Path(out).parent / f".{Path(out).name}.train"
+    existed = work.exists()
     with ddp.distributed_session():
-        result = _train_job(
-            data,
-            out,
-            config,
-            feature_config,
-            test_speakers,
-            labels,
-            cache_dir,
-            n_jobs,
-            progress,
-            overwrite,
-            log,
-        )
+        # one writer per output: rank 0 holds the lock on the resume folder (as s2e run on its folder)
+        lock = output_lock(work) if ddp.is_main() else contextlib.nullcontext()
+        try:
+            with lock:
+                result = _train_job(
+                    data,
+                    out,
+                    config,
+                    feature_config,
+                    test_speakers,
+                    labels,
+                    cache_dir,
+                    n_jobs,
+                    progress,
+                    overwrite,
+                    log,
+                )
+        finally:
+            if ddp.is_main() and not existed:
+                remove_if_only_locks(work)
         ddp.barrier()  # the other processes return once rank 0 has written the checkpoint
     return result
 

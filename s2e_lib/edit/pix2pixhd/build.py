@@ -38,7 +38,7 @@ from s2e_lib.edit.pix2pixhd.signs import CONDITIONS, POSITIONS, draw_sign, level
 from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotions
 from s2e_lib.errors import InputError
 from s2e_lib.face.io import save_image
-from s2e_lib.fileio import atomic_output, path_inside, safe_name, write_text_atomic
+from s2e_lib.fileio import atomic_output, output_lock, path_inside, safe_name, write_text_atomic
 
 
 @dataclass
@@ -311,72 +311,73 @@ def build_dataset(
         detail = f" ({problems[0]['problem']})" if problems else ""
         raise InputError(f"{prepared / 'frames.csv'}: no neutral/emotion pairs could be made{detail}")
 
-    out.mkdir(parents=True, exist_ok=True)
-    _check_previous(out, settings)
-    write_text_atomic(
-        out / "dataset.json",
-        json.dumps(
-            {"format": DATASET_FORMAT, "prepared": str(prepared), "settings": settings.to_dict()}, indent=2
-        ),
-    )
-    (out / "A").mkdir(exist_ok=True)
-    (out / "B").mkdir(exist_ok=True)
+    with output_lock(out):  # one writer per dataset folder (as s2e run)
+        _check_previous(out, settings)
+        write_text_atomic(
+            out / "dataset.json",
+            json.dumps(
+                {"format": DATASET_FORMAT, "prepared": str(prepared), "settings": settings.to_dict()},
+                indent=2,
+            ),
+        )
+        (out / "A").mkdir(exist_ok=True)
+        (out / "B").mkdir(exist_ok=True)
 
-    records, written, skipped = [], 0, 0
-    cache: dict[str, np.ndarray] = {}
-    for _, row in tqdm(pairs.iterrows(), total=len(pairs), desc="pairs", disable=not progress):
-        name = pair_name(row)
-        a_path, b_path = path_inside(out, "A", name), path_inside(out, "B", name)
-        weight = level_weight(row["level"]) if settings.level_scale else 1.0
-        if not (a_path.is_file() and b_path.is_file()):
-            try:
-                if row["path_a"] not in cache:
-                    cache.clear()  # neutral frames repeat in runs; keep only the last one
-                    cache[row["path_a"]] = prepare_frame(
-                        prepared / row["path_a"],
+        records, written, skipped = [], 0, 0
+        cache: dict[str, np.ndarray] = {}
+        for _, row in tqdm(pairs.iterrows(), total=len(pairs), desc="pairs", disable=not progress):
+            name = pair_name(row)
+            a_path, b_path = path_inside(out, "A", name), path_inside(out, "B", name)
+            weight = level_weight(row["level"]) if settings.level_scale else 1.0
+            if not (a_path.is_file() and b_path.is_file()):
+                try:
+                    if row["path_a"] not in cache:
+                        cache.clear()  # neutral frames repeat in runs; keep only the last one
+                        cache[row["path_a"]] = prepare_frame(
+                            prepared / row["path_a"],
+                            settings.size,
+                            row["aligned_a"],
+                            settings.align,
+                            settings.align_method,
+                        )
+                    neutral = cache[row["path_a"]]
+                    target = prepare_frame(
+                        prepared / row["path"],
                         settings.size,
-                        row["aligned_a"],
+                        row["aligned"],
                         settings.align,
                         settings.align_method,
                     )
-                neutral = cache[row["path_a"]]
-                target = prepare_frame(
-                    prepared / row["path"],
-                    settings.size,
-                    row["aligned"],
-                    settings.align,
-                    settings.align_method,
+                except Exception as exc:  # a bad frame is a problem to report, not a crash
+                    message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+                    problems.append({"path": str(row["path"]), "problem": message})
+                    continue
+                a_image = (
+                    draw_sign(neutral, row["emotion"], settings.position, weight)
+                    if settings.condition == "sign"
+                    else neutral
                 )
-            except Exception as exc:  # a bad frame is a problem to report, not a crash
-                message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-                problems.append({"path": str(row["path"]), "problem": message})
-                continue
-            a_image = (
-                draw_sign(neutral, row["emotion"], settings.position, weight)
-                if settings.condition == "sign"
-                else neutral
-            )
-            save_rgb(a_image, a_path)
-            save_rgb(target, b_path)
-            written += 1
-        else:
-            skipped += 1
-        record = row.to_dict()
-        record.update({"name": name, "a": f"A/{name}", "b": f"B/{name}", "weight": weight})
-        record["source_a"] = record.pop("path_a")
-        record["source_b"] = record.pop("path")
-        records.append(record)
+                save_rgb(a_image, a_path)
+                save_rgb(target, b_path)
+                written += 1
+            else:
+                skipped += 1
+            record = row.to_dict()
+            record.update({"name": name, "a": f"A/{name}", "b": f"B/{name}", "weight": weight})
+            record["source_a"] = record.pop("path_a")
+            record["source_b"] = record.pop("path")
+            records.append(record)
 
-    first = ["name", "a", "b", "speaker", "view", "emotion", "level", "weight"]
-    manifest = pd.DataFrame(records)
-    if not manifest.empty:
-        manifest = manifest[first + [c for c in manifest.columns if c not in first]]
-    problems_df = pd.DataFrame(problems, columns=["path", "problem"])
-    with atomic_output(out / "pairs.csv") as tmp:
-        manifest.to_csv(tmp, index=False)
-    with atomic_output(out / "problems.csv") as tmp:
-        problems_df.to_csv(tmp, index=False)
-    return BuildReport(out, manifest, problems_df, written, skipped, settings.to_dict())
+        first = ["name", "a", "b", "speaker", "view", "emotion", "level", "weight"]
+        manifest = pd.DataFrame(records)
+        if not manifest.empty:
+            manifest = manifest[first + [c for c in manifest.columns if c not in first]]
+        problems_df = pd.DataFrame(problems, columns=["path", "problem"])
+        with atomic_output(out / "pairs.csv") as tmp:
+            manifest.to_csv(tmp, index=False)
+        with atomic_output(out / "problems.csv") as tmp:
+            problems_df.to_csv(tmp, index=False)
+        return BuildReport(out, manifest, problems_df, written, skipped, settings.to_dict())
 
 
 __all__ = [

@@ -1,0 +1,163 @@
+"""Hardening round 3 (issue 26): odd inputs never hang or blow up memory, one writer per output
+folder, batch names that never collide, clean errors for every fault. The fast tier."""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from s2e_lib.cli import main
+
+
+def _run(args, capsys):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.err.strip(), captured.out
+
+
+def _one_error(code, err, *needles):
+    assert code == 2, f"exit {code}: {err}"
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error:") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+@pytest.fixture()
+def fifos(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    wav, png = tmp_path / "x.wav", tmp_path / "f.png"
+    os.mkfifo(wav)
+    os.mkfifo(png)
+    return wav, png
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        lambda w, p, t: ["ser", "predict", w],
+        lambda w, p, t: ["ser", "profile", w, "--out", t / "p.npz"],
+        lambda w, p, t: ["edit", "--face", p, "--emotion", "happy", "--out", t / "o.png"],
+        lambda w, p, t: ["align", "--face", p, "--out", t / "a.png"],
+        lambda w, p, t: ["run", "--audio", w, "--face", p, "--out-dir", t / "out"],
+    ],
+    ids=["ser predict", "ser profile", "edit", "align", "run"],
+)
+def test_a_named_pipe_is_refused_by_name_and_never_read(fifos, tmp_path, capsys, args):
+    wav, png = fifos
+    start = time.perf_counter()
+    code, err, _ = _run(args(wav, png, tmp_path), capsys)  # reading a FIFO would block forever
+    _one_error(code, err, "named pipe (FIFO), not a regular")
+    assert time.perf_counter() - start < 60
+
+
+def _sparse_wav(path, rate: int, seconds: float = 1.0) -> None:
+    data_bytes = int(rate * seconds) * 2
+    with open(path, "wb") as fh:
+        fh.write(b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE")
+        fh.write(b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16))
+        fh.write(b"data" + struct.pack("<I", data_bytes))
+        fh.seek(44 + data_bytes - 2)
+        fh.write(b"\0\0")  # sparse: gigabytes on paper, a few kB on disk
+
+
+def test_a_huge_sample_rate_is_refused_from_the_header(tmp_path, capsys):
+    from s2e_lib.audio.io import MAX_SOURCE_RATE, load_audio
+
+    path = tmp_path / "huge.wav"
+    _sparse_wav(path, 2_000_000_000)
+    start = time.perf_counter()
+    code, err, _ = _run(["ser", "predict", path], capsys)
+    _one_error(code, err, "huge.wav", "sample rate of 2000000000 Hz")
+    assert time.perf_counter() - start < 30
+    ok = tmp_path / "ok.wav"
+    _sparse_wav(ok, MAX_SOURCE_RATE, seconds=0.5)  # the highest real rate still loads
+    assert load_audio(ok).shape == (8000,)
+
+
+def test_a_video_bomb_is_refused_before_its_frame_is_decoded(tmp_path, capsys):
+    import av
+
+    path = tmp_path / "bomb.mov"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=1)
+        stream.width = stream.height = 12000
+        stream.pix_fmt = "yuv420p"
+        frame = av.VideoFrame(12000, 12000, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert path.stat().st_size < 1_000_000
+    start = time.perf_counter()
+    code, err, _ = _run(["edit", "--face", path, "--emotion", "happy", "--out", tmp_path / "o.png"], capsys)
+    _one_error(code, err, "bomb.mov", "too large to decode safely", "12000x12000")
+    assert time.perf_counter() - start < 10
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_prepare_build_dataset_and_ser_train_take_the_folder_lock(sample_corpus, tmp_path, capsys):
+    from s2e_lib.fileio import output_lock
+
+    out = tmp_path / "prep"
+    with output_lock(out):
+        code, err, _ = _run(["prepare", "mead", "--root", sample_corpus, "--out", out], capsys)
+        _one_error(code, err, "busy", str(out))
+    assert not (out / "frames.csv").exists()
+    code, err, _ = _run(
+        ["prepare", "mead", "--root", sample_corpus, "--out", out, "--speakers", "M001"], capsys
+    )
+    assert code == 0, err
+    data = tmp_path / "pairs"
+    with output_lock(data):
+        code, err, _ = _run(["pix2pixhd", "build-dataset", "--prepared", out, "--out", data], capsys)
+        _one_error(code, err, "busy", str(data))
+    assert not (data / "pairs.csv").exists()
+    model = tmp_path / "m.pt"
+    with output_lock(tmp_path / ".m.pt.train"):
+        code, err, _ = _run(["ser", "train", "--data", sample_corpus, "--out", model], capsys)
+        _one_error(code, err, "busy", ".m.pt.train")
+    assert not model.exists()
+
+
+def test_a_failed_command_leaves_no_lock_folder_behind(tmp_path, capsys):
+    code, err, _ = _run(["ser", "train", "--data", tmp_path / "nothing", "--out", tmp_path / "m.pt"], capsys)
+    assert code == 2
+    assert not (tmp_path / ".m.pt.train").exists()
+    code, err, _ = _run(["prepare", "mead", "--root", tmp_path / "nothing", "--out", tmp_path / "p"], capsys)
+    assert code == 2 and not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("name", [".s2e.lock.pid", ".s2e.lock", ".s2e-probe-notes"])
+def test_a_users_file_named_like_a_leftover_is_the_users(sample_corpus, tmp_path, capsys, name):
+    from s2e_lib.data.prepare import is_own_leftover
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / name).write_text("my own notes, not a pid\n")
+    assert not is_own_leftover(out / name)
+    code, err, _ = _run(["prepare", "mead", "--root", sample_corpus, "--out", out], capsys)
+    _one_error(code, err, "not an s2e prepare folder")
+    assert (out / name).read_text() == "my own notes, not a pid\n"
+    # the project's own leftovers are recognised
+    (tmp_path / ".s2e.lock.pid").write_text("12345\n")
+    (tmp_path / ".s2e.lock").write_bytes(b"")
+    assert is_own_leftover(tmp_path / ".s2e.lock.pid") and is_own_leftover(tmp_path / ".s2e.lock")
+    probe = tmp_path / (".s2e-probe-" + "0" * 32)
+    probe.write_bytes(probe.name.encode())
+    assert is_own_leftover(probe)
+
+
+def test_audio_of_every_length_in_the_fast_tier_has_finite_features():
+    # guards the fallback gate's frame arithmetic on clips shorter than one analysis frame
+    from s2e_lib.audio.speech import energy_speech_span
+
+    for n in (0, 1, 100, 400, 641):
+        assert energy_speech_span(np.zeros(n, np.float32)) is None
