@@ -161,3 +161,48 @@ def test_audio_of_every_length_in_the_fast_tier_has_finite_features():
 
     for n in (0, 1, 100, 400, 641):
         assert energy_speech_span(np.zeros(n, np.float32)) is None
+
+
+def test_batch_folder_names_never_collide(tmp_path):
+    from pathlib import Path
+
+    from s2e_lib.pipeline.run import _pair_key, pair_folder_names
+
+    root = tmp_path / "voices"
+    root.mkdir()
+    files = [root / "a.m4a", root / "a.mp4", root / "x" / "y.m4a", root / "x_y.m4a", root / "A.M4A"]
+    keys = [_pair_key(f, Path("me.jpg"), root, False) for f in files]
+    names = pair_folder_names(keys)
+    assert len({n.lower() for n in names}) == len(files)  # unique even on a case-blind disk
+    assert names[1] == "a.mp4"  # a name nobody else has stays readable
+    assert names[2].startswith("x_y.m4a~") and names[3].startswith("x_y.m4a~")
+    assert pair_folder_names(keys) == names  # deterministic: a resumed batch finds its folders
+    faces = [_pair_key(root / "a.m4a", Path(f), root, True) for f in ("me.jpg", "me.png")]
+    assert len(set(pair_folder_names(faces))) == 2
+
+
+def test_a_batch_with_colliding_names_writes_every_pair_to_its_own_folder(tmp_path, capsys, monkeypatch):
+    import json
+
+    from _ser_data import synth_clip
+    from skimage import data as skdata
+
+    from s2e_lib.audio import write_wav
+    from s2e_lib.face.io import save_image
+
+    voices = tmp_path / "voices"
+    (voices / "x").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    write_wav(voices / "x" / "y.wav", synth_clip("angry", 120.0, rng))
+    write_wav(voices / "x_y.wav", synth_clip("happy", 200.0, rng))
+    face = tmp_path / "face.png"
+    save_image(skdata.astronaut(), face)
+    out = tmp_path / "out"
+    code, err, _ = _run(["run", "--audio", voices, "--face", face, "--out-dir", out, "--overwrite"], capsys)
+    assert code == 0, err
+    folders = sorted(p for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 2
+    audios = {json.loads((f / "result.json").read_text())["audio"] for f in folders}
+    assert audios == {str((voices / "x" / "y.wav").resolve()), str((voices / "x_y.wav").resolve())}
+    summary = (out / "summary.csv").read_text().splitlines()[1:]
+    assert len({row.split(",")[-2] for row in summary}) == 2  # summary points at both folders

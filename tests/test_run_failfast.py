@@ -119,8 +119,8 @@ def test_batch_checks_every_input_first_and_leaves_no_folder_for_failed_pairs(
     assert f"{faces / 'no_face.png'}: no face found (skipping its 2 pairs)" in err
     assert spy_model == ["load", f"predict {voices / 'voice.wav'}"]  # only the good pair was worked on
     folders = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert folders == ["voice__face"]  # no folder for the three failed pairs
-    assert (out / "voice__face" / "result.json").exists()
+    assert folders == ["voice.wav__face.png"]  # no folder for the three failed pairs
+    assert (out / "voice.wav__face.png" / "result.json").exists()
     rows = (out / "summary.csv").read_text().splitlines()[1:]
     assert sum(",failed," in row for row in rows) == 3 and sum(",ok," in row for row in rows) == 1
 
@@ -136,7 +136,7 @@ def test_pair_failing_during_the_work_leaves_no_folder(files, tmp_path):
     results = run_batch(voices, files / "face.png", out, pipeline=pipeline, progress=False)
     assert [(r.ok, bool(r.error)) for r in results] == [(False, True), (True, False)]  # silent, voice
     assert "silent.wav" in results[0].error
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["voice"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["voice.wav"]
 
 
 def test_run_reports_faces_found_and_edits_all_faces_on_request(files, spy_model, tmp_path, capsys):

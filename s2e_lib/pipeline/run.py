@@ -577,11 +577,31 @@ def collect_files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str)
     return files
 
 
-def _pair_name(audio: Path, face: Path, audio_root: Path, many_faces: bool) -> str:
+def _pair_key(audio: Path, face: Path, audio_root: Path, many_faces: bool) -> tuple[str, str]:
+    """(readable folder name, the pair's identity): the audio's path below the folder with its
+    suffix (``a.m4a`` and ``a.mp4`` are two recordings), and the face's file name."""
     rel = audio.relative_to(audio_root) if audio_root.is_dir() else Path(audio.name)
-    name = "_".join(rel.with_suffix("").parts)
+    name = "_".join(rel.parts)
+    identity = "/".join(rel.parts) + ("//" + face.name if many_faces else "")
     # one safe folder name (file names may hold control characters or bytes that are not UTF-8)
-    return safe_name(f"{name}__{face.stem}" if many_faces else name)
+    return safe_name(f"{name}__{face.name}" if many_faces else name), identity
+
+
+def pair_folder_names(keys: list[tuple[str, str]]) -> list[str]:
+    """Unique folder names for pairs: a readable name stays as it is unless another pair's
+    name equals it (ignoring case, as macOS and Windows do); then every such name gets ``~``
+    and 8 hex digits of the SHA-1 of its pair's identity (``x/y.m4a`` and ``x_y.m4a``)."""
+    import hashlib
+    from collections import Counter
+
+    counts = Counter(name.lower() for name, _ in keys)
+    names = []
+    for name, identity in keys:
+        if counts[name.lower()] > 1:
+            digest = hashlib.sha1(identity.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+            name = f"{name}~{digest}"
+        names.append(name)
+    return names
 
 
 SUMMARY_COLUMNS = (
@@ -661,12 +681,12 @@ def plan_batch(
             check(path)
         except S2EError as exc:
             problems[path] = str(exc)
+    combos = [(a, f) for a in audio_files for f in face_files]
+    names = pair_folder_names([_pair_key(a, f, Path(audio), len(face_files) > 1) for a, f in combos])
     pairs = []
-    for audio_file in audio_files:
-        for face_file in face_files:
-            pair_dir = out_dir / _pair_name(audio_file, face_file, Path(audio), len(face_files) > 1)
-            error = problems.get(face_file) or problems.get(audio_file) or ""
-            pairs.append(PlannedPair(audio_file, face_file, pair_dir, error))
+    for (audio_file, face_file), name in zip(combos, names, strict=True):
+        error = problems.get(face_file) or problems.get(audio_file) or ""
+        pairs.append(PlannedPair(audio_file, face_file, out_dir / name, error))
     return BatchPlan(out_dir, False, pairs, problems)
 
 
@@ -695,7 +715,7 @@ def run_batch(
     """Process every (audio, face) pair; write ``out_dir/summary.csv``.
 
     A single pair (two files) writes straight into ``out_dir``; otherwise each pair gets
-    ``out_dir/<audio name>[__<face name>]/``. Every input is checked first
+    ``out_dir/<audio path>[__<face file>]/`` (unique: :func:`pair_folder_names`). Every input is checked first
     (:func:`plan_batch`); pairs with a bad input fail their row and get no folder.
 
     The run holds an exclusive lock on ``out_dir`` (:func:`~s2e_lib.fileio.output_lock`): a
