@@ -206,3 +206,46 @@ def test_a_batch_with_colliding_names_writes_every_pair_to_its_own_folder(tmp_pa
     assert audios == {str((voices / "x" / "y.wav").resolve()), str((voices / "x_y.wav").resolve())}
     summary = (out / "summary.csv").read_text().splitlines()[1:]
     assert len({row.split(",")[-2] for row in summary}) == 2  # summary points at both folders
+
+
+def test_ctrl_c_during_opensmile_is_never_swallowed():
+    import signal
+    import threading
+
+    from s2e_lib.audio.features import egemaps
+
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.normal(size=16000 * 30)).astype(np.float32)
+    start = time.perf_counter()
+    egemaps(audio)
+    run_s = time.perf_counter() - start
+    for delay in np.linspace(0.05, 0.8, 5) * run_s:
+        timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                egemaps(audio)
+                time.sleep(2 * run_s)  # a SIGINT after the call still lands here
+        finally:
+            timer.cancel()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_deferred_interrupt_raises_on_leaving_and_leaves_sig_ign_alone():
+    import signal
+
+    from s2e_lib.errors import deferred_interrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # held back: nothing is raised here
+            reached = True
+    assert reached
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -52,7 +52,7 @@ from s2e_lib.audio.speech import (
     speech_only,
     speech_spans,
 )
-from s2e_lib.errors import MissingResourceError
+from s2e_lib.errors import MissingResourceError, deferred_interrupt
 from s2e_lib.paths import project_paths
 
 #: Bump when a feature computation changes, to invalidate caches.
@@ -217,19 +217,28 @@ def egemaps(audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         "nBits": 16,
     }
     rows: list[np.ndarray] = []
+    failures: list[BaseException] = []
+
+    def sink(data, meta) -> None:
+        try:
+            rows.append(np.array(data, copy=True))
+        except BaseException as exc:  # ctypes would print and swallow it
+            failures.append(exc)
+
     smile = lib.OpenSMILE()
     smile.initialize(
         config_file=str(config_root / "egemaps" / "v02" / "eGeMAPSv02.conf"), options=options, loglevel=0
     )
     try:
-        smile.external_sink_set_callback_ex(
-            "extsink", lambda data, meta: rows.append(np.array(data, copy=True))
-        )
-        smile.external_audio_source_write_data("extsource", pcm.tobytes())
-        smile.external_audio_source_set_eoi("extsource")
-        smile.run()
+        with deferred_interrupt():  # Ctrl-C inside openSMILE's callback must not be swallowed
+            smile.external_sink_set_callback_ex("extsink", sink)
+            smile.external_audio_source_write_data("extsource", pcm.tobytes())
+            smile.external_audio_source_set_eoi("extsource")
+            smile.run()
     finally:
         smile.free()
+    if failures:
+        raise failures[0]
     if not rows:
         return np.zeros(EGEMAPS_DIM, dtype=np.float32)
     values = np.asarray(rows[0], dtype=np.float64).reshape(-1)
