@@ -249,3 +249,65 @@ def test_deferred_interrupt_raises_on_leaving_and_leaves_sig_ign_alone():
             time.sleep(0.05)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_non_utf8_speaker_folder_is_a_problem_row_not_a_crash(sample_corpus, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "corpus"
+    shutil.copytree(sample_corpus / "M001", root / "M001")
+    try:
+        os.rename(root / "M001", os.path.join(os.fsencode(root), b"M\xff01"))
+    except OSError:
+        pytest.skip("this filesystem refuses names that are not UTF-8")
+    shutil.copytree(sample_corpus / "W001", root / "W001")
+    out = tmp_path / "prep"
+    code, err, _ = _run(["prepare", "mead", "--root", root, "--out", out], capsys)
+    assert code == 0, err
+    problems = (out / "problems.csv").read_text(encoding="utf-8")
+    assert "M\\xff01" in problems and "not valid UTF-8" in problems
+    assert "W001" in (out / "manifest.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "column, value, needle",
+    [
+        ("level", "inf", "level"),
+        ("level", "1e300", "level"),
+        ("position", "-0.5", "position"),
+        ("position", "7", "position"),
+        ("path", "/etc/passwd", "inside the prepared folder"),
+        ("path", "../../x.png", "inside the prepared folder"),
+    ],
+)
+def test_crafted_values_in_frames_csv_are_refused_by_row(tmp_path, capsys, column, value, needle):
+    import pandas as pd
+
+    prepared = tmp_path / "prep"
+    prepared.mkdir()
+    row = {
+        "speaker": "M001", "view": "front", "emotion": "happy", "level": "1", "utterance": "001",
+        "frame_index": "0", "position": "0.5", "path": "frames/a.png", "aligned": "False",
+    }  # fmt: skip
+    rows = [dict(row), dict(row, emotion="neutral", path="frames/b.png")]
+    rows[1][column] = value
+    pd.DataFrame(rows).to_csv(prepared / "frames.csv", index=False)
+    code, err, _ = _run(
+        ["pix2pixhd", "build-dataset", "--prepared", prepared, "--out", tmp_path / "d"], capsys
+    )
+    _one_error(code, err, "frames.csv: row 3", needle)
+    assert not (tmp_path / "d").exists()
+
+
+def test_neutral_rows_sharing_one_path_are_reported_not_a_crash():
+    import pandas as pd
+
+    from s2e_lib.edit.pix2pixhd.build import pair_frames
+
+    row = {
+        "speaker": "M001", "view": "front", "emotion": "neutral", "level": 1.0, "utterance": "001",
+        "frame_index": 0, "position": 0.5, "path": "frames/a.png", "aligned": False,
+    }  # fmt: skip
+    frames = pd.DataFrame([row, dict(row, frame_index=1)])
+    pairs, problems = pair_frames(frames, ["neutral", "happy"], None)
+    assert pairs.empty and any("no other neutral frame" in p["problem"] for p in problems)

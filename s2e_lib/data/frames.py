@@ -70,5 +70,32 @@ def read_frames(path: str | os.PathLike) -> pd.DataFrame:
     frames["aligned"] = frames["aligned"].astype(str).str.lower().isin(("true", "1", "yes"))
     frames["level"] = pd.to_numeric(frames["level"], errors="coerce")
     frames["position"] = pd.to_numeric(frames["position"], errors="coerce")
-    frames["frame_index"] = pd.to_numeric(frames["frame_index"], errors="coerce").fillna(0).astype(int)
+    frames["frame_index"] = pd.to_numeric(frames["frame_index"], errors="coerce").fillna(0)
+    _check_values(frames, path, prepared)
+    frames["frame_index"] = frames["frame_index"].astype(int)
     return frames
+
+
+def _check_values(frames: pd.DataFrame, table: Path, prepared: Path) -> None:
+    """One line naming the first row whose value no prepare run writes: a level or position
+    that is not a finite number in range, a negative or huge frame index, or a ``path`` that
+    leaves the prepared folder (absolute, ``..``): such a table was edited or crafted, and its
+    paths are never read."""
+    import math
+
+    def bad(row: int, column: str, value, why: str):
+        return InputError(f"{table}: row {row + 2}: {column} {value!r} {why}")
+
+    for i, value in enumerate(frames["level"]):
+        if not (math.isnan(value) or (0 <= value <= 100 and float(value).is_integer())):
+            raise bad(i, "level", value, "is not an intensity level (a whole number 0-100, or blank)")
+    for i, value in enumerate(frames["position"]):
+        if not (math.isnan(value) or 0.0 <= value <= 1.0):
+            raise bad(i, "position", value, "is not a position in the take (0 to 1, or blank)")
+    for i, value in enumerate(frames["frame_index"]):
+        if not (0 <= value < 2**31):
+            raise bad(i, "frame_index", value, "is not a frame number")
+    for i, value in enumerate(frames["path"].astype(str)):
+        relative = Path(value)
+        if relative.is_absolute() or ".." in relative.parts or value.strip() in ("", "nan", "."):
+            raise bad(i, "path", value, "is not a file inside the prepared folder (it is never read)")

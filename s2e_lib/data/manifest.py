@@ -64,8 +64,32 @@ _LEVEL = re.compile(r"^level_(\d+)$")
 
 
 def problem(path: str | os.PathLike, stage: str, error: str) -> dict:
-    """One problem record: the file or folder, the stage that met it, and what is wrong."""
-    return {"path": str(path), "stage": stage, "error": str(error)}
+    """One problem record: the file or folder, the stage that met it, and what is wrong.
+
+    A path whose bytes are not UTF-8 is written with ``\\xNN`` escapes (``printable``), so
+    ``problems.csv`` can always be written."""
+    return {"path": printable(str(path)), "stage": stage, "error": printable(str(error))}
+
+
+def printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes (surrogate escapes) shown as ``\\xNN``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _utf8(value) -> bool:
+    """Whether every text in a manifest row can be written as UTF-8 (and opened by FFmpeg)."""
+    if isinstance(value, dict):
+        return all(_utf8(v) for v in value.values())
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 # --- scanning ------------------------------------------------------------------------
@@ -155,6 +179,15 @@ def scan(
         rows = _scan_mead(root, emotions_set, levels_set, views_list, speakers_set, problems)
     else:
         rows = _scan_ravdess(root, emotions_set, levels_set, speakers_set, problems)
+    kept = []
+    for row in rows:  # a name that is not UTF-8 cannot be written to the CSVs (nor opened by FFmpeg)
+        if _utf8(row):
+            kept.append(row)
+        else:
+            problems.append(
+                problem(row["audio_path"], "scan", "a file or folder name is not valid UTF-8 (take skipped; rename it)")
+            )
+    rows = kept
     if speakers_set is not None:
         found = {r["speaker"] for r in rows}
         for missing in sorted(speakers_set - found):

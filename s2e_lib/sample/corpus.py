@@ -19,6 +19,7 @@ import numpy as np
 
 from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotions
 from s2e_lib.errors import InputError
+from s2e_lib.fileio import _umask
 from s2e_lib.media import write_m4a, write_mp4
 from s2e_lib.paths import project_paths
 from s2e_lib.sample.face import base_face, expression_renderer, face_frames
@@ -140,6 +141,7 @@ def make_sample_corpus(
                 faces[(emo, level)] = render(face, emo, strength) if render is not None else face
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders: give the corpus the user's umask
     try:
         args = [
             (tmp, spk, emo, level, utt, seed, faces.get((emo, level)), fps) for spk, emo, level, utt in jobs

@@ -164,6 +164,14 @@ def pair_frames(
                 candidates = neutral
                 if b["emotion"] == "neutral" and len(neutral) > 1:
                     candidates = neutral[neutral["path"] != b["path"]]
+                if candidates.empty:  # every neutral row is this very frame
+                    problems.append(
+                        {
+                            "path": str(b["path"]),
+                            "problem": "no other neutral frame to pair it with; unpaired",
+                        }
+                    )
+                    continue
                 same = (
                     candidates[candidates["utterance"] == b["utterance"]]
                     if b["utterance"]
