@@ -38,6 +38,8 @@ SCHEDULER_ENV = "S2E_DASK_SCHEDULER"
 CONNECT_TIMEOUT_ENV = "S2E_DASK_CONNECT_TIMEOUT"
 #: Seconds to wait for the scheduler before giving up with a one-line error.
 CONNECT_TIMEOUT_S = 10.0
+#: Seconds a scheduler has to send its handshake once connected (a real one needs milliseconds).
+HANDSHAKE_TIMEOUT_S = 5.0
 #: Values of the scheduler option/variable meaning "no scheduler: run locally".
 _NO_SCHEDULER = ("", "none", "off")
 
@@ -242,11 +244,19 @@ class DaskExecutor(Executor):
             except BaseException:
                 cluster.close()
                 raise
+        hint = f"start one with `dask scheduler`, or unset {SCHEDULER_ENV}"
+        _probe_scheduler(address, timeout, hint)
         try:
             client = Client(address, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
-            hint = f"start one with `dask scheduler`, or unset {SCHEDULER_ENV}"
             raise InputError(f"dask scheduler {address}: cannot connect ({one_line(exc)}); {hint}") from None
+        except (MemoryError, Exception) as exc:  # noqa: B014 - a server speaking another protocol
+            # (an HTTP server on the port) sends bytes that Dask reads as a frame length of
+            # exabytes: MemoryError, or any decoding error
+            raise InputError(
+                f"dask scheduler {address}: the server there is not a Dask scheduler "
+                f"({type(exc).__name__}); {hint}"
+            ) from None
         return cls(client)
 
     @property
@@ -281,6 +291,49 @@ class DaskExecutor(Executor):
         return wrong
 
 
+def _probe_scheduler(address: str, timeout: float, hint: str) -> None:
+    """Refuse, within ``timeout``, a TCP address where no Dask scheduler answers.
+
+    A Dask server speaks first: on connecting it sends its handshake, a message whose first
+    8 bytes are its (small) frame count. Something else on the port (an HTTP server) stays
+    silent or sends other bytes, and Dask's own client then waits without end or reads them
+    as a frame length of exabytes. Addresses of other schemes (``tls://``, ``ws://``) are
+    left to Dask.
+    """
+    import socket
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    if not host:
+        host, port = rest, "8786"
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise InputError(f"dask scheduler {address}: {port!r} is not a port number") from None
+    try:
+        with socket.create_connection((host.strip("[]"), port_number), timeout=timeout) as sock:
+            sock.settimeout(min(timeout, HANDSHAKE_TIMEOUT_S))
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    raise InputError(f"dask scheduler {address}: the server closed the connection; {hint}")
+                head += chunk
+    except TimeoutError:
+        raise InputError(
+            f"dask scheduler {address}: no Dask scheduler answered within {min(timeout, HANDSHAKE_TIMEOUT_S):g} s "
+            f"(something else listens there, or nothing); {hint}"
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"dask scheduler {address}: cannot connect ({exc.strerror or exc}); {hint}"
+        ) from None
+    if not 0 < int.from_bytes(head, "little") < 1024:
+        raise InputError(f"dask scheduler {address}: the server there is not a Dask scheduler; {hint}")
+
+
 def _file_sizes(paths: list[str]) -> dict[str, int | None]:
     sizes: dict[str, int | None] = {}
     for path in paths:
@@ -303,6 +356,15 @@ def _local_workers(address: str) -> int:
         n = 0
     if n < 1:
         raise InputError(f"scheduler {address!r}: local:N needs a positive number of workers")
+    cores = max(1, os.cpu_count() or 1)
+    if n > cores:  # more worker processes than cores only adds memory and start-up time
+        import sys
+
+        print(
+            f"note: scheduler {address}: capped at this machine's {cores} cores (local:{cores})",
+            file=sys.stderr,
+        )
+        return cores
     return n
 
 

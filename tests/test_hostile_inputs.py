@@ -311,3 +311,46 @@ def test_neutral_rows_sharing_one_path_are_reported_not_a_crash():
     frames = pd.DataFrame([row, dict(row, frame_index=1)])
     pairs, problems = pair_frames(frames, ["neutral", "happy"], None)
     assert pairs.empty and any("no other neutral frame" in p["problem"] for p in problems)
+
+
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.0 400 Bad Request\r\n\r\n" * 4])
+def test_a_server_that_is_not_a_dask_scheduler_is_named_in_one_line(reply, capsys, monkeypatch, tmp_path):
+    import socket
+    import threading
+
+    from s2e_lib import parallel
+
+    monkeypatch.setattr(parallel, "HANDSHAKE_TIMEOUT_S", 1.0)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        conn, _ = server.accept()
+        held.append(conn)
+        if reply:
+            conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    start = time.perf_counter()
+    with pytest.raises(parallel.InputError) as info:
+        parallel.make_executor(f"tcp://127.0.0.1:{port}")
+    assert time.perf_counter() - start < 10
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert (
+        ("not a Dask scheduler" in str(info.value))
+        if reply
+        else ("no Dask scheduler answered" in str(info.value))
+    )
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_local_workers_are_capped_at_the_cores(capsys):
+    from s2e_lib.parallel import _local_workers
+
+    cores = os.cpu_count() or 1
+    assert _local_workers("local:100000") == cores
+    assert "capped" in capsys.readouterr().err
+    assert _local_workers("local:1") == 1

@@ -189,6 +189,9 @@ def prepare(
     # one writer per output folder (as s2e run); connected before the scan, so an
     # unreachable scheduler fails in seconds
     existed = out.exists()
+    top = out  # the highest folder this call creates
+    while not top.parent.exists():
+        top = top.parent
     try:
         with output_lock(out), executor_scope(executor, scheduler, jobs) as runner:
             return _prepare(
@@ -210,6 +213,14 @@ def prepare(
     finally:
         if not existed:  # a run that failed before writing anything leaves no folder
             remove_if_only_locks(out)
+            if not out.exists() and top != out:
+                for folder in out.parents:
+                    try:
+                        folder.rmdir()  # only when empty
+                    except OSError:
+                        break
+                    if folder == top:
+                        break
 
 
 def _prepare(
