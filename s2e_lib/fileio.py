@@ -90,10 +90,26 @@ def atomic_output(
             _rename_no_clobber(tmp, path)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        full = not isinstance(exc, (OSError, KeyboardInterrupt)) and disk_full(path.parent)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if full:  # a writer that hides the errno (libsndfile's "System error.", torch's enforce)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
+
+
+#: Below this many free bytes a write that failed without an errno is taken as a full disk.
+DISK_FULL_BYTES = 1 << 20
+
+
+def disk_full(folder: str | os.PathLike) -> bool:
+    """Whether the filesystem of ``folder`` has (almost) no space left for an unprivileged writer."""
+    try:
+        stats = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return stats.f_bavail * stats.f_frsize < DISK_FULL_BYTES
 
 
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS}

@@ -354,3 +354,59 @@ def test_local_workers_are_capped_at_the_cores(capsys):
     assert _local_workers("local:100000") == cores
     assert "capped" in capsys.readouterr().err
     assert _local_workers("local:1") == 1
+
+
+def test_a_full_disk_is_named_even_when_the_writer_hides_the_errno(tmp_path, monkeypatch):
+    import errno
+
+    from s2e_lib import fileio
+
+    monkeypatch.setattr(fileio, "disk_full", lambda folder: True)
+    with pytest.raises(OSError) as info:
+        with fileio.atomic_output(tmp_path / "m.pt") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+    monkeypatch.setattr(fileio, "disk_full", lambda folder: False)
+    with pytest.raises(RuntimeError):  # a real bug on a disk with space stays itself
+        with fileio.atomic_output(tmp_path / "m.pt"):
+            raise RuntimeError("a bug")
+
+
+def test_prepare_on_a_full_disk_says_so_and_keeps_nothing_half_written(
+    sample_corpus, tmp_path, capsys, monkeypatch
+):
+    import soundfile
+
+    from s2e_lib import fileio
+
+    def full(*args, **kwargs):
+        raise soundfile.LibsndfileError(2, "System error.")  # what libsndfile says on ENOSPC
+
+    monkeypatch.setattr(soundfile, "write", full)
+    monkeypatch.setattr(fileio, "disk_full", lambda folder: True)
+    out = tmp_path / "prep"
+    code, err, _ = _run(["prepare", "mead", "--root", sample_corpus, "--out", out], capsys)
+    _one_error(code, err, "no space left on device")
+    assert not list(out.rglob("*.part*")) and not (out / "frames.csv").exists()
+
+
+def test_ser_train_on_a_full_disk_says_so_and_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    import torch
+    from _ser_data import make_corpus
+
+    from s2e_lib import fileio
+
+    corpus = make_corpus(tmp_path / "corpus", takes=2, speakers={"M001": 110.0, "W001": 200.0, "M002": 130.0})
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", full)
+    monkeypatch.setattr(fileio, "disk_full", lambda folder: True)
+    model = tmp_path / "m.pt"
+    args = ["ser", "train", "--data", corpus, "--model", "linear", "--epochs", "1", "--out", model]
+    code, err, _ = _run(args, capsys)
+    _one_error(code, err, "no space left on device")
+    assert not model.exists() and not (tmp_path / ".m.pt.train").exists()

@@ -14,6 +14,7 @@ Option values are checked when the command line is read, before any work (the ty
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -106,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            click.echo(
+                f"error: {where}no space left on device (nothing half-written was kept; "
+                "free some space and run it again: finished work resumes)",
+                err=True,
+            )
+            return 2
         click.echo(f"error: {where}{exc.strerror or exc}", err=True)
         return 2
     except Exception as exc:  # a bug or an unexpected environment problem
