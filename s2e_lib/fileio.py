@@ -30,14 +30,19 @@ def is_user_data(path: str | os.PathLike) -> bool:
         return False
 
 
-def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
+def check_output(
+    path: str | os.PathLike, overwrite: bool = False, suffixes: tuple[str, ...] | None = None
+) -> Path:
     """Validate an output path before any work is done.
 
     Raises :class:`OutputExistsError` if it exists and ``overwrite`` is false (existing
     files under ``data/`` are never overwritten, whatever ``overwrite`` says), and
-    :class:`InputError` if its folder cannot be created or written.
+    :class:`InputError` if its folder cannot be created or written, or its suffix is not
+    one of ``suffixes`` (a model saved as ``m.txt`` would be found by no one).
     """
     path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: expected a {' or '.join(suffixes)} file name")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file path")
     if path.exists():

@@ -58,6 +58,21 @@ class ProjectPaths:
         return Path(os.environ.get("S2E_OUTPUTS", self.home / "outputs"))
 
     @property
+    def cache(self) -> Path:
+        """Caches that can be rebuilt (SER features): ``$S2E_CACHE``; with ``$S2E_HOME`` set,
+        ``<home>/outputs/cache``; else the user's cache folder (``platformdirs``:
+        ``~/.cache/speech2expression`` on Linux), never inside a checkout or beside a
+        model the user writes."""
+        env = os.environ.get("S2E_CACHE")
+        if env:
+            return Path(env).expanduser()
+        if os.environ.get("S2E_HOME"):
+            return self.outputs / "cache"
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("speech2expression", appauthor=False))
+
+    @property
     def notebooks(self) -> Path:
         return self.home / "notebooks"
 

@@ -410,3 +410,32 @@ def test_ser_train_on_a_full_disk_says_so_and_leaves_no_folder(tmp_path, capsys,
     code, err, _ = _run(args, capsys)
     _one_error(code, err, "no space left on device")
     assert not model.exists() and not (tmp_path / ".m.pt.train").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (lambda t: ["ser", "profile", t / "a.wav", "--out", t / "p.txt"], "p.txt: expected a .npz file name"),
+        (lambda t: ["ser", "train", "--data", t, "--out", t / "m.txt"], "m.txt: expected a .pt file name"),
+    ],
+    ids=["profile", "train"],
+)
+def test_model_and_profile_outputs_need_their_suffix(tmp_path, capsys, args, needle):
+    code, err, _ = _run(args(tmp_path), capsys)
+    _one_error(code, err, needle)
+
+
+def test_a_truncated_heic_is_one_line(tmp_path, capsys):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from skimage import data as skdata
+
+    image = pillow_heif.from_bytes(mode="RGB", size=(512, 512), data=skdata.astronaut().tobytes())
+    path = tmp_path / "face.heic"
+    try:
+        image.save(path, quality=80)
+    except Exception as exc:  # an encoder-less libheif build
+        pytest.skip(f"pillow-heif cannot encode here ({exc})")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    code, err, _ = _run(["edit", "--face", path, "--emotion", "happy", "--out", tmp_path / "o.png"], capsys)
+    _one_error(code, err, "face.heic")
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err

@@ -579,8 +579,8 @@ def extract(
 
 
 def feature_cache_dir() -> Path:
-    """Default cache folder: ``<outputs>/cache/features``."""
-    return project_paths().outputs / "cache" / "features"
+    """Default cache folder: ``<cache>/features`` (:attr:`s2e_lib.paths.ProjectPaths.cache`)."""
+    return project_paths().cache / "features"
 
 
 @dataclass(frozen=True)

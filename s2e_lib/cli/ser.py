@@ -104,6 +104,9 @@ def train(
     from s2e_lib.ser.recipes import recipe
     from s2e_lib.ser.train import train as run_train
 
+    from s2e_lib.fileio import check_output
+
+    check_output(out, overwrite=overwrite, suffixes=(".pt",))  # before any work
     torch.set_num_threads(max(1, threads))
     config, feature_config = recipe(model, speaker_centred=speaker_centred)
     config.seed = seed
@@ -469,7 +472,7 @@ def profile(files, out, model_path, overwrite, max_seconds) -> int:
     from s2e_lib.fileio import check_output
 
     _single_thread()
-    check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite, suffixes=(".npz",))
     missing = [str(p) for p in files if not Path(p).exists()]
     if missing:  # said before any work, in one line
         raise InputError(
@@ -515,7 +518,7 @@ def calibrate(model_path, report, out, overwrite) -> int:
     from s2e_lib.fileio import check_output, require_file
     from s2e_lib.ser.checkpoint import write_calibration
 
-    check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite, suffixes=(".pt",))
     require_file(model_path, "model checkpoint")
     report_path = require_file(report, "leave-one-corpus-out report")
     try:

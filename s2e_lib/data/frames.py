@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 
 FRAME_COLUMNS = (
     "speaker",
@@ -61,7 +61,7 @@ def read_frames(path: str | os.PathLike) -> pd.DataFrame:
     try:
         frames = pd.read_csv(path, dtype={"speaker": str, "view": str, "emotion": str, "utterance": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc})") from None
+        raise InputError(f"{path}: not a readable CSV ({one_line(exc)})") from None
     missing = [c for c in FRAME_COLUMNS if c not in OPTIONAL_FRAME_COLUMNS and c not in frames.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import require_file
 
 #: Longest side accepted, in pixels. Larger photos are refused rather than decoded into
@@ -123,7 +123,7 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(f"{path}: image is too large to decode safely") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read image ({exc})") from None
+        raise InputError(f"{path}: cannot read image ({one_line(exc)})") from None
 
 
 def pil_to_rgb(im, where: str = "image") -> np.ndarray:

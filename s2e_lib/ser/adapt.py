@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from s2e_lib.audio.features import FeatureConfig
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.fileio import atomic_output, check_output
 
 #: Fewer clips than this in a profile gives a warning (3-5 clips: 0.52, 10: 0.56 LOCO).
@@ -156,4 +156,6 @@ class VoiceProfile:
         except FileNotFoundError:
             raise InputError(f"{path}: no such voice profile") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}: not a voice profile written by `s2e ser profile` ({exc})") from None
+            raise InputError(
+                f"{path}: not a voice profile written by `s2e ser profile` ({one_line(exc)})"
+            ) from None

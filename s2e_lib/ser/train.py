@@ -702,6 +702,10 @@ def _train_job(
         raise InputError(
             f"{source_name}: test speakers not found: {', '.join(unknown)} (speakers: {', '.join(speakers_all)})"
         )
+    if cache_dir is not False:
+        from s2e_lib.audio.features import feature_cache_dir
+
+        log(f"feature cache: {cache_dir or feature_cache_dir()} (S2E_CACHE moves it)")
     if ddp.world_size() > 1 and cache_dir is not False:
         # each process fills the feature cache for its share of the clips, then all read it all
         share = df.iloc[ddp.rank() :: ddp.world_size()]

@@ -31,7 +31,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from s2e_lib.edit.ials.stylegan1 import Generator, from_uint8, to_uint8
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.face.io import save_image
 from s2e_lib.fileio import atomic_output
 
@@ -288,7 +288,7 @@ def load_code(path: str | os.PathLike, num_ws: int = 18, latent_size: int = 512)
     try:
         code = np.load(path, allow_pickle=False).astype(np.float32)
     except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+        raise InputError(f"{path}: not a readable .npy array ({one_line(exc)})") from None
     code = code.reshape(-1, code.shape[-1]) if code.ndim else code
     if code.shape[-1] != latent_size or code.shape[0] not in (1, num_ws):
         raise InputError(f"{path}: expected a W+ code of shape ({num_ws}, {latent_size}), got {code.shape}")

@@ -26,7 +26,7 @@ import torch
 
 from s2e_lib.edit.ials.classifier import AttributeClassifier
 from s2e_lib.edit.ials.stylegan1 import Generator, StyleGANConfig
-from s2e_lib.errors import InputError, MissingResourceError
+from s2e_lib.errors import InputError, MissingResourceError, one_line
 from s2e_lib.nn.vgg import VGGFeatures, load_problem, load_vgg_features
 from s2e_lib.paths import project_paths
 
@@ -244,4 +244,4 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False).astype(np.float32)
     except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+        raise InputError(f"{path}: not a readable .npy array ({one_line(exc)})") from None

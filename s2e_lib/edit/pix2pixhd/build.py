@@ -36,7 +36,7 @@ from s2e_lib.data.frames import read_frames
 from s2e_lib.edit.pix2pixhd.dataset import DATASET_FORMAT, load_rgb
 from s2e_lib.edit.pix2pixhd.signs import CONDITIONS, POSITIONS, draw_sign, level_weight
 from s2e_lib.emotions import MISSION_EMOTIONS, parse_emotions
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 from s2e_lib.face.io import save_image
 from s2e_lib.fileio import atomic_output, output_lock, path_inside, safe_name, write_text_atomic
 
@@ -259,7 +259,7 @@ def _check_previous(out: Path, settings: BuildSettings) -> None:
     try:
         old = json.loads(previous.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{previous}: unreadable ({exc}); use a new --out folder") from None
+        raise InputError(f"{previous}: unreadable ({one_line(exc)}); use a new --out folder") from None
     old_settings = old.get("settings", {})
     new_settings = settings.to_dict()
     changed = [k for k in new_settings if old_settings.get(k) != new_settings[k]]

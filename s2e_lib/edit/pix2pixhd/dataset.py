@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from s2e_lib.edit.pix2pixhd.signs import image_to_tensor, label_channels
-from s2e_lib.errors import InputError
+from s2e_lib.errors import InputError, one_line
 
 DATASET_FORMAT = "s2e-pix2pixhd-pairs/1"
 
@@ -29,7 +29,7 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read image ({exc})") from None
+        raise InputError(f"{path}: cannot read image ({one_line(exc)})") from None
 
 
 # --- the torch dataset -------------------------------------------------------------------
