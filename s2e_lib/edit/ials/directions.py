@@ -44,11 +44,18 @@ VANISHING_GRADIENT_NORM = 1e-30
 
 def gradient_problem(grad: torch.Tensor) -> str | None:
     """Why ``grad`` gives no usable direction (``"non-finite gradient"``,
-    ``"vanishing gradient"``), or ``None`` when it is fine."""
+    ``"vanishing gradient"``), or ``None`` when it is fine.
+
+    Checked in the dtype the direction is computed in (:func:`unit`, float32): a gradient
+    whose float64 norm is 1e-25 has a float32 norm of 0 (its squares underflow), and its
+    "unit" direction would have length 1e-13 instead of 1.
+    """
     if not bool(torch.isfinite(grad).all()):
         return "non-finite gradient"
     if float(grad.double().norm()) < VANISHING_GRADIENT_NORM:
         return "vanishing gradient"
+    if abs(float(unit(grad).norm()) - 1.0) > 1e-3:
+        return "vanishing gradient (below float32 precision)"
     return None
 
 
