@@ -75,7 +75,10 @@ def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
     dims, uint8 dtype id, uint32 byte count and the raw little-endian data; finally aliases.
     Strings are a uint16 length (with the terminating NUL) and UTF-8 bytes.
     """
-    data = Path(path).read_bytes()
+    import mmap
+
+    with open(path, "rb") as fh:  # mapped: only the pages of the variables used are read
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     offset = 0
 
     def take(fmt: str):
@@ -87,7 +90,7 @@ def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
     def text() -> str:
         nonlocal offset
         n = take("H")
-        value = data[offset : offset + n - 1].decode("utf-8")
+        value = bytes(data[offset : offset + n - 1]).decode("utf-8")
         offset += n
         return value
 

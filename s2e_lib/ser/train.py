@@ -42,7 +42,7 @@ from s2e_lib.ser.infer import _to_tensor_batch, predict_logits
 from s2e_lib.ser.models import Ensemble, ModelConfig, build_model
 
 #: Default feature kind of each model.
-DEFAULT_FEATURES = {"linear": "original", "mlp": "stats+egemaps+ge2e-layers", "crnn": "logmel"}
+DEFAULT_FEATURES = {"linear": "original", "mlp": "stats+egemaps+ge2e-layers+whisper", "crnn": "logmel"}
 
 
 @dataclass
