@@ -126,7 +126,7 @@ def test_an_interrupted_batch_resumes(voices, face, pipeline, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         run_batch(voices, face, out, pipeline=pipeline, progress=False)
     monkeypatch.undo()
-    first, second, third = (out / n for n in ("a_angry", "b_happy", "c_sad"))
+    first, second, third = (out / n for n in ("a_angry.wav", "b_happy.wav", "c_sad.wav"))
     assert (first / "result.json").exists()
     assert (second / "edited.png").exists() and not (second / "result.json").exists()
     assert not third.exists() and not (out / "summary.csv").exists()
@@ -142,7 +142,7 @@ def test_an_interrupted_batch_resumes(voices, face, pipeline, tmp_path, monkeypa
     assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == stamps  # untouched
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert [row["status"] for row in rows] == ["ok"] * 3
-    assert [os.path.basename(row["out_dir"]) for row in rows] == ["a_angry", "b_happy", "c_sad"]
+    assert [os.path.basename(row["out_dir"]) for row in rows] == ["a_angry.wav", "b_happy.wav", "c_sad.wav"]
     assert not [p for p in out.rglob("*.part*")]
 
     # A third run finds everything done and rewrites the summary only.

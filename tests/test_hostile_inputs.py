@@ -439,3 +439,29 @@ def test_a_truncated_heic_is_one_line(tmp_path, capsys):
     code, err, _ = _run(["edit", "--face", path, "--emotion", "happy", "--out", tmp_path / "o.png"], capsys)
     _one_error(code, err, "face.heic")
     assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+
+
+def test_the_sample_corpus_folder_honours_the_umask(tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "sample"
+        args = ["sample", "--out", out, "--speakers", "1", "--utterances", "1", "--levels", "1", "--fps", "5"]
+        code, err, _ = _run(args, capsys)
+        assert code == 0, err
+        assert (out.stat().st_mode & 0o777) == 0o755
+    finally:
+        os.umask(old)
+
+
+def test_the_feature_cache_lives_in_the_users_cache_folder(monkeypatch, tmp_path):
+    from s2e_lib.audio.features import feature_cache_dir
+    from s2e_lib.paths import PACKAGE_DIR
+
+    for var in ("S2E_HOME", "S2E_CACHE", "S2E_OUTPUTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    default = feature_cache_dir()
+    assert PACKAGE_DIR.parent not in default.parents  # never inside the checkout
+    assert (tmp_path / "xdg") in default.parents
+    monkeypatch.setenv("S2E_CACHE", str(tmp_path / "c"))
+    assert feature_cache_dir() == tmp_path / "c" / "features"

@@ -124,7 +124,7 @@ def test_batch_with_one_bad_file(pipeline, sample_corpus, face_photo, tmp_path):
     rows = list(csv.DictReader((tmp_path / "batch" / "summary.csv").open()))
     assert [row["status"] for row in rows] == ["ok", "failed", "ok"]
     assert "broken.wav" in rows[1]["error"]
-    assert (tmp_path / "batch" / "angry" / "edited.png").exists()
+    assert (tmp_path / "batch" / "angry.m4a" / "edited.png").exists()
 
 
 def test_cli_run_json_and_batch_exit_code(sample_corpus, face_photo, tmp_path, capsys):

@@ -463,3 +463,25 @@ def test_speech_spans_from_the_check_are_reused_with_identical_features():
     assert spans and all(0 <= a < b <= clip.size for a, b in spans)
     config = FeatureConfig(kind="stats")
     np.testing.assert_array_equal(extract(clip, SR, config, spans), extract(clip, SR, config))
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_multi_corpus_leave_one_out_with_emovo_reports_calibration(shared_data, tmp_path):
+    """EMOVO (Italian) is a fifth corpus: it scans from its manifest with all five emotions,
+    trains beside RAVDESS, and the leave-one-corpus-out report calibrates on both."""
+    from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown
+    from s2e_lib.ser.train import TrainConfig
+
+    config = TrainConfig(model="mlp", epochs=6, n_models=1, augment=False, model_options={"hidden": [32]})
+    features = FeatureConfig(kind="stats")
+    sources = [shared_data / "ravdess16k", shared_data / "emovo16k" / "manifest.csv"]
+    data = load_corpora(sources, features, config, cache_dir=tmp_path, progress=False, max_per_corpus=60)
+    assert set(data.corpora) == {"ravdess", "emovo"}
+    assert data.present["emovo"] == list(MISSION_EMOTIONS)
+    report = cross_corpus_report(data, config, features, cache_dir=tmp_path)
+    assert set(report["loco"]) == {"ravdess", "emovo"}
+    calibration = report["calibration"]
+    assert calibration["temperature"] > 0 and set(calibration["ece_after"]) == {"ravdess", "emovo", "all"}
+    assert calibration["ece_after"]["all"] <= calibration["ece_before"]["all"] + 0.02
+    assert "emovo" in loco_markdown(report) and "ECE" in loco_markdown(report)

@@ -777,9 +777,9 @@ def _read_cached(
 
 
 def _at_rate(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
-    import librosa
-
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if sr == target:
         return audio
+    import librosa  # only when a rate really changes: inference runs at 16 kHz throughout
+
     return librosa.resample(audio, orig_sr=sr, target_sr=target).astype(np.float32)
