@@ -100,11 +100,10 @@ def train(
     """
     import torch
 
+    from s2e_lib.fileio import check_output
     from s2e_lib.nn.distributed import launch_environment
     from s2e_lib.ser.recipes import recipe
     from s2e_lib.ser.train import train as run_train
-
-    from s2e_lib.fileio import check_output
 
     check_output(out, overwrite=overwrite, suffixes=(".pt",))  # before any work
     torch.set_num_threads(max(1, threads))
