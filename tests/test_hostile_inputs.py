@@ -465,3 +465,43 @@ def test_the_feature_cache_lives_in_the_users_cache_folder(monkeypatch, tmp_path
     assert (tmp_path / "xdg") in default.parents
     monkeypatch.setenv("S2E_CACHE", str(tmp_path / "c"))
     assert feature_cache_dir() == tmp_path / "c" / "features"
+
+
+def test_an_interrupted_batch_stops_with_130_even_inside_opensmile_and_resumes(tmp_path, capsys, monkeypatch):
+    import signal
+
+    from _ser_data import synth_clip
+    from skimage import data as skdata
+
+    from s2e_lib.audio import features as features_module
+    from s2e_lib.audio import write_wav
+    from s2e_lib.face.io import save_image
+
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("a.wav", "b.wav"):
+        write_wav(voices / name, synth_clip("angry", 120.0, rng))
+    face = tmp_path / "face.png"
+    save_image(skdata.astronaut(), face)
+    lib, _ = features_module._opensmile_lib()
+    original = lib.OpenSMILE.external_sink_set_callback_ex
+    fired = []
+
+    def ctrl_c_inside_the_callback(self, name, callback):
+        def sink(data, meta):
+            if not fired:
+                fired.append(True)
+                os.kill(os.getpid(), signal.SIGINT)  # arrives while ctypes runs our callback
+            return callback(data, meta)
+
+        return original(self, name, sink)
+
+    monkeypatch.setattr(lib.OpenSMILE, "external_sink_set_callback_ex", ctrl_c_inside_the_callback)
+    out = tmp_path / "out"
+    code, err, _ = _run(["run", "--audio", voices, "--face", face, "--out-dir", out], capsys)
+    assert fired and code == 130 and err.splitlines()[-1] == "error: interrupted", err
+    monkeypatch.undo()
+    code, err, _ = _run(["run", "--audio", voices, "--face", face, "--out-dir", out], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a.wav", "b.wav"]
