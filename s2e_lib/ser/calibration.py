@@ -31,11 +31,16 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def negative_log_likelihood(logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of integer ``targets`` under ``softmax(logits / temperature)``."""
+def negative_log_likelihood(
+    logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0, weights: np.ndarray | None = None
+) -> float:
+    """(``weights``-weighted) mean negative log-likelihood of integer ``targets`` under
+    ``softmax(logits / temperature)``."""
     p = softmax(logits, temperature)
-    rows = np.arange(len(targets))
-    return float(-np.mean(np.log(np.maximum(p[rows, np.asarray(targets, int)], 1e-12))))
+    targets = np.asarray(targets, int)
+    w = np.ones(len(targets)) if weights is None else np.asarray(weights, np.float64)
+    picked = np.maximum(p[np.arange(len(targets)), targets], 1e-12)
+    return float(-np.sum(w * np.log(picked)) / w.sum())
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -48,12 +53,9 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, weights: np.ndarray
     targets = np.asarray(targets, int)
     if logits.ndim != 2 or len(logits) != len(targets) or len(targets) == 0:
         raise ValueError("logits must be (n, classes) with one target per row")
-    w = np.ones(len(targets)) if weights is None else np.asarray(weights, np.float64)
-    rows = np.arange(len(targets))
 
     def loss(log_t: float) -> float:
-        p = softmax(logits, np.exp(log_t))
-        return float(-np.sum(w * np.log(np.maximum(p[rows, targets], 1e-12))) / w.sum())
+        return negative_log_likelihood(logits, targets, np.exp(log_t), weights)
 
     a, b = np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)
     ratio = (np.sqrt(5) - 1) / 2

@@ -53,6 +53,15 @@ def default_model_path(speaker_centred: bool = False) -> Path:
     return ASSETS_DIR / "ser" / ("speaker.pt" if speaker_centred else "default.pt")
 
 
+class SpeechSpans(list):
+    """Speech spans of a clip; ``fallback`` when the voice-activity detector heard nothing and
+    they are the loud voiced sound :func:`check_speech` fell back to."""
+
+    def __init__(self, spans=(), fallback: bool = False):
+        super().__init__(spans)
+        self.fallback = fallback
+
+
 def check_speech(
     audio: np.ndarray, sr: int = SAMPLE_RATE, path: str | os.PathLike | None = None
 ) -> list[tuple[int, int]] | None:
@@ -93,7 +102,7 @@ def check_speech(
                 f"{name}: no speech found (the voice-activity detector heard {found:.2f} s of speech "
                 "and no voiced sound rises above the background; silence, noise or music?)"
             )
-        return [fallback]
+        return SpeechSpans([fallback], fallback=True)
     return spans
 
 
@@ -229,7 +238,9 @@ class EmotionModel:
         :func:`check_speech`): one vector, or one per 4 s window holding speech when it is
         longer than :data:`MAX_SINGLE_SECONDS` (sequence models: one array per window)."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        spans = check_speech(audio, sr, path)
+        return self._clip_features(audio, sr, check_speech(audio, sr, path))
+
+    def _clip_features(self, audio: np.ndarray, sr: int, spans) -> list[np.ndarray]:
         if audio.size / sr <= MAX_SINGLE_SECONDS:
             return [self.features(audio, sr, spans)]
         starts = window_starts(audio.size, sr, 4.0, 2.0)
@@ -257,7 +268,8 @@ class EmotionModel:
     def file_features(self, path: str | os.PathLike, max_seconds: float | None = None) -> tuple[list, list]:
         """``(clip_features, warnings)`` of one audio file (InputError when bad)."""
         audio = load_audio(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
-        return self.clip_features(audio, SAMPLE_RATE, path=path), audio_warnings(audio)
+        spans = check_speech(audio, SAMPLE_RATE, path)
+        return self._clip_features(audio, SAMPLE_RATE, spans), audio_warnings(audio, SAMPLE_RATE, spans)
 
     def _result(self, path, feats: list, warnings: list) -> dict:
         from s2e_lib.ser.calibration import UNCERTAIN_BELOW, is_uncertain
@@ -346,25 +358,28 @@ class EmotionModel:
 CLIPPING_SHARE = 0.005
 
 
-def audio_warnings(audio: np.ndarray, sr: int = SAMPLE_RATE) -> list[str]:
+def audio_warnings(audio: np.ndarray, sr: int = SAMPLE_RATE, spans=None) -> list[str]:
     """Problems that make a label unreliable without making the clip unusable.
 
     Heavy clipping (over :data:`CLIPPING_SHARE` of the samples at or beyond 99.9 % of full
     scale), which distorts the spectrum the features describe, and a clip of one clip's length
     whose speech the voice-activity detector missed (classified from its loudest voiced sound,
     :func:`check_speech`). Clips without speech (silence, noise, random bytes decoded as
-    noise) are refused by :func:`check_speech` instead.
+    noise) are refused by :func:`check_speech` instead. ``spans``: what :func:`check_speech`
+    returned for this clip (else the detector runs again to tell).
     """
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     warnings: list[str] = []
-    if 0 < audio.size <= MAX_SINGLE_SECONDS * sr and np.all(np.isfinite(audio)):
+    if spans is None and 0 < audio.size <= MAX_SINGLE_SECONDS * sr and np.all(np.isfinite(audio)):
         if speech_seconds(speech_spans(audio, sr), sr) < MIN_SPEECH_SECONDS:
             span = energy_speech_span(audio, sr)
-            if span is not None:
-                warnings.append(
-                    "the voice-activity detector heard no speech; classified the "
-                    f"{(span[1] - span[0]) / sr:.2f} s loud voiced sound (a shouted or noisy word?)"
-                )
+            spans = SpeechSpans([] if span is None else [span], fallback=span is not None)
+    if getattr(spans, "fallback", False) and spans:
+        start, stop = spans[0]
+        warnings.append(
+            "the voice-activity detector heard no speech; classified the "
+            f"{(stop - start) / sr:.2f} s loud voiced sound (a shouted or noisy word?)"
+        )
     if audio.size:
         share = float(np.count_nonzero(np.abs(audio) >= 0.999)) / audio.size
         if share > CLIPPING_SHARE:
