@@ -172,3 +172,30 @@ def test_the_results_warnings_are_shown(panel, astronaut, tmp_path):
     assert panel.result is not None and panel.error is None
     assert "s2e-warning" in panel.status.value
     assert "warning: the photo&#x27;s edge cuts the face (jaw, mouth)" in panel.status.value
+
+
+def _button_label(upload) -> str:
+    """What JupyterLab writes on a FileUpload button (ipywidgets 8: ``f"{description} ({len(value)})"``)."""
+    return f"{upload.description} ({len(upload.value)})"
+
+
+def test_upload_button_names_the_uploaded_file_while_it_is_selected(panel, astronaut):
+    assert _button_label(panel.face_upload) == "upload face (0)"
+    panel.face_upload.value = _upload("my portrait.png", astronaut.read_bytes())
+    assert panel.result is not None and panel.face.label == "uploaded: my portrait.png"
+    assert _button_label(panel.face_upload) == "uploaded: my portrait.png (1)"  # not "(0)"
+    assert "my portrait.png" in panel.face_upload.tooltip
+    assert _button_label(panel.audio_upload) == "upload voice (0)"  # the other button: nothing uploaded
+
+    shown = panel.image.value
+    panel.face.value = panel.face.options[0][1]  # the menu moves off the upload: the button says so
+    assert panel.face.label == "astronaut"
+    assert _button_label(panel.face_upload) == "upload face (0)" and not panel.face_upload.tooltip
+    assert panel.result is not None and panel.image.value
+
+    # the same file picked again is a change: it is stored again, selected and run
+    panel.face_upload.value = _upload("my portrait.png", astronaut.read_bytes())
+    assert panel.face.label == "uploaded: my portrait.png" and panel.result is not None
+    assert panel.image.value == shown
+    assert [label for label, _ in panel.face.options].count("uploaded: my portrait.png") == 2
+    assert _button_label(panel.face_upload) == "uploaded: my portrait.png (1)"

@@ -191,8 +191,14 @@ class QuickstartPanel:
         ]:
             widget.add_class(css)
 
-        self.audio_upload.observe(lambda _: self._take_upload(self.audio_upload, self.audio), names="value")
-        self.face_upload.observe(lambda _: self._take_upload(self.face_upload, self.face), names="value")
+        # each upload button with its dropdown, its own label and the path of the upload it shows
+        self._uploads = [
+            [self.audio_upload, self.audio, self.audio_upload.description, None],
+            [self.face_upload, self.face, self.face_upload.description, None],
+        ]
+        for entry in self._uploads:
+            entry[0].observe(lambda _, entry=entry: self._take_upload(entry), names="value")
+            entry[1].observe(lambda _, entry=entry: self._upload_still_selected(entry), names="value")
         self.button.on_click(lambda _: self.show())
         self.auto.observe(self._auto_changed, names="value")
         self.strength.observe(lambda _: self.auto.value or self._changed(), names="value")
@@ -229,11 +235,17 @@ class QuickstartPanel:
         if change["new"]:
             self._changed()
 
-    def _take_upload(self, upload, dropdown) -> None:
+    def _take_upload(self, entry: list) -> None:
         """Store an uploaded file under its own name (in a folder of its own, so two uploads
-        of one name do not collide), select it and run."""
+        of one name do not collide), select it and run.
+
+        The button keeps the upload (ipywidgets shows its count, "(1)") and names the file
+        while that upload is selected; choosing anything else in the menu resets it to
+        "upload voice (0)", so picking the same file again is a change and selects it again.
+        """
         from s2e_lib.fileio import safe_name
 
+        upload, dropdown, label, _ = entry
         items = list(upload.value)
         if not items:
             return
@@ -244,10 +256,26 @@ class QuickstartPanel:
                 path = folder / safe_name(Path(str(item["name"])).name or "upload")
                 path.write_bytes(bytes(item["content"]))
                 self._picked_names[str(path)] = str(item["name"])
+                entry[3] = path
                 dropdown.options = list(dropdown.options) + [(f"uploaded: {item['name']}", path)]
                 dropdown.value = path
-            upload.value = ()  # the same file can be picked again
+            names = [str(item["name"]) for item in items]
+            upload.description = (
+                f"uploaded: {names[0]}" if len(names) == 1 else f"uploaded {len(names)} files"
+            )
+            upload.tooltip = f"{label} (replaces {', '.join(names)})"
         self.show()
+
+    def _upload_still_selected(self, entry: list) -> None:
+        """After the menu moved off the file last uploaded, the button says so: back to its
+        own label with no file held."""
+        upload, dropdown, label, shown = entry
+        if shown is None or dropdown.value == shown:
+            return
+        entry[3] = None
+        with self._setting():
+            upload.value = ()
+            upload.description, upload.tooltip = label, None
 
     def pipeline(self):
         """The pipeline of the selected editor (loaded once per editor)."""
