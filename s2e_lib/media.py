@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from s2e_lib.audio.io import SAMPLE_RATE
-from s2e_lib.errors import InputError, one_line
+from s2e_lib.errors import InputError, media_problem
 from s2e_lib.fileio import atomic_output, require_file
 
 
@@ -78,7 +78,7 @@ def read_frames(
     except VideoDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise VideoDecodeError(f"{path}: cannot decode video ({one_line(exc)})") from None
+        raise VideoDecodeError(f"{path}: {media_problem(exc, 'video')}") from None
     if not out:
         raise VideoDecodeError(f"{path}: no decodable video frames")
     if wanted is not None and len(out) < len(wanted):

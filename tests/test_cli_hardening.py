@@ -509,3 +509,90 @@ def test_group_without_command_still_shows_help(capsys):
     assert main(["ser"]) == 2
     captured = capsys.readouterr()
     assert "Usage:" in captured.out + captured.err
+
+
+@pytest.fixture(scope="module")
+def garbage(tmp_path_factory):
+    """Files named like media that FFmpeg cannot read (what made PyAV say '[Errno 1094995529]')."""
+    root = tmp_path_factory.mktemp("garbage")
+    rng = np.random.default_rng(3)
+    files = {"voice": root / "voice.m4a", "clip": root / "clip.mp4"}
+    files["voice"].write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    files["clip"].write_bytes(b"this is a text file someone renamed to .mp4\n" * 20)
+    return files
+
+
+def _readable_error(code, err, path, problem):
+    assert code == 2, f"exit {code}, stderr: {err}"
+    assert err.count("\n") == 0, err  # one line
+    assert err == f"error: {path}: {problem}", err
+    assert "Errno" not in err and "1094995529" not in err
+
+
+GARBAGE_CASES = {
+    "ser predict": (["ser", "predict", "{voice}"], "voice", "audio"),
+    "run audio": (["run", "--audio", "{voice}", "--face", "{face}", "--out-dir", "{out}"], "voice", "audio"),
+    "run face video": (
+        ["run", "--audio", "{good}", "--face", "{clip}", "--out-dir", "{out}"],
+        "clip",
+        "video",
+    ),
+    "edit face video": (
+        ["edit", "--face", "{clip}", "--emotion", "happy", "--out", "{out}/e.png"],
+        "clip",
+        "video",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(GARBAGE_CASES), ids=list(GARBAGE_CASES))
+def test_garbage_named_like_media_is_one_readable_line(case, garbage, bad, voice, tmp_path, capsys):
+    args, culprit, kind = GARBAGE_CASES[case]
+    where = {"voice": garbage["voice"], "clip": garbage["clip"], "face": bad["face"], "good": voice}
+    args = [a.format(**where, out=tmp_path / "out") for a in args]
+    code, err = _run(args, capsys)
+    problem = f"not a readable {kind} file (invalid data found when processing input)"
+    _readable_error(code, err, garbage[culprit], problem)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_pyav_error_that_escapes_unwrapped_is_still_one_readable_line(garbage, monkeypatch, capsys):
+    """Any command whose PyAV error was not wrapped: exit 2 with the file and the problem, not
+    "InvalidDataError: [Errno 1094995529] ..." with exit 1."""
+    import av
+
+    import s2e_lib.cli.ser as target
+
+    def open_raw(*_args, **_kwargs):
+        av.open(str(garbage["clip"]))  # raises av.error.InvalidDataError, unwrapped
+
+    monkeypatch.setattr(target, "_expand_folders", open_raw)
+    code, err = _run(["ser", "predict", garbage["voice"]], capsys)
+    problem = "not a readable media file (invalid data found when processing input)"
+    _readable_error(code, err, garbage["clip"], problem)
+
+
+def test_media_problem_words_for_pyav_errors(garbage, tmp_path):
+    import av
+
+    from s2e_lib.errors import media_problem, one_line, user_message
+
+    with pytest.raises(av.error.InvalidDataError) as raised:
+        av.open(str(garbage["voice"]))
+    assert "[Errno 1094995529]" in str(raised.value)  # what PyAV itself says
+    assert one_line(raised.value) == f"Invalid data found when processing input: '{garbage['voice']}'"
+    assert media_problem(raised.value, "audio") == (
+        "not a readable audio file (invalid data found when processing input)"
+    )
+    assert user_message(raised.value) == (
+        f"{garbage['voice']}: not a readable media file (invalid data found when processing input)"
+    )
+    with pytest.raises(av.error.FileNotFoundError) as raised:
+        av.open(str(tmp_path / "gone.m4a"))
+    assert media_problem(raised.value, "audio") == "file not found"
+    assert media_problem(av.error.EOFError(-541478725, "End of file"), "video") == (
+        "the video file is cut short (it ends early)"
+    )
+    assert media_problem(ValueError("sample rate 0"), "audio") == "cannot decode audio (sample rate 0)"
+    assert one_line(OSError(13, "Permission denied", "x.wav")) == "Permission denied: 'x.wav'"
+    assert user_message(ValueError("a bug")) is None

@@ -104,7 +104,7 @@ def test_prepare_tree_problems_and_source_untouched(damaged, tmp_path):
         for p, s in zip(problems["path"], problems["stage"], strict=True)
     }
     assert ("M001", "audio") in rows and ("W001", "video") in rows
-    assert problems.loc[problems.stage == "audio", "error"].str.contains("cannot decode").all()
+    assert problems.loc[problems.stage == "audio", "error"].str.contains("not a readable audio file").all()
     missing_views = problems[problems.error.str.contains("missing video view 'left_30'")]
     assert len(missing_views) == 2 and set(missing_views["stage"]) == {"scan"}
 

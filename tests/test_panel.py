@@ -199,3 +199,13 @@ def test_upload_button_names_the_uploaded_file_while_it_is_selected(panel, astro
     assert panel.image.value == shown
     assert [label for label, _ in panel.face.options].count("uploaded: my portrait.png") == 2
     assert _button_label(panel.face_upload) == "uploaded: my portrait.png (1)"
+
+
+def test_an_unreadable_upload_is_one_readable_line(panel):
+    """Garbage named .m4a: the panel names the file and the problem, not FFmpeg's error number."""
+    panel.audio_upload.value = _upload("voice memo.m4a", bytes(range(256)) * 12)
+    assert panel.result is None
+    assert panel.error == (
+        "error: voice memo.m4a: not a readable audio file (invalid data found when processing input)"
+    )
+    assert "Errno" not in panel.status.value and "1094995529" not in panel.status.value

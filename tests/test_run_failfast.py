@@ -115,7 +115,7 @@ def test_batch_checks_every_input_first_and_leaves_no_folder_for_failed_pairs(
     code, _, err = _run(["run", "--audio", voices, "--face", faces, "--out-dir", out], capsys)
     assert code == 2
     # the two bad inputs are named once each, before any prediction
-    assert f"{voices / 'broken.wav'}: cannot decode audio" in err
+    assert f"{voices / 'broken.wav'}: not a readable audio file (invalid data found" in err
     assert f"{faces / 'no_face.png'}: no face found (skipping its 2 pairs)" in err
     assert spy_model == ["load", f"predict {voices / 'voice.wav'}"]  # only the good pair was worked on
     folders = sorted(p.name for p in out.iterdir() if p.is_dir())

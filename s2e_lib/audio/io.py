@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError, one_line
+from s2e_lib.errors import InputError, media_problem
 from s2e_lib.fileio import atomic_output, require_file
 
 #: The project's working sample rate (Hz).
@@ -93,7 +93,7 @@ def audio_duration(path: str | os.PathLike) -> float | None:
     except AudioDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise AudioDecodeError(f"{path}: cannot decode audio ({one_line(exc)})") from None
+        raise AudioDecodeError(f"{path}: {media_problem(exc, 'audio')}") from None
 
 
 def check_clip_length(path: str | os.PathLike, max_seconds: float | None) -> float | None:
@@ -263,7 +263,7 @@ def load_audio(
     except InputError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise AudioDecodeError(f"{path}: cannot decode audio ({one_line(exc)})") from None
+        raise AudioDecodeError(f"{path}: {media_problem(exc, 'audio')}") from None
     if position == 0:
         raise AudioDecodeError(f"{path}: no audio samples (empty or corrupt file)")
     if buffer.size == 0:

@@ -22,7 +22,7 @@ import sys
 import click
 
 from s2e_lib import __version__
-from s2e_lib.errors import S2EError
+from s2e_lib.errors import S2EError, user_message
 
 #: name -> ("module:attribute", one-line help shown by ``s2e --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unexpected environment problem
         if debug:
             raise
+        message = user_message(exc)
+        if message is not None:  # a PyAV (FFmpeg) error about an input file that escaped unwrapped
+            click.echo(f"error: {message}", err=True)
+            return 2
         click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         return 1
     # Commands may return an int exit status (e.g. 2 when one of several files was bad).

@@ -35,7 +35,7 @@ from s2e_lib.emotions import (
     parse_emotion,
     parse_emotions,
 )
-from s2e_lib.errors import InputError, one_line
+from s2e_lib.errors import InputError, media_problem, one_line
 from s2e_lib.fileio import atomic_output
 
 #: Columns of every manifest, in order.
@@ -185,7 +185,11 @@ def scan(
             kept.append(row)
         else:
             problems.append(
-                problem(row["audio_path"], "scan", "a file or folder name is not valid UTF-8 (take skipped; rename it)")
+                problem(
+                    row["audio_path"],
+                    "scan",
+                    "a file or folder name is not valid UTF-8 (take skipped; rename it)",
+                )
             )
     rows = kept
     if speakers_set is not None:
@@ -407,7 +411,7 @@ def media_duration(path: str | os.PathLike) -> float:
     except InputError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot open media ({one_line(exc)})") from None
+        raise InputError(f"{path}: {media_problem(exc, 'audio')}") from None
     if not seconds > 0:
         raise InputError(f"{path}: no audio samples")
     return seconds

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from s2e_lib.errors import InputError, one_line
+from s2e_lib.errors import InputError, media_problem
 from s2e_lib.fileio import require_file
 from s2e_lib.media import VideoDecodeError, read_frames
 
-__all__ = ["FRAME_SELECTIONS", "VideoDecodeError", "count_frames", "read_frames", "select_frames", "write_image"]
+__all__ = [
+    "FRAME_SELECTIONS",
+    "VideoDecodeError",
+    "count_frames",
+    "read_frames",
+    "select_frames",
+    "write_image",
+]
 
 #: Which frames of a take to keep (after ``step``): every one, or K at the start, middle or end.
 FRAME_SELECTIONS = ("all", "first", "middle", "last")
@@ -37,7 +44,7 @@ def count_frames(path: str | os.PathLike) -> int:
     except VideoDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise VideoDecodeError(f"{path}: cannot read video ({one_line(exc)})") from None
+        raise VideoDecodeError(f"{path}: {media_problem(exc, 'video')}") from None
     if n == 0:
         raise VideoDecodeError(f"{path}: no video frames")
     return n

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from s2e_lib.emotions import MISSION_EMOTIONS
-from s2e_lib.errors import S2EError
+from s2e_lib.errors import S2EError, user_message
 
 #: What the editor menu calls each editor.
 EDITOR_LABELS: dict[str, str] = {"warp": "warp", "pix2pixhd": "pix2pixHD", "ials": "IALS"}
@@ -317,6 +317,10 @@ class QuickstartPanel:
             self._show_error(str(exc))
             return None
         except Exception as exc:  # a bug, not bad input: show it, and keep the traceback for the log
+            message = user_message(exc)
+            if message is not None:  # a PyAV (FFmpeg) error about an input, in readable words
+                self._show_error(message)
+                return None
             self._show_error(f"unexpected {type(exc).__name__}: {exc}")
             raise
         self.result, self.error = result, None
