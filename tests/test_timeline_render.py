@@ -198,3 +198,27 @@ def test_smoothing_matches_scipy_gaussian_filter():
         expected = gaussian_filter1d(p, sigma=smooth_s / hop_s, axis=0, mode="nearest")
         expected /= expected.sum(axis=1, keepdims=True)
         np.testing.assert_allclose(smooth_probabilities(p, hop_s, smooth_s), expected, atol=1e-12)
+
+
+def test_caption_claims_no_emotion_over_an_unchanged_face():
+    """Strength 0 (or below the caption's 0.005) is the photo itself: the caption said
+    "angry x0.00"; it says "unchanged", with a grey swatch, whatever the top emotion."""
+    face = np.full((240, 240, 3), 128, np.uint8)
+    composer = FrameComposer(240, LABELS)
+    assert composer.caption("angry", 0.0, 3.0) == "   3.0 s  unchanged"
+    assert composer.caption("angry", 0.004, 3.0) == "   3.0 s  unchanged"
+    assert composer.caption("angry", 0.02, 3.0) == "   3.0 s  angry x0.02"  # an edit, however small
+    assert composer.caption("neutral", 0.7, 3.0) == "   3.0 s  neutral"
+    tie = np.array([0.4, 0.05, 0.05, 0.4, 0.1])
+    frames = {e: composer.compose(face, tie, e, 0.0, 3.0) for e in ("angry", "happy")}
+    assert (frames["angry"] == frames["happy"]).all()  # nothing in the frame names the emotion
+    top = (composer.box_height - composer.swatch) // 2
+    swatch = frames["angry"][top : top + composer.swatch, composer.margin : composer.margin + composer.swatch]
+    assert (swatch != emotion_rgb("angry")).any(axis=-1).all()
+    edited = composer.compose(face, tie, "angry", 0.5, 3.0)[: composer.box_height, : composer.box_width]
+    assert (edited != frames["angry"][: composer.box_height, : composer.box_width]).any()
+    # the longest caption fits its box at the GIF's smallest width too
+    small = FrameComposer(160, LABELS)
+    for emotion, strength in [("angry", 0.0), ("neutral", 1.0), ("angry", 1.5)]:
+        text = small.caption(emotion, strength, 1234.5)
+        assert small.caption_font.getlength(text) + 3 * small.margin + small.swatch <= small.box_width

@@ -41,6 +41,8 @@ LABEL_RGB = (40, 40, 40)
 STRIP_RGB = (255, 255, 255)
 TRACK_RGB = (228, 228, 228)
 MAX_STRENGTH = 1.5
+#: The caption over a frame whose strength is 0: the photo itself, no emotion claimed.
+UNCHANGED = "unchanged"
 
 
 def _font(size: int):
@@ -84,12 +86,34 @@ class FrameComposer:
             draw.text((x0, pad), label, fill=LABEL_RGB, font=font)
         self.strip = np.asarray(strip).copy()
         self.caption_font = _font(self.caption_size)
-        widest = max(self.labels, key=len)
-        text_width = self.caption_font.getlength(f"0000.0 s  {widest} x1.50")
+        widest = max([*(f"{label} x1.50" for label in self.labels), UNCHANGED], key=len)
+        text_width = self.caption_font.getlength(f"0000.0 s  {widest}")
         self.margin = max(2, self.caption_size // 4)
         self.swatch = self.caption_size
         self.box_height = self.caption_size + 2 * self.margin
         self.box_width = int(self.margin * 3 + self.swatch + text_width)
+
+    @staticmethod
+    def shown(emotion: str, strength: float) -> str:
+        """What the caption says the face shows: ``"angry x0.60"``; ``"neutral"``; and
+        :data:`UNCHANGED` when the strength is 0 at the caption's two decimals (the top two
+        emotions too close to tell apart, or ``--strength 0``): the photo itself, so no
+        emotion is claimed."""
+        if emotion == "neutral":
+            return "neutral"
+        if round(float(strength), 2) <= 0:
+            return UNCHANGED
+        return f"{emotion} x{strength:.2f}"
+
+    def caption(self, emotion: str, strength: float, t: float) -> str:
+        """The caption's text: time and :meth:`shown`."""
+        return f"{t:6.1f} s  {self.shown(emotion, strength)}"
+
+    def swatch_color(self, emotion: str, strength: float) -> tuple[int, int, int]:
+        """The caption swatch's colour: the emotion's, grey for an unchanged face."""
+        if self.shown(emotion, strength) == UNCHANGED:
+            return TRACK_RGB
+        return self.colors.get(emotion, self.colors[self.labels[0]])
 
     def _bar_span(self, j: int) -> tuple[int, int]:
         return int(round(j * self.slot)) + self.bar_pad, int(round((j + 1) * self.slot)) - self.bar_pad
@@ -114,18 +138,17 @@ class FrameComposer:
         box = frame[:box_h, :box_w]
         box[:] = (box.astype(np.uint16) * round(256 * (1 - CAPTION_BOX_ALPHA)) >> 8).astype(np.uint8)
         m, sw = self.margin, self.swatch
-        shown = "neutral" if emotion == "neutral" else f"{emotion} x{strength:.2f}"
         image = Image.fromarray(box)
         ImageDraw.Draw(image).text(
             (2 * m + sw, box_h / 2),
-            f"{t:6.1f} s  {shown}",
+            self.caption(emotion, strength, t),
             fill=TEXT_RGB,
             font=self.caption_font,
             anchor="lm",
         )
         box[:] = np.asarray(image)
         top = max(0, (box_h - sw) // 2)
-        box[top : top + sw, m : m + sw] = self.colors.get(emotion, self.colors[self.labels[0]])
+        box[top : top + sw, m : m + sw] = self.swatch_color(emotion, strength)
         return frame
 
     def palette_colors(self) -> list[tuple[int, int, int]]:
