@@ -103,3 +103,45 @@ def edit_cmd(pretrain, code, emotion, recipe, strength, every, out, overwrite) -
         compose_grid(rows, header=header, title=f"IALS, recipe {recipe}, strength {strength}"), out, overwrite
     )
     click.echo(f"grid           {out}")
+
+
+@ials.command("check")
+@click.option(
+    "--pretrain",
+    type=click.Path(file_okay=True),
+    default=None,
+    help="The folder to check (default: $S2E_IALS_PRETRAIN or models/ials/pretrain).",
+)
+@click.option(
+    "--require-weights",
+    is_flag=True,
+    help="Missing weight files (generators, classifiers, VGG-16) are errors, not notes.",
+)
+@click.option("--no-weights", is_flag=True, help="Do not load the weight files present (faster).")
+def check_cmd(pretrain, require_weights, no_weights) -> int:
+    """Check every file of IALS's pretrain/ folder: name, shape, dtype, sha256.
+
+    One line per problem (`error: DIR/file: problem`) on stderr, a note per missing
+    optional weight file, and a summary; exit 2 when anything is wrong, 0 when the
+    required data files are all right.
+    """
+    import sys
+
+    from s2e_lib.edit.ials.check import check_pretrain
+    from s2e_lib.paths import project_paths
+
+    root = pretrain if pretrain is not None else project_paths().ials_pretrain
+    report = check_pretrain(
+        root, require_weights=require_weights, weights=not no_weights, progress=sys.stderr.isatty()
+    )
+    for problem in report.problems:
+        click.echo(_printable(f"error: {problem}"), err=True)
+    for note in report.notes:
+        click.echo(_printable(f"note: {note}"))
+    click.echo(_printable(report.summary()))
+    return 0 if report.ok else 2
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes shown as ``\\xff``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
