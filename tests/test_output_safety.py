@@ -250,7 +250,7 @@ def test_batch_with_non_utf8_file_name_writes_summary(tmp_path, capsys):
     code, _, err = _run(["run", "--audio", voices, "--face", _face(tmp_path), "--out-dir", out], capsys)
     assert code == 2, err  # both recordings are broken: their rows fail, the batch finishes
     assert "Traceback" not in err and "UnicodeEncodeError" not in err
-    assert "x\\udcffy.wav" in err  # printed with an escape
+    assert "x\\xffy.wav" in err  # printed with an escape of the byte
     raw = (out / "summary.csv").read_bytes()
     assert b"x\xffy.wav" in raw  # the original bytes of the name, not lost or mangled
     rows = _summary_rows(out / "summary.csv")
