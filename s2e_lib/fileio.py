@@ -162,13 +162,22 @@ class OutputBusyError(S2EError):
 def output_lock(folder: str | os.PathLike, name: str = ".s2e.lock") -> Iterator[Path]:
     """Hold an exclusive lock on the output folder ``folder`` (created if needed).
 
-    The lock file is ``folder/.s2e.lock`` (``filelock``, acquired without waiting); the
-    holder's pid goes to ``folder/.s2e.lock.pid``. A second writer gets
-    :class:`OutputBusyError` ("busy: DIR is being written by pid N") before writing anything.
-    Use one per run around everything the run writes into ``folder``.
-    """
-    from filelock import FileLock, Timeout
+    The lock is ``flock`` on ``folder/.s2e.lock`` (acquired without waiting; the same lock
+    as ``filelock.FileLock`` on that file); the holder's pid goes to ``folder/.s2e.lock.pid``.
+    A second writer gets :class:`OutputBusyError` ("busy: DIR is being written by pid N")
+    before writing anything. Use one per run around everything the run writes into ``folder``.
 
+    On release both files are removed, so a finished command leaves no lock behind: the lock
+    file is unlinked *while still locked*, and only when the name still points at the file
+    we locked and it is empty (a user's file of that name is left alone). A process that
+    opened the old file just before it was unlinked and locks it just after is not the
+    holder: after locking, the name must still point at the file it locked, else it tries
+    again on the name's new file (which another writer may hold: then it is busy). A run
+    that is killed leaves both files; they are free (the kernel drops a dead process's lock)
+    and the next run takes them over and removes them. Where ``flock`` is unavailable (no
+    ``fcntl``, or a filesystem that refuses it) ``filelock`` does the locking and the lock file
+    stays.
+    """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -176,23 +185,94 @@ def output_lock(folder: str | os.PathLike, name: str = ".s2e.lock") -> Iterator[
         raise InputError(f"{folder}: cannot create output folder ({exc.strerror or exc})") from None
     lock_path = folder / name
     pid_path = folder / f"{name}.pid"
-    lock = FileLock(lock_path, timeout=0)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        try:
-            holder = f"pid {int(pid_path.read_text().strip())}"
-        except (OSError, ValueError):
-            holder = "another process"
-        raise OutputBusyError(f"busy: {folder} is being written by {holder}") from None
+        fd = _flock_nowait(lock_path)
+    except _NoFlock:
+        with _filelock_nowait(lock_path, pid_path, folder):
+            yield folder
+        return
+    if fd is None:
+        raise _busy(folder, pid_path)
     try:
         with contextlib.suppress(OSError):
             pid_path.write_text(f"{os.getpid()}\n", encoding="utf-8")
         yield folder
     finally:
+        try:
+            with contextlib.suppress(OSError):
+                pid_path.unlink()
+            with contextlib.suppress(OSError):
+                mine = os.fstat(fd)
+                if mine.st_size == 0 and os.path.samestat(mine, os.lstat(lock_path)):
+                    os.unlink(lock_path)  # still locked: nobody can hold this file as the lock
+        finally:
+            os.close(fd)  # releases the lock
+
+
+class _NoFlock(Exception):
+    """``flock`` cannot lock files here (no ``fcntl``, or the filesystem refuses it)."""
+
+
+#: How often :func:`_flock_nowait` follows a lock file replaced under it before it calls the
+#: folder busy (each time, a holder finished and another writer started in between).
+_FLOCK_TRIES = 20
+
+
+def _flock_nowait(lock_path: Path) -> int | None:
+    """A descriptor of ``lock_path`` holding its exclusive ``flock``; ``None`` when another
+    process holds it. Raises :class:`_NoFlock` where ``flock`` is unavailable."""
+    try:
+        import fcntl
+    except ImportError:
+        raise _NoFlock from None
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(_FLOCK_TRIES):
+        fd = os.open(lock_path, flags, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                return None
+            if exc.errno in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise _NoFlock from None
+            raise
+        try:
+            current = os.lstat(lock_path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            return fd
+        os.close(fd)  # the holder before us removed the file we locked: lock the name's new file
+    return None
+
+
+@contextlib.contextmanager
+def _filelock_nowait(lock_path: Path, pid_path: Path, folder: Path) -> Iterator[None]:
+    """:func:`output_lock` by ``filelock`` (its soft lock where ``flock`` is unavailable)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise _busy(folder, pid_path) from None
+    try:
+        with contextlib.suppress(OSError):
+            pid_path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        yield
+    finally:
         with contextlib.suppress(OSError):
             pid_path.unlink()
         lock.release()
+
+
+def _busy(folder: Path, pid_path: Path) -> OutputBusyError:
+    try:
+        holder = f"pid {int(pid_path.read_text().strip())}"
+    except (OSError, ValueError):
+        holder = "another process"
+    return OutputBusyError(f"busy: {folder} is being written by {holder}")
 
 
 def remove_if_only_locks(folder: str | os.PathLike) -> None:

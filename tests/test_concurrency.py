@@ -203,3 +203,145 @@ def test_a_truncated_pix2pixhd_resume_state_is_reported_and_training_restarts(tm
     assert list(result.losses["step"]) == [1, 2, 3, 4]  # restarted: no rows from the lost run
     with output_lock(run), pytest.raises(OutputBusyError):  # one training run per folder
         train(pairs, run, resume=True, progress=False)
+
+
+LOCK_FILES = {".s2e.lock", ".s2e.lock.pid"}
+
+#: One writer of the stress test: takes the folder's lock (again on busy), checks nobody else
+#: is inside, increments a counter with a read-sleep-write and leaves.
+_WRITER = """
+import os, sys, time
+from pathlib import Path
+from s2e_lib.fileio import OutputBusyError, output_lock
+
+out, rounds = Path(sys.argv[1]), int(sys.argv[2])
+done = 0
+while done < rounds:
+    try:
+        with output_lock(out):
+            inside = os.open(out / "inside", os.O_WRONLY | os.O_CREAT | os.O_EXCL)  # fails on overlap
+            counter = out / "counter"
+            value = int(counter.read_text()) if counter.exists() else 0
+            time.sleep(0.002)
+            counter.write_text(str(value + 1))
+            os.close(inside)
+            os.unlink(out / "inside")
+        done += 1
+    except OutputBusyError:
+        time.sleep(0.0005)
+"""
+
+
+def test_output_lock_leaves_no_lock_file_and_takes_over_a_killed_runs(tmp_path):
+    from filelock import FileLock, Timeout
+
+    out = tmp_path / "out"
+    with output_lock(out):
+        assert LOCK_FILES <= {p.name for p in out.iterdir()}
+        with pytest.raises(Timeout):  # the same lock as filelock's on that file
+            FileLock(out / ".s2e.lock", timeout=0).acquire()
+    assert _listing(out) == []  # released: no lock file left
+    (out / ".s2e.lock").write_bytes(b"")  # what a killed run leaves
+    (out / ".s2e.lock.pid").write_text("4242\n")
+    with output_lock(out):
+        assert (out / ".s2e.lock.pid").read_text().strip() == str(os.getpid())
+    assert _listing(out) == []
+    (out / ".s2e.lock").write_text("a user's notes\n")  # not ours: locked through, never removed
+    with output_lock(out):
+        pass
+    assert _listing(out) == [".s2e.lock"] and (out / ".s2e.lock").read_text() == "a user's notes\n"
+
+
+def test_writers_exclude_each_other_although_the_lock_file_is_removed_each_time(tmp_path):
+    """Removing the lock file on release opens a race (a writer locks the old file just after
+    it was removed, while another creates and locks the new one): three processes taking and
+    releasing the lock 40 times each never overlap and lose no update."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "shared"
+    out.mkdir()
+    rounds = 40
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(out), str(rounds)], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [w.communicate(timeout=120)[1].decode() for w in writers]
+    assert [w.returncode for w in writers] == [0, 0, 0], errors
+    assert int((out / "counter").read_text()) == 3 * rounds
+    assert _listing(out) == ["counter"]
+
+
+def test_a_process_waiting_on_the_lock_file_still_excludes_the_next_writer(tmp_path):
+    """Another process waits on ``.s2e.lock`` (filelock, blocking) while a run holds it; the run
+    ends and removes the file: the waiter gets the lock, and a writer arriving then is busy."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    waiter = (
+        "import sys, time\nfrom pathlib import Path\nfrom filelock import FileLock\n"
+        "out = Path(sys.argv[1])\nwith FileLock(out / '.s2e.lock', timeout=30):\n"
+        "    (out / 'held').write_text('')\n    time.sleep(1.5)\n    (out / 'held').unlink()\n"
+    )
+    with output_lock(out):
+        process = subprocess.Popen([sys.executable, "-c", waiter, str(out)])
+        time.sleep(1.0)  # the waiter is polling the held lock
+        assert not (out / "held").exists()
+    deadline = time.monotonic() + 20
+    while not (out / "held").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (out / "held").exists(), "the waiter never got the lock"
+    with pytest.raises(OutputBusyError):
+        with output_lock(out):
+            pass
+    assert process.wait(timeout=30) == 0
+    with output_lock(out):  # free again
+        pass
+
+
+def test_a_finished_run_leaves_no_lock_in_its_folders(voices, face, tmp_path, capsys):
+    out = tmp_path / "one"
+    assert (
+        main(["run", "--audio", str(voices / "b_happy.wav"), "--face", str(face), "--out-dir", str(out)]) == 0
+    )
+    assert not LOCK_FILES & {p.name for p in out.rglob("*")}
+    batch = tmp_path / "batch"
+    assert main(["run", "--audio", str(voices), "--face", str(face), "--out-dir", str(batch)]) == 0
+    assert not LOCK_FILES & {p.name for p in batch.rglob("*")}
+    edited = tmp_path / "edited" / "face.png"
+    assert main(["edit", "--face", str(face), "--emotion", "happy", "--out", str(edited)]) == 0
+    assert _listing(edited.parent) == ["face.png"]
+    capsys.readouterr()
+
+
+def test_a_writer_that_opened_the_lock_file_just_before_it_was_removed_is_not_its_holder(
+    tmp_path, monkeypatch
+):
+    """The race of removing the lock file, made to happen: writer B opens ``.s2e.lock``; the
+    holder A finishes (removes the file, unlocks) and C creates and locks a new one; B then
+    locks the old, removed file. B must see it is not the lock and find the folder busy."""
+    from pathlib import Path
+
+    out = tmp_path / "out"
+    holder_a, writer_c = output_lock(out), output_lock(out)
+    holder_a.__enter__()
+    real_open, raced = os.open, []
+
+    def open_then_race(path, *args, **kwargs):
+        fd = real_open(path, *args, **kwargs)
+        if Path(path).name == ".s2e.lock" and not raced:
+            raced.append(path)
+            holder_a.__exit__(None, None, None)
+            writer_c.__enter__()
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_race)
+    with pytest.raises(OutputBusyError, match=f"by pid {os.getpid()}"):
+        with output_lock(out):  # writer B
+            pytest.fail("two writers hold the folder")
+    monkeypatch.undo()
+    assert raced
+    writer_c.__exit__(None, None, None)
+    assert _listing(out) == []

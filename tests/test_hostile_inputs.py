@@ -115,6 +115,7 @@ def test_prepare_build_dataset_and_ser_train_take_the_folder_lock(sample_corpus,
         ["prepare", "mead", "--root", sample_corpus, "--out", out, "--speakers", "M001"], capsys
     )
     assert code == 0, err
+    assert not {".s2e.lock", ".s2e.lock.pid"} & {p.name for p in out.iterdir()}  # released and removed
     data = tmp_path / "pairs"
     with output_lock(data):
         code, err, _ = _run(["pix2pixhd", "build-dataset", "--prepared", out, "--out", data], capsys)

@@ -524,9 +524,9 @@ def _check_out(root: Path, out: Path) -> None:
         )
     if o.exists() and not o.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    # the output lock (fileio.output_lock) leaves its files, and a run killed while checking
-    # the Dask workers its probe; they do not make a folder "used" (a user's file that only
-    # shares such a name does)
+    # a run killed while holding the output lock (fileio.output_lock) leaves its files, and one
+    # killed while checking the Dask workers its probe; they do not make a folder "used" (a
+    # user's file that only shares such a name does)
     used = o.is_dir() and any(not is_own_leftover(p) for p in o.iterdir())
     if used and not is_prepared_tree(o):
         raise InputError(
