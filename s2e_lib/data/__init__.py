@@ -1,6 +1,7 @@
 """Data stage: scan MEAD / RAVDESS into manifests, prepare audio and frames.
 
-The synthetic sample corpus lives in :mod:`s2e_lib.sample` (it sits above the face editor).
+The synthetic sample corpus lives in :mod:`s2e_lib.sample` (it sits above the face editor);
+:mod:`s2e_lib.data.survey` summarises speech corpora (clips, speakers, durations, loudness).
 
 >>> from s2e_lib.data import scan, speaker_split  # doctest: +SKIP
 >>> from s2e_lib.data.prepare import prepare  # doctest: +SKIP

@@ -136,3 +136,102 @@ def _spread(frames: pd.DataFrame, n: int) -> pd.DataFrame:
             if i < len(q) and len(picked) < n:
                 picked.append(q[i])
     return pd.DataFrame(picked)
+
+
+# --- corpus survey (s2e_lib.data.survey) --------------------------------------------------
+
+
+def plot_corpus_emotions(clips: pd.DataFrame, ax=None, title: str = "Clips per emotion and corpus"):
+    """Grouped bar chart of clips per corpus (x) and emotion (bars), a survey table's rows.
+
+    An emotion a corpus lacks leaves a gap in its group: class balance and missing classes
+    at one glance.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = sorted(clips["corpus"].unique())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.9 * len(order) + 3, 3.6))
+    sns.countplot(clips, x="corpus", hue="emotion", order=order, hue_order=_ordered(clips["emotion"]), ax=ax)
+    ax.set_title(title)
+    ax.set_ylabel("clips")
+    ax.legend(title="emotion", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    return ax
+
+
+def plot_corpus_durations(clips: pd.DataFrame, bins: int = 30):
+    """One duration histogram per corpus (each on its own scale), with its median and total hours."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = clips.dropna(subset=["duration"])
+    order = sorted(data["corpus"].unique())
+    fig, axes = plt.subplots(1, max(1, len(order)), figsize=(3.2 * max(1, len(order)), 2.9), squeeze=False)
+    for ax, corpus in zip(axes[0], order, strict=False):
+        these = data[data["corpus"] == corpus]["duration"]
+        sns.histplot(x=these, bins=bins, ax=ax, color="C0")
+        ax.axvline(these.median(), color="C3", lw=1.2)
+        ax.set_title(f"{corpus}: {these.sum() / 3600:.2f} h, median {these.median():.2f} s", fontsize=9)
+        ax.set_xlabel("clip duration (s)")
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def plot_loudness_by_emotion(
+    clips: pd.DataFrame,
+    column: str = "loudness_lufs",
+    ax=None,
+    title: str = "Loudness per emotion (BS.1770 integrated, whole clip)",
+):
+    """Box plots of a level column (``loudness_lufs`` or ``active_level_dbfs``) per corpus
+    (x) and emotion (boxes)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = clips.dropna(subset=[column])
+    order = sorted(data["corpus"].unique())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.9 * len(order) + 3, 3.8))
+    sns.boxplot(
+        data,
+        x="corpus",
+        y=column,
+        hue="emotion",
+        order=order,
+        hue_order=_ordered(data["emotion"]),
+        fliersize=1.5,
+        linewidth=0.8,
+        ax=ax,
+    )
+    ax.set_ylabel("LUFS" if column == "loudness_lufs" else "dBFS" if column.endswith("dbfs") else column)
+    ax.set_title(title)
+    ax.legend(title="emotion", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    return ax
+
+
+def plot_speakers(clips: pd.DataFrame):
+    """Left: speakers per corpus, stacked by gender (``f``, ``m``, unknown); right: clips per
+    speaker in each corpus (one dot per speaker)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = sorted(clips["corpus"].unique())
+    speakers = clips.drop_duplicates(["corpus", "speaker"]).copy()
+    speakers["gender"] = speakers["gender"].fillna("").replace({"f": "female", "m": "male", "": "not given"})
+    table = pd.crosstab(speakers["corpus"], speakers["gender"]).reindex(order).fillna(0)
+    table = table[[g for g in ("female", "male", "not given") if g in table.columns]]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 1.3]})
+    colours = {"female": "C1", "male": "C0", "not given": "0.7"}
+    table.plot.bar(stacked=True, ax=axes[0], color=[colours[g] for g in table.columns], rot=0)
+    axes[0].set_title("Speakers per corpus")
+    axes[0].set_ylabel("speakers")
+    axes[0].legend(frameon=False, loc="upper right")
+    per = clips.groupby(["corpus", "speaker"]).size().rename("clips").reset_index()
+    sns.stripplot(per, x="corpus", y="clips", order=order, ax=axes[1], size=4, jitter=0.25)
+    axes[1].set_title("Clips per speaker")
+    axes[1].set_ylabel("clips")
+    fig.tight_layout()
+    return fig
