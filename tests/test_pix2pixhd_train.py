@@ -144,7 +144,8 @@ def test_editor_aligns_edits_and_pastes_back_a_photo(one_pair, tmp_path):
     ys, xs = np.nonzero(changed)
     assert changed.any() and changed.mean() < 0.5  # only the face region is replaced
     assert 30 < ys.mean() < 300 and 100 < xs.mean() < 350  # the astronaut's face, upper middle
-    assert result.info["emotion"] == "angry" and result.info["crop"].shape == (32, 32, 3)
+    crop = result.info["crop"]
+    assert result.info["emotion"] == "angry" and crop.shape[0] == crop.shape[1] >= 32  # the face's own size
 
 
 def test_s2e_edit_with_the_pix2pixhd_editor(one_pair, tmp_path, capsys):

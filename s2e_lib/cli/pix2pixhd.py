@@ -79,11 +79,98 @@ def build_dataset_command(
     return 0
 
 
+@pix2pixhd.command("build-frl")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(path_type=str),
+    help="FRL London folder (neutral_front/NNN_03.jpg, smiling_front/NNN_08.jpg).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Output folder (train/, heldout/, split.csv).",
+)
+@click.option(
+    "--size", type=PositiveInt(4096), default=128, show_default=True, help="Side of the aligned crops."
+)
+@click.option("--condition", type=click.Choice(["sign", "label"]), default="sign", show_default=True)
+@click.option(
+    "--position",
+    type=click.Choice(["corner", "center", "top-left", "top-right", "bottom-left", "bottom-right"]),
+    default="corner",
+    show_default=True,
+)
+@click.option(
+    "--holdout-every",
+    type=click.IntRange(2, 1000),
+    default=5,
+    show_default=True,
+    help="Hold out every n-th person of the sorted ids (5: 21 of 102).",
+)
+def build_frl_command(root, out, size, condition, position, holdout_every):
+    """Real (neutral + happy sign -> smiling) pairs from the FRL London set, split by person.
+
+    Writes OUT/train and OUT/heldout pair folders (train with `s2e pix2pixhd train --data
+    OUT/train --config cpu`) and OUT/split.csv. Rerunning resumes.
+    """
+    from s2e_lib.edit.pix2pixhd.frl import build_frl_pairs
+
+    report = build_frl_pairs(
+        root, out, size=size, condition=condition, position=position, holdout_every=holdout_every
+    )
+    parts = report.split["part"].value_counts().to_dict()
+    click.echo(
+        f"{parts.get('train', 0)} training and {parts.get('heldout', 0)} held-out people in {report.out} "
+        f"({report.written} pairs written, {report.skipped} already there)"
+    )
+    if len(report.problems):
+        for problem in report.problems.itertuples():
+            click.echo(f"error: {problem.path}: {problem.problem}", err=True)
+        return 2
+    return 0
+
+
+@pix2pixhd.command("evaluate")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=str), help="A run's generator.pt.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Held-out pair folder with photo paths (OUT/heldout of build-frl).",
+)
+@click.option("--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=str), default=None, help="Write the per-person table (.csv)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def evaluate_command(checkpoint, data, strength, out, as_json):
+    """Edit held-out people's neutral photos; distances and judges against their real photos."""
+    import json
+
+    from s2e_lib.edit.pix2pixhd.evaluate import evaluate_heldout, format_summary
+    from s2e_lib.fileio import atomic_output, check_output
+
+    if out:
+        check_output(out, suffixes=(".csv",))
+    report = evaluate_heldout(checkpoint, data, strength=strength)
+    if out:
+        with atomic_output(out) as tmp:
+            report.rows.to_csv(tmp, index=False)
+    click.echo(json.dumps(report.summary, indent=2) if as_json else format_summary(report.summary))
+    return 0
+
+
 @pix2pixhd.command("train")
 @click.option("--data", required=True, type=click.Path(path_type=str), help="Folder from build-dataset.")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (checkpoints, logs).")
 @click.option(
-    "--config", "preset", type=click.Choice(["tiny", "paper", "original"]), default="tiny", show_default=True
+    "--config",
+    "preset",
+    type=click.Choice(["tiny", "cpu", "paper", "original"]),
+    default="tiny",
+    show_default=True,
 )
 @click.option(
     "--steps", type=PositiveInt(10_000_000), default=None, help="Total steps (default: the preset's)."

@@ -209,6 +209,7 @@ def paste_back(
     aligned: AlignedFace,
     mask: np.ndarray | None = None,
     feather: float = 0.1,
+    change: bool = False,
 ) -> np.ndarray:
     """Blend an edited crop back into the original photo without seams.
 
@@ -225,6 +226,10 @@ def paste_back(
         mask feathered over ``feather``·size at the edges.
     feather : float
         Width of the soft edge as a fraction of the crop side.
+    change : bool
+        ``edited_crop`` is a float (H, W, 3) *change* (edited − aligned crop) that is warped
+        back and added, weighted by the mask: pixels the edit did not change stay exactly as
+        they were (no resampling of the photo).
 
     Returns
     -------
@@ -237,7 +242,7 @@ def paste_back(
 
     rgb = to_rgb(original)
     height, width = rgb.shape[:2]
-    edited = to_rgb(edited_crop, check_size=False)
+    edited = np.asarray(edited_crop, np.float32) if change else to_rgb(edited_crop, check_size=False)
     matrix = aligned.matrix
     if edited.shape[0] != aligned.size or edited.shape[1] != aligned.size:
         s = np.diag([edited.shape[1] / aligned.size, edited.shape[0] / aligned.size])
@@ -249,7 +254,8 @@ def paste_back(
             mask.astype(np.float32), (edited.shape[1], edited.shape[0]), interpolation=cv2.INTER_LINEAR
         )
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    back = cv2.warpAffine(edited, matrix, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    border = cv2.BORDER_CONSTANT if change else cv2.BORDER_REPLICATE  # no change outside the crop
+    back = cv2.warpAffine(edited, matrix, (width, height), flags=flags, borderMode=border, borderValue=0)
     alpha = cv2.warpAffine(
         mask.astype(np.float32),
         matrix,
@@ -259,6 +265,9 @@ def paste_back(
         borderValue=0,
     )
     alpha = alpha[..., None]
-    out = rgb.astype(np.float32) * (1 - alpha) + back.astype(np.float32) * alpha
+    if change:  # ``edited_crop`` is a signed difference to add, not a picture to blend
+        out = rgb.astype(np.float32) + back * alpha
+    else:
+        out = rgb.astype(np.float32) * (1 - alpha) + back.astype(np.float32) * alpha
     out = np.clip(out.round(), 0, 255).astype(np.uint8)
     return restore_mode(out, original)

@@ -127,10 +127,16 @@ class MiniXception(nn.Module):
         self.classifier = nn.Conv2d(128, n_classes, 3, padding=1)
 
     def forward(self, x):
+        return self.classifier(self.activations(x)[-1]).mean(dim=(2, 3))
+
+    def activations(self, x) -> list[torch.Tensor]:
+        """The stem's output and each Xception block's (5 maps, 60² … 4²) for a (N, 1, 64, 64) batch."""
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
-        x = self.blocks(x)
-        return self.classifier(x).mean(dim=(2, 3))
+        maps = [x]
+        for block in self.blocks:
+            maps.append(block(maps[-1]))
+        return maps
 
 
 def _keras_layers(h5) -> dict[str, dict[str, np.ndarray]]:
@@ -294,6 +300,26 @@ class FERJudge:
             raise S2EError("FER judge: no face found")
         probs = self.predict_crops(face[None])[0]
         return {label: float(p) for label, p in zip(FER_LABELS, probs, strict=True)}
+
+    @torch.no_grad()
+    def feature_distance(self, a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
+        """A perceptual distance between two photos of one face, seen by this judge's network.
+
+        LPIPS's recipe (Zhang et al. 2018) with uniform layer weights on the mini-Xception's
+        five feature maps: each map unit-normalised over its channels, squared differences
+        averaged over positions, summed over maps. Both photos are cut with the same ``box``
+        (x, y, w, h), so only what changed inside it counts. The network was trained on
+        facial expressions, so the distance weighs expression-carrying features (mouth,
+        eyes, brows) the way LPIPS's ImageNet networks, whose weights no package ships
+        offline, weigh textures.
+        """
+        crops = np.stack([fer_crop(image, box, self.grow)[0] for image in (a, b)])
+        x = torch.from_numpy(crops.astype(np.float32)).to(self.device)[:, None] / 255.0
+        total = 0.0
+        for fmap in self.model.activations((x - 0.5) * 2.0):
+            unit = fmap / (fmap.norm(dim=1, keepdim=True) + 1e-10)
+            total += float(((unit[0] - unit[1]) ** 2).sum(0).mean())
+        return total
 
     def top(self, image: np.ndarray, box=None) -> tuple[str, float]:
         """The top label (project naming: ``surprised``, ``disgusted``) and its probability."""

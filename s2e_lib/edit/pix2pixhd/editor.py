@@ -19,7 +19,7 @@ from PIL import Image
 from s2e_lib.edit.base import EditResult, first_face
 from s2e_lib.edit.pix2pixhd.checkpoint import load_generator
 from s2e_lib.edit.pix2pixhd.config import default_device
-from s2e_lib.edit.pix2pixhd.signs import condition_input, tensor_to_image
+from s2e_lib.edit.pix2pixhd.signs import condition_input, sign_geometry, tensor_to_image
 from s2e_lib.emotions import parse_emotion
 from s2e_lib.errors import InputError, MissingResourceError
 from s2e_lib.paths import project_paths
@@ -46,6 +46,15 @@ class Pix2PixHDEditor:
         Default: CUDA when available.
     align_method : str, optional
         Override the alignment recipe stored with the training data.
+    detail : bool
+        When the face in the photo is larger than the model's crop, upsample the generator's
+        *change* (output − input at the model's size) and add it to the photo's own crop,
+        instead of pasting the upsampled output: the face keeps the photo's resolution
+        wherever the model changed nothing. Not in pix2pixHD (which works at the photo's
+        size); ``False`` pastes the generator's picture as it is.
+
+    A model trained without a ``neutral`` condition (FRL London pairs know only ``happy``)
+    returns the face unchanged for ``neutral``: no expression change is what neutral asks.
 
     Raises
     ------
@@ -60,6 +69,7 @@ class Pix2PixHDEditor:
         checkpoint: str | os.PathLike | None = None,
         device: str | None = None,
         align_method: str | None = None,
+        detail: bool = True,
     ):
         path = Path(checkpoint) if checkpoint else default_checkpoint()
         if not path.exists():
@@ -78,6 +88,7 @@ class Pix2PixHDEditor:
         self.level_scale = bool(data.get("level_scale", False))
         self.size = int(self.meta["config"]["size"])
         self.align_method = align_method or data.get("align_method", "ffhq")
+        self.detail = bool(detail)
 
     def _weights(self, strength: float) -> tuple[float, float]:
         """(condition weight, pixel blend) for a strength: a level-scaled model takes the
@@ -107,26 +118,67 @@ class Pix2PixHDEditor:
                 .round()
                 .astype(np.uint8)
             )
+        if not self.detail:
+            if side == self.size:
+                return out
+            return np.asarray(Image.fromarray(out).resize((crop.shape[1], side), Image.Resampling.LANCZOS))
+        # the change, not the picture, goes back up: the photo keeps its own detail where the
+        # generator changed nothing
+        change = out.astype(np.float32) - small.astype(np.float32)
+        if self.condition == "sign" and self.position != "center":
+            # a sign drawn in a corner is not part of the face: what the generator left of it
+            # is no change to the photo
+            (x, y), half = sign_geometry(emotion, small.shape, self.position)
+            half += max(1, half // 5)
+            change[max(0, y - half) : y + half + 1, max(0, x - half) : x + half + 1] = 0.0
         if side != self.size:
-            out = np.asarray(Image.fromarray(out).resize((crop.shape[1], side), Image.Resampling.LANCZOS))
-        return out
+            change = np.stack(
+                [
+                    np.asarray(
+                        Image.fromarray(change[..., c]).resize(
+                            (crop.shape[1], side), Image.Resampling.BICUBIC
+                        )
+                    )
+                    for c in range(3)
+                ],
+                axis=-1,
+            )
+        return np.clip(crop.astype(np.float32) + change, 0, 255).round().astype(np.uint8)
+
+    def _crop_side(self, face: Face) -> int:
+        """The aligned crop's side: the model's size, or (``detail``) the face's own size in
+        the photo, up to 1024 px, so the change is added at the photo's resolution."""
+        if not self.detail:
+            return max(self.size, 32)
+        from s2e_lib.face.align import alignment_matrix
+
+        scale = float(
+            np.sqrt(abs(np.linalg.det(alignment_matrix(face.landmarks, self.size, self.align_method)[:, :2])))
+        )
+        return int(np.clip(round(self.size / max(scale, 1e-6)), max(self.size, 32), 1024))
 
     def edit(
         self, image: np.ndarray, emotion: str, strength: float = 1.0, *, faces: list[Face] | None = None
     ) -> EditResult:
         """Align the face of ``image`` (the first of ``faces`` from ``s2e_lib.face.detect_faces``,
         else the largest one detected), edit it to ``emotion`` and paste it back."""
-        from s2e_lib.face import align_face, paste_back
+        from s2e_lib.face import align_face, largest_face, paste_back
 
-        emotion = parse_emotion(emotion, allowed=self.emotions)
+        known = self.emotions if "neutral" in self.emotions else (*self.emotions, "neutral")
+        emotion = parse_emotion(emotion, allowed=known)
         start = time.perf_counter()
-        if strength == 0:
-            return EditResult(
-                np.array(image, copy=True), {"editor": self.name, "emotion": emotion, "strength": 0.0}
-            )
-        aligned = align_face(image, size=max(self.size, 32), method=self.align_method, face=first_face(faces))
+        if strength == 0 or emotion not in self.emotions:
+            meta = {"editor": self.name, "emotion": emotion, "strength": 0.0}
+            if emotion not in self.emotions:
+                meta["note"] = "the model has no neutral condition: the face is left as it is"
+            return EditResult(np.array(image, copy=True), meta)
+        face = first_face(faces) or largest_face(image)
+        aligned = align_face(image, size=self._crop_side(face), method=self.align_method, face=face)
         edited = self.edit_crop(aligned.image, emotion, strength)
-        result = paste_back(image, edited, aligned)
+        if self.detail:  # add the change: pixels the model left alone are not resampled
+            result = paste_back(image, edited.astype(np.float32) - aligned.image, aligned, change=True)
+        else:
+            result = paste_back(image, edited, aligned)
         return EditResult(
             result,
             {
