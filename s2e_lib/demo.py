@@ -86,10 +86,21 @@ def describe_adapted(utterances: dict[str, Path]) -> str:
 
 def describe_timeline(timeline: dict) -> str:
     """The emotions the timeline's face showed, in order (repeats merged), e.g.
-    ``fear → neutral → happy``."""
-    shown = [frame["emotion"] for frame in timeline.get("frames", [])]
+    ``fear → neutral → happy``. Frames of strength 0 show the photo unchanged (their caption
+    says ``unchanged``) and name no emotion."""
+    shown = [frame["emotion"] for frame in timeline.get("frames", []) if frame.get("strength", 1) > 0]
     runs = [e for i, e in enumerate(shown) if i == 0 or e != shown[i - 1]]
     return " → ".join(runs) if runs else "(no frames)"
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the demo prints it: relative to the current folder when inside it (``make
+    demo`` from the repository root prints ``outputs/demo/...``), else absolute."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _quiet_s2e(args: list[str]) -> int:
@@ -113,7 +124,7 @@ def main() -> int:
     made: list[tuple[str, Path]] = [("sample corpus", corpus)]
 
     utterances = pick_utterances(corpus)
-    print(f"face: {face}")
+    print(f"face: {shown_path(face)}")
     for emotion, audio in utterances.items():
         target = out / f"voice_{emotion}"
         code = _quiet_s2e(
@@ -165,7 +176,7 @@ def main() -> int:
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; made:")
     for what, path in made:
         if path.exists():  # optional outputs (e.g. a GIF) are listed only when made
-            print(f"  {what:26s} {path}")
+            print(f"  {what:26s} {shown_path(path)}")
     return 0
 
 
