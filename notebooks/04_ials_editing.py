@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -28,6 +28,13 @@
 # attribute-level direction `a` (InterFaceGAN's) and the direction `s` a classifier's
 # gradient takes *at this face*. This notebook shows every step: inversion, the
 # directions, the edit loop, the original project's recipe and ours.
+#
+# **Without the weights** (IALS's StyleGAN, classifiers and VGG are a separate download) the
+# first part still works on what *is* real: IALS's attribute-direction files and W+ codes
+# of real faces (`../shared/data/ials_pretrain`, or your own `pretrain/`): how entangled the
+# directions are, what editing one attribute does to the others, where real codes lie, and
+# where an instance-aware step can point. `s2e ials check --pretrain DIR` checks a
+# downloaded folder file by file (names, shapes, dtypes, sha256).
 #
 # **Parameters**: `pretrain_dir` (IALS's `pretrain/` folder; absent → a small randomly
 # initialised generator, *untrained, for the mechanics only*), `face` (a photo; default
@@ -68,9 +75,9 @@ from s2e_lib.edit.ials import (
     recipe_table,
 )
 from s2e_lib.edit.ials import directions as D
-from s2e_lib.edit.ials.classifier import ATTRIBUTES
+from s2e_lib.edit.ials import geometry as G
 from s2e_lib.edit.ials.editor import edit_rows
-from s2e_lib.emotions import parse_emotions
+from s2e_lib.emotions import IALS_LAMBDA1, parse_emotions
 from s2e_lib.paths import project_paths
 from s2e_lib.viz import ials as viz
 
@@ -79,6 +86,209 @@ if smoke:
     iterations, steps, resolution = min(iterations, 25), min(steps, 3), min(resolution, 32)
 emotion_list = parse_emotions(emotions)
 device = "cuda" if torch.cuda.is_available() else "cpu"
+
+# %% [markdown]
+# ## What is real without the weights: IALS's direction files and latent codes
+#
+# IALS's `pretrain/` folder holds, next to the networks, the **attribute-level
+# directions** of five attributes (smiling, male, young, pose, eyeglasses) in StyleGAN-1's
+# 512-D W space, from three methods — InterFaceGAN (normals of linear SVMs trained on
+# labelled samples), GANSpace (principal components of W, picked and signed by hand) and
+# IALS's own "ours" (the average of ~500 instance-specific classifier-gradient
+# directions) — for the FFHQ and CelebA-HQ generators, the generators' **average codes**,
+# and **W+ codes of real faces** (18×512, inverted by seeprettyface for IALS's README).
+# None of this needs a generator: it is linear algebra on the released numbers.
+#
+# We read them from `pretrain_dir` (or `$S2E_IALS_PRETRAIN` / `models/ials/pretrain`) when
+# it holds them, else from `../shared/data/ials_pretrain`; with neither, a **synthetic**
+# stand-in of random numbers (labelled as such) keeps the cells running.
+
+# %%
+paths = project_paths()
+pre = Pretrain(pretrain_dir) if pretrain_dir else Pretrain()
+data = G.load_direction_data(pre.root) or G.load_direction_data(paths.shared / "data" / "ials_pretrain")
+if data is None:
+    data = G.synthetic_direction_data(seed)
+print(data.label)
+print(
+    f"{sum(len(v) for v in data.directions.values())} direction files "
+    f"({', '.join(f'{m}/{d}: {len(v)}' for (m, d), v in data.directions.items())}); "
+    f"average codes: {', '.join(data.avg_codes)}; W+ codes: {', '.join(data.codes)}"
+)
+interfacegan, ours_dirs = data.get("interfacegan"), data.get("ours")
+avg_code = data.avg_codes["ffhq"]
+
+
+def tagged(ax):
+    """Mark a figure drawn from the synthetic stand-in as such."""
+    if data.synthetic:
+        ax.set_title(f"SYNTHETIC (no IALS files) · {ax.get_title()}", color="firebrick")
+    return ax
+
+
+# %% [markdown]
+# ### Cosines between attribute directions: which attributes entangle
+#
+# Two edits are independent, to first order, when their directions are orthogonal. The
+# cosine of two unit directions is also how far a unit step along one moves a code's
+# projection on the other. Random unit vectors in 512-D have cosines of ±0.044 (one
+# standard deviation), so anything beyond ±0.1 is structure.
+#
+# On IALS's files: **GANSpace**'s directions are orthogonal by construction (principal
+# components). **InterFaceGAN**'s FFHQ directions are nearly so — the largest pairs are
+# smiling–male (−0.11: smiling is learnt partly as "less male") and young–eyeglasses
+# (−0.10); on CelebA-HQ male–eyeglasses is +0.27. IALS's own averaged directions are the
+# most entangled: smiling–male −0.31 on FFHQ (−0.28 on CelebA-HQ) — averaging classifier
+# gradients inherits the classifiers' and the data's correlations, which is exactly why
+# IALS conditions its edits.
+
+# %%
+viz.plot_direction_cosines(data)
+plt.show()
+for method in ("interfacegan", "ganspace", "ours"):
+    if data.get(method):
+        pairs = G.strongest_pairs(data.get(method))
+        print(f"{method:12s} strongest pairs (ffhq):", "; ".join(f"{a}–{b} {c:+.2f}" for a, b, c in pairs))
+
+# %% [markdown]
+# ### Do the three methods agree on an attribute?
+#
+# If "smiling" were one well-defined direction in W, the three methods would find nearly
+# the same vector. They do not: on IALS's files **pose** agrees best (cosines 0.61–0.80),
+# **smiling** and **young** only 0.24–0.34, eyeglasses 0.07–0.52. All are far above chance,
+# so each method finds *a* smiling direction, but they are different mixtures of the
+# smile with whatever correlates with it in each method's samples. Which direction an
+# edit uses is a modelling choice, not a fact about faces.
+
+# %%
+agreement = pd.DataFrame(G.method_agreement(data))
+tagged(viz.plot_method_agreement(G.method_agreement(data), chance=G.chance_cosine()))
+plt.show()
+agreement.pivot(index="attribute", columns="pair", values="cosine").round(3)
+
+# %% [markdown]
+# ### Editing one attribute moves the projections on the others
+#
+# A step of length 1 along the smiling direction changes a code's projection on every
+# other attribute's direction by their cosine. IALS's remedy is *conditioning*: project
+# the condition attributes' directions out of the edit (`condition_many`). The bars below
+# are those changes for a smiling edit: the plain InterFaceGAN direction, conditioned on
+# young + male (this project's default recipe), conditioned on all four others, and
+# IALS's averaged direction plain. The table's `kept` column is how much of the smile
+# step survives conditioning (1 = nothing lost).
+
+# %%
+edits, kept = {}, []
+for method, dirs in (("interfacegan", interfacegan), ("ours", ours_dirs)):
+    if "smiling" not in dirs:
+        continue
+    for label, cond in (("plain", None), ("| young, male", ("young", "male")), ("| all others", "others")):
+        names, matrix = G.leakage_matrix(dirs, cond)
+        row = matrix[names.index("smiling")]
+        edits[f"{method} {label}"] = row
+        kept.append(
+            {"direction": f"{method} {label}", "kept": row[names.index("smiling")]}
+            | {f"→ {n}": row[i] for i, n in enumerate(names) if n != "smiling"}
+        )
+tagged(viz.plot_edit_leakage(names, {k: v for k, v in edits.items() if "all others" not in k}, "smiling"))
+plt.show()
+pd.DataFrame(kept).set_index("direction").round(3)
+
+# %% [markdown]
+# ### Real latent codes: where they lie
+#
+# A StyleGAN **W** code is one 512-vector used by all 18 style inputs; inversions of real
+# photos use **W+**, a separate vector per row. The table gives, per code, how far its rows
+# are from the average face (the generator's `avg_code`), how much its rows differ from
+# one another (`row spread`: 0 for a W code) and the mean cosine between consecutive rows'
+# offsets (1 for a W code), and its scores on the InterFaceGAN directions (projection of
+# `w − avg_code`; the SVMs' offsets are not released, so the average face is the zero).
+#
+# On IALS's codes: `avg_latent` is `avg_code` on every row (to 0.02); the two real faces'
+# rows are 2–10 units from the average, farthest in the middle rows (7–9, the 32²–64²
+# blocks: features and expression) and closest at the coarse and finest rows, and their
+# consecutive rows are nearly unrelated (cosine ≈ 0.1). These W+ codes are far from the W
+# manifold, the place the attribute directions were learnt on — one reason edits of
+# inverted photos are less clean than edits of generated faces.
+
+# %%
+display(pd.DataFrame(G.code_table(data)).set_index("code").round(3))
+tagged(viz.plot_layer_distances(G.layer_distances(data.codes, avg_code)))
+plt.show()
+
+# %% [markdown]
+# The first principal components of all the real codes' rows: no few directions explain
+# them (the leading components each hold a few per cent of the variance), and the
+# outlying points are single middle rows (the numbers) of one face — rows carry
+# idiosyncratic offsets rather than a shared "face" direction.
+
+# %%
+rows, row_codes, row_layers = G.code_rows(data.real_codes)
+code_pca = G.pca(rows, k=5)
+print("explained variance of the first components:", np.round(code_pca.explained, 3))
+print(
+    "|cos| of PC1 with the attribute directions:",
+    {a: round(abs(float(code_pca.components[0] @ v)), 2) for a, v in interfacegan.items()},
+)
+tagged(viz.plot_code_pca(code_pca, row_codes, row_layers))
+plt.show()
+
+# %% [markdown]
+# ### A smiling edit of a real code, seen through every attribute
+#
+# Ten steps of 0.1 along smiling from the first real code (IALS's and the original
+# project's step size), with all five attribute scores along the way. With the plain
+# directions the other scores drift by the cosines above (with IALS's averaged direction
+# "male" falls by 0.31 per unit of smile); conditioned on young and male those two stay
+# flat, and the remaining drift (pose, eyeglasses) is what was not conditioned on. (A
+# linear score is what the directions can promise; what the *image* does needs the
+# generator.)
+
+# %%
+first_code = next(iter(data.real_codes))
+paths_by_edit = {}
+for method, dirs in (("interfacegan", interfacegan), ("ours", ours_dirs)):
+    if "smiling" in dirs:
+        for label, cond in (("plain", ()), ("| young, male", ("young", "male"))):
+            paths_by_edit[f"{method} {label}"] = G.edit_scores(
+                data.codes[first_code], dirs, avg_code, "smiling", cond, step=0.1, n_steps=10
+            )
+viz.plot_edit_scores(paths_by_edit, list(interfacegan), 0.1, "smiling")
+plt.suptitle(f"{first_code}: smiling +0.1 × 10 ({data.label})", fontsize=9, y=1.02)
+plt.show()
+
+# %% [markdown]
+# ### Instance-aware directions: where a step can point
+#
+# IALS mixes the attribute-level direction `a` with the instance-specific `s` (the
+# direction a smiling classifier's gradient takes at *this* face): `d = λ·a + (1−λ)·s`.
+# Whether a step along `d` adds or removes a smile depends on λ, on the step's sign and on
+# `c = cos(a, s)`, which needs the generator and classifier to measure. The curves show
+# `cos(step, a)` against `c` for our default (λ = 0.75, step +) and the original project's
+# λ1 per emotion (all with step −0.1): the original *happy* recipe (λ1 = 100.5) steps
+# *away* from smiling for every `c`, *angry* (λ1 = −100) *toward* it.
+#
+# One bound on `c` is real without weights: IALS's "ours" direction is the normalised
+# mean of instance-specific directions, so the *average* `c` of IALS's samples against
+# InterFaceGAN's smiling direction is at most cos(ours, interfacegan) (dashed line; on
+# IALS's files 0.34, the cosine of two directions 70° apart): on average a face's smiling
+# gradient and InterFaceGAN's smiling direction have little in common. For every c left of
+# the line, λ = 0.75 keeps the step within about 20° of `a`, while the mix's instance part
+# adapts it to the face.
+
+# %%
+bound = G.instance_cosine_bound(data, "smiling")
+curves = {"ours, happy: λ1 = 0.75, step +": (0.75, 1.0)}
+curves |= {f"original {e}: λ1 = {lam:g}, step −": (lam, -1.0) for e, lam in IALS_LAMBDA1.items()}
+tagged(viz.plot_recipe_cosines(curves, bound=bound))
+plt.show()
+if bound is not None:
+    c_grid = np.linspace(-1, bound, 400)
+    worst = np.degrees(np.arccos(np.clip(G.mix_cosine(c_grid, 0.75), -1, 1))).max()
+    print(
+        f"mean c ≤ {bound:.3f} (the cosine of {np.degrees(np.arccos(bound)):.0f}°); for any c ≤ {bound:.2f} "
+        f"the λ = 0.75 mix stays within {worst:.0f}° of a"
+    )
 
 # %% [markdown]
 # ## Models: IALS's weights, or an untrained stand-in
@@ -91,61 +301,44 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # *mechanics* (shapes, losses, orthogonality, step lengths), not editing quality.
 
 # %%
-paths = project_paths()
-pre = Pretrain(pretrain_dir) if pretrain_dir else Pretrain()
 real = pre.generator_path.is_file() and not smoke
-shared_pre = Pretrain(paths.shared / "data" / "ials_pretrain")
-direction_source = pre if (pre.root / "attr_level_direction").is_dir() else shared_pre
 
 if real:
     models = IALSModels.from_pretrain(pre, device=device)
     label = "IALS FFHQ-1024 weights"
 else:
-    real_dirs = {}
-    for attr in ("smiling", "young", "male"):
-        path = direction_source.direction_path(attr)
-        if path.is_file():
-            real_dirs[attr] = direction_source.load_direction(attr)
+    real_dirs = {a: torch.from_numpy(interfacegan[a]).float() for a in ("smiling", "young", "male")}
     models = IALSModels.random(StyleGANConfig.small(resolution, 32, 32), directions=real_dirs, seed=seed)
     torch.set_num_threads(1)  # models this small run fastest single-threaded (thread contention otherwise)
     label = f"UNTRAINED {resolution}² generator — for the mechanics only"
-    print(
-        "attribute directions:", "IALS's (from " + str(direction_source.root) + ")" if real_dirs else "random"
-    )
+    print("attribute directions:", data.label)
 print(label)
 print(f"generator: {models.generator.resolution}², {models.generator.num_ws} style rows")
 
 
 # %% [markdown]
-# ## Attribute-level directions and how entangled they are
+# ## Instance-specific vs attribute-level directions at codes
 #
-# IALS ships attribute directions in W space from three methods: InterFaceGAN (normals of
-# linear SVM boundaries), GANSpace (principal components) and IALS's own ("ours": the
-# average of instance-specific directions over ~500 samples). Their pairwise cosines show
-# the entanglement the conditioning has to undo: a large |cos(smiling, young)| means a
-# naive smile edit also changes apparent age.
-
+# With a generator and classifiers, `c = cos(a, s)` can be measured: at each code, one
+# classifier-gradient step gives `s`, and we compare it with `a` and the λ = 0.75 mix.
+# With IALS's weights the codes are the real W+ codes above. Without them the stand-in's
+# *untrained* classifiers give arbitrary gradients, so the angles below (near 90°, as
+# for random vectors) only show the mechanics.
 
 # %%
-def attribute_directions(source, method):
-    out = {}
-    for attr in ATTRIBUTES:
-        path = source.direction_path(attr, method)
-        if path.is_file():
-            out[attr] = source.load_direction(attr, method)
-    return out
-
-
-methods = [m for m in ("interfacegan", "ganspace", "ours") if attribute_directions(direction_source, m)]
-if methods:
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 4))
-    for ax, method in zip(np.atleast_1d(axes), methods, strict=False):
-        names, cos = D.cosine_matrix(attribute_directions(direction_source, method))
-        viz.plot_cosines(names, cos, title=method, ax=ax)
-    plt.tight_layout()
+if real:
+    angle_codes = data.real_codes
 else:
-    names, cos = D.cosine_matrix(models.directions)
-    viz.plot_cosines(names, cos, title="random directions (no IALS data found)")
+    with torch.no_grad():
+        z = torch.randn(2 if smoke else 8, 512, generator=torch.Generator().manual_seed(seed))
+        sampled = models.generator.broadcast(models.generator.mapping(z))
+    angle_codes = {f"sample{i}": w.numpy() for i, w in enumerate(sampled)}
+angles = pd.DataFrame(
+    G.instance_angles(models, angle_codes, ("smiling", "young", "male"), progress=not smoke)
+)
+viz.plot_instance_angles(angles.to_dict("records"), title=f"instance-specific vs attribute-level · {label}")
+plt.show()
+angles.groupby("attribute")[["angle(a,s)", "angle(a,mix λ=0.75)"]].agg(["mean", "min", "max"]).round(1)
 
 # %% [markdown]
 # ## GAN inversion
@@ -315,6 +508,12 @@ pd.DataFrame(summary)
 # %% [markdown]
 # ## Take-aways
 #
+# - Without any weights, IALS's released numbers already show the problem it solves:
+#   attribute directions overlap (IALS's own smiling–male −0.31), three methods disagree on
+#   what "smiling" is (cosines 0.24–0.34), and a plain edit drags the other attributes by
+#   those cosines; conditioning removes the drag at the cost of a few per cent of the edit.
+# - The real W+ codes are far from the W manifold (rows nearly unrelated), and the
+#   original project's λ1 = ±100 recipes point the step against the intended sign.
 # - The generator, classifiers and VGG load IALS's files unchanged; the whole pipeline
 #   (inversion → instance-aware, conditioned directions → edit loop → grids) runs on any
 #   StyleGAN-1 size, which is how this notebook runs on a CPU without the weights.
