@@ -253,7 +253,66 @@ def test_global_batch_must_split_evenly(pairs, tmp_path):
     result = torchrun(p2p_args(pairs, tmp_path / "run", "--batch-size", "3", "--stop-after", "1"))
     assert result.returncode != 0
     assert "error: batch size 3 is the global batch and must be a multiple of the 2" in result.stderr
+    assert "(pass --batch-size 4, or another multiple of 2)" in result.stderr
+    assert "note:" not in result.stderr  # the batch the user gave is not changed
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def _train_command(monkeypatch, capsys, world: int, out, *extra) -> tuple[int, object, str]:
+    """``s2e pix2pixhd train --config tiny`` as rank 0 of ``world`` torchrun processes, with
+    training replaced by a stand-in: the exit code, the config train() got, stderr."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import s2e_lib.edit.pix2pixhd.train as train_module
+
+    got = {}
+
+    def fake_train(data, out, config, **_kwargs):
+        got["config"] = config
+        return SimpleNamespace(
+            vgg_note="", losses=pd.DataFrame(), step=0, run=Path(out), seconds_per_step=0.0
+        )
+
+    monkeypatch.setattr(distributed, "launch_environment", lambda: (0, world, 0))
+    monkeypatch.setattr(train_module, "train", fake_train)
+    code = main(["pix2pixhd", "train", "--data", "pairs", "--out", str(out), "--config", "tiny", *extra])
+    return code, got.get("config"), capsys.readouterr().err
+
+
+def test_the_presets_batch_is_raised_to_split_over_the_processes(monkeypatch, capsys, tmp_path):
+    assert get_config("tiny").batch_size == 1
+    code, config, err = _train_command(monkeypatch, capsys, 2, tmp_path / "run")
+    assert code == 0 and config.batch_size == 2, err
+    assert err.strip().splitlines() == [
+        "note: --config tiny's global batch of 1 raised to 2, the smallest multiple of the "
+        "2 torchrun processes (--batch-size sets another)"
+    ]
+    code, config, err = _train_command(monkeypatch, capsys, 3, tmp_path / "run")
+    assert config.batch_size == 3 and "raised to 3" in err
+    # one process, a --batch-size the user gave (train() refuses one that does not split), a
+    # run being resumed (its recorded batch is used): unchanged, without a note
+    for world, extra in [(1, ()), (2, ("--batch-size", "3")), (2, ("--batch-size", "4"))]:
+        code, config, err = _train_command(monkeypatch, capsys, world, tmp_path / "run", *extra)
+        assert config.batch_size == (int(extra[1]) if extra else 1) and "note" not in err
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    code, config, err = _train_command(monkeypatch, capsys, 2, tmp_path / "run", "--resume")
+    assert config.batch_size == 1 and "note" not in err
+
+
+@pytest.mark.slow
+def test_torchrun_trains_the_tiny_preset_without_batch_size(pairs, tmp_path):
+    """`torchrun --nproc_per_node 2 -m s2e_lib.cli pix2pixhd train --config tiny` (batch 1) ran
+    only with --batch-size raised by hand."""
+    run = tmp_path / "run"
+    args = ["pix2pixhd", "train", "--data", str(pairs), "--out", str(run), "--config", "tiny"]
+    result = torchrun([*args, "--size", "16", "--steps", "400", "--stop-after", "1", "--threads", "1"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("note: --config tiny's global batch of 1 raised to 2") == 1  # rank 0 only
+    recorded = pd.read_json(run / "run.json", typ="series")
+    assert recorded["processes"] == 2 and recorded["config"]["batch_size"] == 2 and recorded["step"] == 1
+    assert (run / "generator.pt").is_file()
 
 
 @pytest.mark.slow

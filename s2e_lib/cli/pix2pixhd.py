@@ -183,7 +183,8 @@ def evaluate_command(checkpoint, data, strength, out, as_json):
     "--batch-size",
     type=PositiveInt(4096),
     default=None,
-    help="Global batch: under torchrun it is split over the processes (a multiple of their number).",
+    help="Global batch: under torchrun it is split over the processes (a multiple of their number; "
+    "without this option the preset's batch is raised to the smallest such multiple).",
 )
 @click.option(
     "--vgg-weights", type=click.Path(path_type=str), default=None, help="torchvision vgg19 state dict."
@@ -264,7 +265,9 @@ def train_command(
         rot90=rot90 or None,
         vgg_imagenet_norm=vgg_imagenet_norm or None,
     )
-    main_process = launch_environment()[0] == 0
+    rank, world, _ = launch_environment()
+    main_process = rank == 0
+    config = _batch_for_processes(config, preset, world, batch_size, out, main_process)
     result = train(
         data,
         out,
@@ -285,6 +288,26 @@ def train_command(
         f"edit with: s2e edit --editor pix2pixhd --checkpoint {result.run / 'generator.pt'}"
     )
     return 0
+
+
+def _batch_for_processes(config, preset: str, world: int, batch_size, out: str, main_process: bool):
+    """``config`` with its preset's global batch raised to the smallest multiple of the
+    ``world`` torchrun processes, when the user gave no --batch-size (``tiny``'s batch of 1
+    cannot be split over 2 processes); a --batch-size the user gave is kept (train() refuses
+    one that does not split), and so is a run being resumed (its recorded batch is used)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    if batch_size is not None or config.batch_size % world == 0 or (Path(out) / "checkpoint.pt").is_file():
+        return config
+    raised = -(-config.batch_size // world) * world
+    if main_process:
+        click.echo(
+            f"note: --config {preset}'s global batch of {config.batch_size} raised to {raised}, the smallest "
+            f"multiple of the {world} torchrun processes (--batch-size sets another)",
+            err=True,
+        )
+    return replace(config, batch_size=raised)
 
 
 @pix2pixhd.command("import-nvidia")

@@ -502,9 +502,15 @@ def _train(
     if steps is not None:
         config = replace(config, steps=int(steps))
     if config.batch_size % session.world_size:
+        world, fits = session.world_size, -(-config.batch_size // session.world_size) * session.world_size
+        hint = (
+            "the run being resumed keeps its batch: resume it with a number of processes that divides it"
+            if checkpoint_path.is_file()
+            else f"pass --batch-size {fits}, or another multiple of {world}"
+        )
         raise InputError(
             f"batch size {config.batch_size} is the global batch and must be a multiple of the "
-            f"{session.world_size} torchrun processes (pass --batch-size {session.world_size} or more)"
+            f"{world} torchrun processes ({hint})"
         )
     trainer = Pix2PixHDTrainer(config, dataset.input_channels, session.device)
     if state is not None:
