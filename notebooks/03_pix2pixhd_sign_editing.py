@@ -17,32 +17,38 @@
 # # 03 · pix2pixHD sign editing
 #
 # The original project's first approach to showing an emotion on a face: a
-# **pix2pixHD** generator (Wang et al., 2018) learns to turn *a neutral frame of a person
-# plus an emotion condition* into *that person's frame showing the emotion*. The
-# condition was a **sign**, one of five shapes drawn on the neutral frame; here it can
-# also be a set of one-hot **label** channels.
+# **pix2pixHD** generator (Wang et al., 2018) learns to turn *a neutral photo of a person
+# plus an emotion condition* into *that person's photo showing the emotion*. The condition
+# was a **sign**, one of five shapes drawn on the neutral frame; here it can also be a set of
+# one-hot **label** channels.
 #
-# This notebook walks the whole path on the offline sample corpus (or your prepared MEAD
-# tree): the signs → neutral/emotion pairs → a short CPU training run → what the
-# generator makes of held pairs and of a new photo → how to continue on a GPU.
+# The original trained on MEAD's video frames. This notebook trains on **real pairs that sit
+# beside the checkout**: the Face Research Lab London Set (`../shared/data/frl_london`,
+# DeBruine & Jones 2017, CC BY 4.0, the participants consented to altered use): 102 adults
+# photographed neutral and smiling under one studio light. That is *(neutral face + happy
+# sign) → the same person smiling*: one emotion, real people. We hold out 21 people, train the
+# `cpu` preset (about 25 minutes on 2 cores in full mode; it resumes where it stopped), and
+# look at the held-out people: input, output, real smile, with distances and two expression
+# judges. Without the set, the notebook falls back to the synthetic sample corpus (labelled as
+# such: it shows the machinery, not a result).
 #
-# **Parameters** (papermill): `prepared` (a tree made by `s2e prepare`; `None` prepares
-# the sample corpus here), `condition` (`"sign"` or `"label"`), `position` (`"corner"`
-# or the original `"center"`), `size` (training crop side), `steps`, `align` (FFHQ face
-# crops), `seed`, `threads` (torch CPU threads), `residual` (a generator that outputs
-# input + correction, not in the paper), `smoke` (a seconds-long run for tests).
+# **Parameters** (papermill): `frl` (the FRL London folder; `None` finds
+# `../shared/data/frl_london`), `prepared` (a prepared MEAD tree instead, `s2e prepare`),
+# `condition` (`"sign"` or `"label"`), `position` (`"corner"` or the original `"center"`),
+# `size` and `steps` (`None`: the `cpu` preset's 128 px and 3,000 steps), `seed`, `threads`
+# (torch CPU threads), `smoke` (a seconds-long run for tests).
 
 # %% tags=["parameters"]
-smoke = False  # a seconds-long run for tests (32 px, 20 steps)
-prepared = None  # a prepared tree with frames.csv; None: the sample corpus, prepared here
+smoke = False  # a seconds-long run for tests (32 px, a few people, 20 steps)
+frl = None  # FRL London folder; None: ../shared/data/frl_london when it is there
+prepared = None  # a prepared MEAD tree (frames.csv) to train on instead
 condition = "sign"  # "sign" (the original) or "label" (one-hot channels)
 position = "corner"  # where the sign goes: "corner" or the original "center"
-size = 64  # training crop side (the tiny config); the paper trains at 1024
-steps = 600  # training steps of the generator and discriminators
-align = True  # FFHQ-align frames with dlib before pairing
+size = None  # training crop side; None: the cpu preset's 128 (the paper trains at 1024)
+steps = None  # training steps; None: the cpu preset's 3000
 seed = 0  # seed of the training run
-threads = 1  # torch CPU threads: the tiny model gains little from more, and a shared CPU loses
-residual = False  # True: G outputs input + correction (not in the paper; keeps colours and identity)
+threads = 2  # torch CPU threads
+strength = 1.0  # edit strength for the held-out people and the new photo
 
 # %%
 # %matplotlib inline
@@ -53,27 +59,32 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
-from s2e_lib.edit.pix2pixhd.build import build_dataset
 from s2e_lib.edit.pix2pixhd.config import get_config
 from s2e_lib.edit.pix2pixhd.dataset import PairDataset
 from s2e_lib.edit.pix2pixhd.signs import sign_sheet
-from s2e_lib.edit.pix2pixhd.train import predict_pairs, train
+from s2e_lib.edit.pix2pixhd.train import train
 from s2e_lib.paths import project_paths
-from s2e_lib.viz.pix2pixhd import plot_losses, plot_pairs, plot_results, plot_signs
+from s2e_lib.viz.pix2pixhd import plot_losses, plot_pairs, plot_signs
 
-if smoke:
-    size, steps = 32, 20
 torch.set_num_threads(threads)
 torch.manual_seed(seed)
+paths = project_paths()
+if frl is None and prepared is None and (paths.shared / "data" / "frl_london").is_dir():
+    frl = paths.shared / "data" / "frl_london"
+source = "frl" if frl is not None and prepared is None else "prepared" if prepared is not None else "sample"
+preset = get_config("cpu")
+size = size or (32 if smoke else preset.size)
+steps = steps or (20 if smoke else preset.steps)
 # a smoke run starts from scratch in a temporary folder; a real run resumes in outputs/
 work = (
     Path(tempfile.mkdtemp(prefix="s2e_p2p_smoke_"))
     if smoke
-    else project_paths().outputs / "pix2pixhd" / "notebook"
+    else paths.outputs / "pix2pixhd" / f"notebook_{source}"
 )
 device = "cuda" if torch.cuda.is_available() else "cpu"
-print("work folder:", work, "| device:", device)
+print(f"pairs from: {source} | work folder: {work} | device: {device} | {size} px, {steps} steps")
 
 # %% [markdown]
 # ## The five signs
@@ -90,140 +101,190 @@ plot_signs(sign_sheet(size=256, position="center"), title="The original signs (c
 plt.show()
 
 # %% [markdown]
-# ## Pairs from prepared frames
+# ## Pairs
 #
-# `s2e prepare` extracts frames of each take (`frames.csv`: speaker, view, emotion,
-# level, utterance, relative position in the take). The pair builder matches every
-# emotional frame **B** with a **neutral** frame **A** of the *same speaker and camera
-# view* — from the same utterance id when the speaker has a neutral take of it, else any
-# neutral take — at the nearest relative position. Neutral frames are never borrowed
-# from another speaker. A gets the target emotion's sign (or, for `label`, the emotion
-# becomes input channels).
+# **FRL London.** For each person, the neutral photo is FFHQ-aligned from its own dlib
+# landmarks and the smiling photo is brought onto it by the points a smile does not move (eye
+# corners, nose), so the two crops differ by the expression, not by the framing
+# (`s2e_lib.edit.pix2pixhd.frl`; the same as `s2e pix2pixhd build-frl`). Every fifth person of
+# the sorted ids is held out: 21 people the model never sees, men and women, white, black,
+# East and West Asian. Below the flat grey wall of the studio, FFHQ's crop reaches past the
+# photo's bottom edge; it is filled by reflection (the chin mirrored), in the input and the
+# target alike.
 #
-# The sample corpus is synthetic (the NASA astronaut photo, warped into each expression,
-# with head motion): it checks that the machinery learns, not that it works on people.
+# **Without the set** the pairs come from a prepared tree (`prepared`), or from the synthetic
+# sample corpus (the NASA astronaut photo warped into each expression): that checks the
+# machinery learns, not that it works on people.
 
 # %%
 start = time.perf_counter()
-if prepared is None:
-    from s2e_lib.data.prepare import FaceAligner, prepare
-    from s2e_lib.sample import ensure_sample_corpus
+heldout = None
+if source == "frl":
+    from s2e_lib.edit.pix2pixhd.frl import build_frl_pairs
 
-    sample = ensure_sample_corpus()
-    speakers = ["M001"] if smoke else None
-    result = prepare(
-        sample,
-        work / ("prepared_aligned" if align else "prepared"),
-        views=["front"],
-        speakers=speakers,
-        frame_step=5,
-        max_frames=1 if smoke else 4,
-        frame_transform=FaceAligner(size=max(size, 64)) if align else None,
-        audio=False,
-        progress=False,
+    report = build_frl_pairs(
+        frl,
+        work / f"frl_{condition}_{position}_{size}",
+        size=size,
+        condition=condition,
+        position=position,
+        people=10 if smoke else None,
+        progress=not smoke,
     )
-    print(result.summary())
-    prepared = result.out
-report = build_dataset(
-    prepared,
-    work / f"pairs_{condition}_{position}_{size}",
-    condition=condition,
-    size=size,
-    position=position,
-    progress=False,
-)
-print(
-    f"{len(report.pairs)} pairs ({report.written} new) in {time.perf_counter() - start:.1f} s;",
-    f"{len(report.problems)} problem(s)",
-)
-report.pairs.groupby(["emotion", "match"]).size().unstack(fill_value=0)
+    data, heldout = report.train, report.heldout
+    split = report.split
+    print(
+        f"{(split.part == 'train').sum()} training and {(split.part == 'heldout').sum()} held-out people "
+        f"in {time.perf_counter() - start:.1f} s; pair alignment residual "
+        f"{split.residual_px.median():.2f} px (median, {size}-px crops)"
+    )
+    if "ethnicity" in split:
+        display(split.groupby(["part", "sex", "ethnicity"]).size().unstack(fill_value=0))
+else:
+    from s2e_lib.edit.pix2pixhd.build import build_dataset
+
+    if prepared is None:
+        from s2e_lib.data.prepare import FaceAligner, prepare
+        from s2e_lib.sample import ensure_sample_corpus
+
+        result = prepare(
+            ensure_sample_corpus(),
+            work / "prepared_aligned",
+            views=["front"],
+            speakers=["M001"] if smoke else None,
+            frame_step=5,
+            max_frames=1 if smoke else 4,
+            frame_transform=FaceAligner(size=max(size, 64)),
+            audio=False,
+            progress=False,
+        )
+        print(result.summary())
+        prepared = result.out
+    report = build_dataset(
+        prepared,
+        work / f"pairs_{condition}_{position}_{size}",
+        condition=condition,
+        size=size,
+        position=position,
+        progress=not smoke,
+    )
+    data = report.out
+    print(
+        f"{len(report.pairs)} pairs in {time.perf_counter() - start:.1f} s; {len(report.problems)} problem(s)"
+    )
 
 # %%
-dataset = PairDataset(report.out)
+dataset = PairDataset(data)
 plot_pairs(dataset, n=5)
 plt.show()
 
 # %% [markdown]
 # ## Training
 #
-# The `tiny` config shrinks every width and depth (G1 with 2 downsamplings and 2
-# residual blocks, two 2-layer discriminators) so a few hundred steps run on a CPU. The
-# losses are pix2pixHD's — least-squares GAN and discriminator feature matching (λ = 10)
-# — plus a pixel L1 standing in for the VGG-19 perceptual loss, whose weights are not
-# shipped. The run folder keeps a checkpoint (G, D, both Adam states, the step) written
-# atomically, so rerunning this cell continues where it stopped.
-#
-# With `residual = True` the generator outputs *input + a correction* whose last layer
-# starts at zero, so it begins as the identity and only has to learn the change. That is
-# not in the paper; it exists because the paper's generator normalises its first layer
-# (instance norm), which makes it blind to the input's overall colour and contrast — fine
-# for the label maps pix2pixHD was built for, costly when the input is a photo of the
-# same person.
+# The `cpu` preset shrinks pix2pixHD to what two CPU cores train in about 25 minutes: 128²
+# crops, G1 with 3 downsamplings, 4 residual blocks and 24 filters, two 3-layer PatchGAN
+# discriminators, batch 4. The losses are pix2pixHD's (least-squares GAN and discriminator
+# feature matching, λ = 10) plus a pixel L1 standing in for the VGG-19 perceptual loss, whose
+# weights are not shipped. Its generator is **residual** (not in the paper): it outputs *input
+# + a correction* whose last layer starts at zero, so it begins as the identity and only has
+# to learn the change, and it keeps each person's colours. The run folder keeps a checkpoint
+# (G, D, both Adam states, the step) written atomically every 250 steps, so rerunning this
+# cell continues where it stopped.
 
 # %%
 config = get_config(
-    "tiny",
+    "cpu",
     size=size,
     steps=steps,
     decay_steps=steps // 2,
     seed=seed,
-    residual=residual,
-    log_every=max(1, steps // 100),
-    sample_every=max(steps // 4, 1),
-    checkpoint_every=max(steps // 4, 1),
+    log_every=max(1, min(preset.log_every, steps // 10)),
+    sample_every=max(1, min(preset.sample_every, steps // 2)),
+    checkpoint_every=max(1, min(preset.checkpoint_every, steps // 2)),
+    batch_size=2 if smoke else preset.batch_size,
 )
-run = work / (f"run_{condition}_{position}_{size}" + ("_residual" if residual else ""))
-result = train(report.out, run, config, resume=True, steps=steps, progress=not smoke)
+run = work / f"run_{source}_{condition}_{position}_{size}"
+result = train(data, run, config, resume=True, steps=steps, progress=True)
 print(result.vgg_note)
 print(f"step {result.step}: {result.seconds_per_step:.3f} s/step on {device}")
 plot_losses(result.losses)
 plt.show()
 
 # %% [markdown]
-# ## What the generator makes
+# ## Held-out people
 #
-# Top row: the input (neutral frame + condition); middle: the generator's output; bottom:
-# the real frame of that emotion. On the sample corpus the expression lives in a few
-# pixels of the mouth and brows, so expect the broad face first and the expression last.
-# The paper's generator, after 600 CPU steps, draws an average face in an average colour
-# (a frame's own tint is lost, see above); the residual one keeps each input's colours.
+# Each held-out person's neutral **photo** goes through the editor exactly as `s2e edit
+# --editor pix2pixhd --checkpoint RUN/generator.pt` sends it (align, draw the sign, run G,
+# put the change back into the photo at its own resolution), and is compared with the same
+# person's real smile:
+#
+# - **L1** and two perceptual distances in the aligned crop: **DSSIM** (structural
+#   dissimilarity) and the **feature distance** of an expression network (LPIPS's recipe on
+#   the FER2013 judge's layers), each beside the *identity baseline*: the input as it is. A
+#   model that learned nothing stays at the baseline; one that draws the smile gets below it.
+# - What two independent expression judges (FER2013 networks from `fer` and from
+#   `@vladmandic/human`) name on the edit, beside what they name on the real smile: closed-lip
+#   smiles are hard for them, so the real photos set the bar.
+# - The **identity distance** (dlib's face descriptor) between the neutral photo and the edit;
+#   the real smile's distance is shown for scale (0.6 is dlib's "another person").
 
 # %%
-picks = np.linspace(0, len(dataset) - 1, min(6, len(dataset))).astype(int)
-inputs, outputs, targets = predict_pairs(run / "generator.pt", dataset, picks)
-titles = [f"{dataset.pairs.emotion[i]}" for i in picks]
-plot_results(inputs, outputs, targets, titles=titles)
-plt.show()
-l1 = (outputs - targets).abs().mean().item() / 2
-unchanged = (inputs[:, :3] - targets).abs().mean().item() / 2
-print(f"mean absolute error to the target: {l1:.3f} (input as it is: {unchanged:.3f}; 0-1 range)")
+if heldout is not None:
+    from s2e_lib.edit.pix2pixhd.evaluate import evaluate_heldout, format_summary
+    from s2e_lib.viz.pix2pixhd import plot_heldout
+
+    evaluation = evaluate_heldout(run / "generator.pt", heldout, strength=strength, progress=not smoke)
+    print(format_summary(evaluation.summary))
+    plot_heldout(evaluation, n=len(evaluation.rows) if smoke else 8)
+    plt.show()
+    display(evaluation.rows.round(3))
+else:
+    from s2e_lib.edit.pix2pixhd.train import predict_pairs
+    from s2e_lib.viz.pix2pixhd import plot_results
+
+    picks = np.linspace(0, len(dataset) - 1, min(6, len(dataset))).astype(int)
+    inputs, outputs, targets = predict_pairs(run / "generator.pt", dataset, picks)
+    plot_results(inputs, outputs, targets, titles=[f"{dataset.pairs.emotion[i]}" for i in picks])
+    plt.show()
+    l1 = (outputs - targets).abs().mean().item() / 2
+    unchanged = (inputs[:, :3] - targets).abs().mean().item() / 2
+    print(f"mean absolute error to the target: {l1:.3f} (input as it is: {unchanged:.3f}; 0-1 range)")
 
 # %% [markdown]
-# ## Editing a photo
+# ## Editing a new photo
 #
 # `Pix2PixHDEditor` is the editor behind `s2e edit --editor pix2pixhd --checkpoint
-# RUN/generator.pt`: it aligns the face, draws the sign (or sets the label), runs the
-# generator and pastes the crop back. A model trained a few hundred steps on one
-# synthetic face shows the machinery, not a result.
+# RUN/generator.pt`. A model trained on FRL knows `happy` (and leaves a face as it is for
+# `neutral`); the other emotions are refused with the list of what it knows. The photos
+# here are the three in `../shared/data/faces` when present, else scikit-image's astronaut.
 
 # %%
-from skimage import data as skdata
-
 from s2e_lib.edit.base import get_editor
-from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.face.io import load_image
 
 editor = get_editor("pix2pixhd", checkpoint=run / "generator.pt")
-photo = skdata.astronaut()
-emotions = MISSION_EMOTIONS[:2] if smoke else MISSION_EMOTIONS
-edits = {emotion: editor.edit(photo, emotion) for emotion in emotions}
-fig, axes = plt.subplots(1, len(edits) + 1, figsize=(2.6 * (len(edits) + 1), 2.8))
-axes[0].imshow(photo[:260, 100:360])
-axes[0].set_title("photo")
-for ax, (emotion, res) in zip(axes[1:], edits.items(), strict=True):
-    ax.imshow(res.image[:260, 100:360])
-    ax.set_title(emotion)
-for ax in axes:
-    ax.axis("off")
+faces_dir = paths.shared / "data" / "faces"
+photos = (
+    sorted(p for p in faces_dir.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    if faces_dir.is_dir()
+    else []
+)
+if not photos:
+    from skimage import data as skdata
+
+    images = {"astronaut": skdata.astronaut()}
+else:
+    images = {p.stem: load_image(p) for p in photos[: 1 if smoke else 3]}
+emotion = "happy" if "happy" in editor.emotions else editor.emotions[0]
+fig, axes = plt.subplots(len(images), 2, figsize=(6, 3 * len(images)), squeeze=False)
+for row, (name, image) in zip(axes, images.items(), strict=True):
+    edited = editor.edit(image, emotion, strength=strength).image
+    row[0].imshow(image)
+    row[0].set_title(name)
+    row[1].imshow(edited)
+    row[1].set_title(f"{emotion} (strength {strength})")
+    for ax in row:
+        ax.axis("off")
 plt.show()
 
 # %% [markdown]
@@ -233,14 +294,19 @@ plt.show()
 # downsamplings, 9 residual blocks) plus the local enhancer (32 filters, 3 blocks), three
 # 3-layer PatchGAN discriminators, Adam 2e-4 / (0.5, 0.999) with linear decay, G1 alone
 # at half size first, then G2 with G1 frozen, then both; mixed precision on CUDA. With
-# MEAD (see `docs/pix2pixhd.md`):
+# FRL London, or with MEAD (see `docs/pix2pixhd.md`):
 #
 # ```bash
+# s2e pix2pixhd build-frl --root ../shared/data/frl_london --out outputs/pix2pixhd/frl_512 --size 512
+# s2e pix2pixhd train --data outputs/pix2pixhd/frl_512/train --out outputs/pix2pixhd/frl_paper \
+#     --config paper --size 512 --vgg-weights models/vgg19-dcbb9e9d.pth
+# s2e pix2pixhd evaluate --checkpoint outputs/pix2pixhd/frl_paper/generator.pt \
+#     --data outputs/pix2pixhd/frl_512/heldout
+# # MEAD: all five emotions
 # s2e prepare mead --root data/MEAD --out data/prepared/mead --views front --align --align-size 512
 # s2e pix2pixhd build-dataset --prepared data/prepared/mead --out outputs/pix2pixhd/pairs_512 --size 512
 # s2e pix2pixhd train --data outputs/pix2pixhd/pairs_512 --out outputs/pix2pixhd/paper_512 \
 #     --config paper --size 512 --vgg-weights models/vgg19-dcbb9e9d.pth
-# s2e pix2pixhd train --data outputs/pix2pixhd/pairs_512 --out outputs/pix2pixhd/paper_512 --resume
 # s2e edit --editor pix2pixhd --checkpoint outputs/pix2pixhd/paper_512/generator.pt \
 #     --face photo.jpg --emotion happy --out happy.png
 # ```

@@ -145,3 +145,29 @@ def plot_results(inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Ten
             axes[0, 0].set_title(f"input: {titles[0]}", loc="left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_heldout(report, n: int = 6, scale: float = 2.0):
+    """Held-out people: rows neutral input / model's edit / real photo, one column each.
+
+    ``report`` is :func:`s2e_lib.edit.pix2pixhd.evaluate.evaluate_heldout`'s; titles give
+    the person and what the first judge names on the edit and on the real photo.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = report.rows.head(n)
+    fig, axes = plt.subplots(3, len(rows), figsize=(scale * len(rows), scale * 3.1), squeeze=False)
+    for col, row in enumerate(rows.itertuples()):
+        images = report.edits[row.speaker]
+        for r, (image, label) in enumerate(zip(images, ("input", "edit", "real"), strict=True)):
+            ax = axes[r, col]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(label)
+        axes[0, col].set_title(f"{row.speaker}", fontsize=9)
+        axes[1, col].set_title(f"judge: {row.fer_edit}", fontsize=8)
+        axes[2, col].set_title(f"judge: {row.fer_real}", fontsize=8)
+    fig.tight_layout()
+    return fig

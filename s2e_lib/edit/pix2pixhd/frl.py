@@ -205,6 +205,7 @@ def build_frl_pairs(
     position: str = "corner",
     align_method: str = "ffhq",
     holdout_every: int = HELDOUT_EVERY,
+    people: int | None = None,
     progress: bool = True,
 ) -> FRLReport:
     """Write FRL London (neutral + happy condition → smiling) pairs, split by person.
@@ -224,6 +225,9 @@ def build_frl_pairs(
     align_method : {"ffhq", "five-point"}
     holdout_every : int
         Hold out every n-th person (:func:`heldout_people`).
+    people : int, optional
+        Use only the first ``people`` ids (a quick run); the split is made over all of them
+        first, so a person is held out or not whatever this is.
     progress : bool
         Show a tqdm bar.
 
@@ -233,13 +237,14 @@ def build_frl_pairs(
         Folders, the split (person, part, age, sex, ethnicity, alignment residual) and the
         people that could not be used (no face found, unreadable photo).
     """
-    people = read_frl(root)
+    everyone = read_frl(root)
+    held = set(heldout_people(everyone["person"], holdout_every))
+    people = everyone if people is None else everyone.head(int(people)).copy()
     out = Path(out)
     settings = BuildSettings(
         condition=condition, size=size, position=position, emotions=("happy",), align=True,
         align_method=align_method,
     )  # fmt: skip
-    held = set(heldout_people(people["person"], holdout_every))
     people["part"] = ["heldout" if p in held else "train" for p in people["person"]]
 
     with output_lock(out):
