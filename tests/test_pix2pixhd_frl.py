@@ -131,6 +131,12 @@ def test_build_frl_pairs_writes_a_split_pair_dataset_and_resumes(frl_tree, frl_p
         build_frl_pairs(frl_tree, report.out, size=32, holdout_every=3, progress=False)
 
 
+def test_build_frl_pairs_on_fewer_people_keeps_the_split(frl_tree, tmp_path):
+    report = build_frl_pairs(frl_tree, tmp_path / "few", size=64, holdout_every=3, people=3, progress=False)
+    assert list(report.split.person) == ["001", "002", "003"]
+    assert list(report.split.part) == ["heldout", "train", "train"]  # as in the split of all six
+
+
 def test_cli_build_frl_reports_a_photo_without_a_face(tmp_path, capsys):
     root = make_frl_tree(tmp_path / "frl", people=3, faceless="002")
     code = main(["pix2pixhd", "build-frl", "--root", str(root), "--out", str(tmp_path / "p"), "--size", "64"])
