@@ -264,3 +264,20 @@ def test_identity_distance(astronaut, face, shared_data):
     assert identity_distance(astronaut, astronaut, face_a=face, face_b=face) == pytest.approx(0.0, abs=1e-6)
     other = load_image(shared_data / "faces" / "06.jpeg")
     assert identity_distance(astronaut, other, face_a=face) > 0.6
+
+
+def test_ffhq_face_crop_is_ffhqs_square_tightened_on_the_face():
+    from s2e_lib.face import largest_face
+    from s2e_lib.face.align import FACE_ZOOM, alignment_matrix, ffhq_quad, transform_points
+    from s2e_lib.sample.face import base_face
+
+    face = largest_face(base_face(256))
+    loose = alignment_matrix(face.landmarks, 128, "ffhq")
+    tight = alignment_matrix(face.landmarks, 128, "ffhq-face")
+    scale = lambda m: np.sqrt(abs(np.linalg.det(m[:, :2])))  # noqa: E731
+    assert scale(tight) / scale(loose) == pytest.approx(1 / FACE_ZOOM, rel=1e-6)
+    mouth = transform_points(face.landmarks[[48, 54]], tight)
+    eyes = transform_points(face.landmarks[[36, 45]], tight)
+    assert 30 < mouth[1, 0] - mouth[0, 0] < 60  # the mouth spans 30-60 of 128 px
+    assert eyes[:, 1].mean() < 64 < mouth[:, 1].mean()  # eyes above the centre, mouth below
+    assert ffhq_quad(face.landmarks).shape == (4, 2)

@@ -187,3 +187,22 @@ def test_step_sampler_is_a_function_of_the_step():
     indices = [i for batch in full for (i, *_flags) in batch]
     assert sorted(indices[:5]) == list(range(5))  # each epoch is a permutation
     assert not any(v or r for batch in full for (_, _, v, r) in batch)  # vflip/rot90 off by default
+
+
+def test_jitter_is_the_same_for_both_images_and_a_function_of_the_step():
+    from s2e_lib.edit.pix2pixhd.dataset import jitter_pair
+
+    sampler = StepBatchSampler(5, 2, 0, 6, seed=1, crop_jitter=0.1, color_jitter=0.2)
+    batches = list(sampler)
+    assert batches[3:] == list(StepBatchSampler(5, 2, 3, 6, seed=1, crop_jitter=0.1, color_jitter=0.2))
+    for _index, _h, _v, _r, grow, x, y, gains in (item for batch in batches for item in batch):
+        assert grow == 0.1 and 0 <= x <= 1 and 0 <= y <= 1
+        assert all(0.8 <= g <= 1.2 for g in gains)
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 200, (40, 40, 3), dtype=np.uint8)
+    ja, jb = jitter_pair(a, a.copy(), 0.25, 1.0, 0.0, (1.1, 1.0, 0.9))
+    assert ja.shape == a.shape and np.array_equal(ja, jb)  # the pair stays a pair
+    assert not np.array_equal(ja, a)
+    same, _ = jitter_pair(a, a, 0.0, 0.5, 0.5, (1.0, 1.0, 1.0))
+    assert np.array_equal(same, a)  # no jitter: unchanged
+    assert ja[..., 0].mean() > ja[..., 2].mean()  # the red gain is above the blue one

@@ -103,13 +103,20 @@ def build_dataset_command(
     show_default=True,
 )
 @click.option(
+    "--align-method",
+    type=click.Choice(["ffhq-face", "ffhq", "five-point"]),
+    default="ffhq-face",
+    show_default=True,
+    help="Crop recipe (ffhq-face: FFHQ's square tightened to the face).",
+)
+@click.option(
     "--holdout-every",
     type=click.IntRange(2, 1000),
     default=5,
     show_default=True,
     help="Hold out every n-th person of the sorted ids (5: 21 of 102).",
 )
-def build_frl_command(root, out, size, condition, position, holdout_every):
+def build_frl_command(root, out, size, condition, position, align_method, holdout_every):
     """Real (neutral + happy sign -> smiling) pairs from the FRL London set, split by person.
 
     Writes OUT/train and OUT/heldout pair folders (train with `s2e pix2pixhd train --data
@@ -118,7 +125,13 @@ def build_frl_command(root, out, size, condition, position, holdout_every):
     from s2e_lib.edit.pix2pixhd.frl import build_frl_pairs
 
     report = build_frl_pairs(
-        root, out, size=size, condition=condition, position=position, holdout_every=holdout_every
+        root,
+        out,
+        size=size,
+        condition=condition,
+        position=position,
+        align_method=align_method,
+        holdout_every=holdout_every,
     )
     parts = report.split["part"].value_counts().to_dict()
     click.echo(

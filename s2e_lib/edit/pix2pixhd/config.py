@@ -57,6 +57,13 @@ class TrainConfig:
     seed : int
     hflip, vflip, rot90 : bool
         Augmentation (horizontal flip by default; the original also used the others).
+    crop_jitter : float
+        pix2pixHD's ``resize_and_crop``: both images of a pair enlarged by this fraction
+        and cut at the same random offset (0: off).
+    color_jitter : float
+        Both images of a pair multiplied by the same random per-channel gain in
+        1 ± this (0: off); helps a small set of people carry over to other skin tones and
+        lighting.
     amp : bool
         Mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler).
     num_workers : int
@@ -95,6 +102,8 @@ class TrainConfig:
     hflip: bool = True
     vflip: bool = False
     rot90: bool = False
+    crop_jitter: float = 0.0
+    color_jitter: float = 0.0
     amp: bool = True
     num_workers: int = 0
 
@@ -156,6 +165,8 @@ PRESETS: dict[str, TrainConfig] = {
         n_layers_d=3,
         num_d=2,
         lambda_l1=100.0,
+        crop_jitter=0.06,
+        color_jitter=0.1,
         steps=3000,
         decay_steps=1500,
         batch_size=4,

@@ -62,6 +62,34 @@ def augment(image: np.ndarray, hflip: bool = False, vflip: bool = False, rot90: 
     return np.ascontiguousarray(image)
 
 
+def jitter_pair(
+    a: np.ndarray, b: np.ndarray, grow: float, x: float, y: float, gains: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same resize-and-crop and colour gain for both images of a pair.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        RGB uint8 images of one size.
+    grow : float
+        Enlarge by ``1 + grow`` (pix2pixHD's load size over its crop size), then cut the
+        original size at the relative offset ``(x, y)`` in [0, 1].
+    gains : tuple of 3 float
+        Per-channel multipliers.
+    """
+    h, w = a.shape[:2]
+    big_w, big_h = max(w, round(w * (1 + grow))), max(h, round(h * (1 + grow)))
+    left, top = round(x * (big_w - w)), round(y * (big_h - h))
+    gain = np.asarray(gains, np.float32)
+    out = []
+    for image in (a, b):
+        if (big_w, big_h) != (w, h):
+            image = np.asarray(Image.fromarray(image).resize((big_w, big_h), Image.Resampling.BILINEAR))
+            image = image[top : top + h, left : left + w]
+        out.append(np.clip(image.astype(np.float32) * gain, 0, 255).round().astype(np.uint8))
+    return out[0], out[1]
+
+
 class PairDataset(torch.utils.data.Dataset):
     """Pairs of a built folder as tensors in [-1, 1].
 
@@ -102,9 +130,11 @@ class PairDataset(torch.utils.data.Dataset):
         return load_rgb(self.root / row["a"]), load_rgb(self.root / row["b"])
 
     def __getitem__(self, item) -> dict:
-        index, hflip, vflip, rot90 = item if isinstance(item, tuple) else (item, False, False, False)
+        index, hflip, vflip, rot90, *jitter = item if isinstance(item, tuple) else (item, False, False, False)
         a, b = self.images(int(index))
         a, b = augment(a, hflip, vflip, rot90), augment(b, hflip, vflip, rot90)
+        if jitter:
+            a, b = jitter_pair(a, b, *jitter)
         x = image_to_tensor(a)
         if self.condition == "label":
             row = self.pairs.iloc[int(index)]
@@ -113,7 +143,8 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 class StepBatchSampler(torch.utils.data.Sampler):
-    """Batches of ``(index, hflip, vflip, rot90)`` determined by the step number alone.
+    """Batches of ``(index, hflip, vflip, rot90)`` determined by the step number alone
+    (plus ``crop_jitter, x, y, gains`` for :func:`jitter_pair` when jitter is on).
 
     Step ``s`` uses positions ``s*batch_size ...`` of a sequence of per-epoch
     permutations seeded by ``(seed, epoch)``; augmentation flags come from a generator
@@ -131,10 +162,13 @@ class StepBatchSampler(torch.utils.data.Sampler):
         hflip: bool = True,
         vflip: bool = False,
         rot90: bool = False,
+        crop_jitter: float = 0.0,
+        color_jitter: float = 0.0,
     ):
         self.n, self.batch_size = n, batch_size
         self.start_step, self.end_step, self.seed = start_step, end_step, seed
         self.hflip, self.vflip, self.rot90 = hflip, vflip, rot90
+        self.crop_jitter, self.color_jitter = float(crop_jitter), float(color_jitter)
         self._perms: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -153,17 +187,22 @@ class StepBatchSampler(torch.utils.data.Sampler):
     def batch(self, step: int) -> list[tuple[int, bool, bool, bool]]:
         g = torch.Generator().manual_seed(self.seed * 1000003 + step + 1)
         flags = torch.rand(self.batch_size, 3, generator=g) < 0.5
+        jitter = self.crop_jitter > 0 or self.color_jitter > 0
+        draws = torch.rand(self.batch_size, 5, generator=g).tolist() if jitter else None
         out = []
         for i in range(self.batch_size):
             h, v, r = (bool(f) for f in flags[i])
-            out.append(
-                (
-                    self._index(step * self.batch_size + i),
-                    h and self.hflip,
-                    v and self.vflip,
-                    r and self.rot90,
-                )
+            item = (
+                self._index(step * self.batch_size + i),
+                h and self.hflip,
+                v and self.vflip,
+                r and self.rot90,
             )
+            if draws is not None:
+                x, y, *c = draws[i]
+                gains = tuple(1.0 + self.color_jitter * (2 * u - 1) for u in c)
+                item = (*item, self.crop_jitter, x, y, gains)
+            out.append(item)
         return out
 
     def __iter__(self):

@@ -131,7 +131,7 @@ def align_pair(
         RGB photos of one person.
     size : int
         Side of the crops.
-    method : {"ffhq", "five-point"}
+    method : {"ffhq", "ffhq-face", "five-point"}
         :func:`s2e_lib.face.align.alignment_matrix` recipe, applied to the neutral photo.
     where : str
         Name used in error messages.
@@ -203,7 +203,7 @@ def build_frl_pairs(
     size: int = 128,
     condition: str = "sign",
     position: str = "corner",
-    align_method: str = "ffhq",
+    align_method: str = "ffhq-face",
     holdout_every: int = HELDOUT_EVERY,
     people: int | None = None,
     progress: bool = True,
@@ -222,7 +222,10 @@ def build_frl_pairs(
     condition, position : str
         As :class:`~s2e_lib.edit.pix2pixhd.build.BuildSettings` (the sign, or one-hot label
         planes; the sign in a corner or, as the original, at the centre).
-    align_method : {"ffhq", "five-point"}
+    align_method : {"ffhq-face", "ffhq", "five-point"}
+        Default ``ffhq-face``: FFHQ's square tightened to the face, so a 128-px model sees
+        the mouth at about 40 px (at FFHQ's framing 20 px; a model trained so at 128 px drew
+        no smile on held-out people, docs/pix2pixhd.md).
     holdout_every : int
         Hold out every n-th person (:func:`heldout_people`).
     people : int, optional

@@ -526,7 +526,16 @@ def _train(
     end = config.steps if stop_after is None else min(config.steps, int(stop_after))
     sampler = ShardedStepSampler(
         StepBatchSampler(
-            len(dataset), config.batch_size, start, end, config.seed, config.hflip, config.vflip, config.rot90
+            len(dataset),
+            config.batch_size,
+            start,
+            end,
+            config.seed,
+            config.hflip,
+            config.vflip,
+            config.rot90,
+            config.crop_jitter,
+            config.color_jitter,
         ),
         session.rank,
         session.world_size,
