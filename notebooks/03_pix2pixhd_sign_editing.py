@@ -1,18 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 03 · pix2pixHD sign editing
 #
@@ -103,14 +88,15 @@ plt.show()
 # %% [markdown]
 # ## Pairs
 #
-# **FRL London.** For each person, the neutral photo is FFHQ-aligned from its own dlib
-# landmarks and the smiling photo is brought onto it by the points a smile does not move (eye
-# corners, nose), so the two crops differ by the expression, not by the framing
-# (`s2e_lib.edit.pix2pixhd.frl`; the same as `s2e pix2pixhd build-frl`). Every fifth person of
-# the sorted ids is held out: 21 people the model never sees, men and women, white, black,
-# East and West Asian. Below the flat grey wall of the studio, FFHQ's crop reaches past the
-# photo's bottom edge; it is filled by reflection (the chin mirrored), in the input and the
-# target alike.
+# **FRL London.** For each person, the neutral photo is aligned from its own dlib landmarks
+# with FFHQ's recipe tightened to the face (`ffhq-face`: FFHQ's square at 0.65 of its side,
+# brows to chin, so a 128-px crop shows the mouth at about 40 px instead of 20), and the
+# smiling photo is brought onto it by the points a smile does not move (eye corners, nose):
+# the two crops differ by the expression, not by the framing (`s2e_lib.edit.pix2pixhd.frl`;
+# the same as `s2e pix2pixhd build-frl`). Every fifth person of the sorted ids is held out: 21
+# people the model never sees, men and women, white, black, East and West Asian. Where a
+# photo ends at the chin, the crop's bottom rows are filled by reflection, in the input and
+# the target alike.
 #
 # **Without the set** the pairs come from a prepared tree (`prepared`), or from the synthetic
 # sample corpus (the NASA astronaut photo warped into each expression): that checks the
@@ -183,9 +169,11 @@ plt.show()
 #
 # The `cpu` preset shrinks pix2pixHD to what two CPU cores train in about 25 minutes: 128²
 # crops, G1 with 3 downsamplings, 4 residual blocks and 24 filters, two 3-layer PatchGAN
-# discriminators, batch 4. The losses are pix2pixHD's (least-squares GAN and discriminator
-# feature matching, λ = 10) plus a pixel L1 standing in for the VGG-19 perceptual loss, whose
-# weights are not shipped. Its generator is **residual** (not in the paper): it outputs *input
+# discriminators, batch 4, pix2pixHD's resize-and-crop and a colour gain applied alike to both
+# images of a pair. The losses are pix2pixHD's (least-squares GAN and discriminator feature
+# matching, λ = 10) plus a pixel L1 at pix2pix's weight of 100, standing in for the VGG-19
+# perceptual loss, whose weights are not shipped (at a weight of 10 the discriminators won
+# within 250 steps and the generator covered the face with a high-frequency pattern). Its generator is **residual** (not in the paper): it outputs *input
 # + a correction* whose last layer starts at zero, so it begins as the identity and only has
 # to learn the change, and it keeps each person's colours. The run folder keeps a checkpoint
 # (G, D, both Adam states, the step) written atomically every 250 steps, so rerunning this
