@@ -1,18 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 00 · Quickstart: voice → emotion → face
 #
@@ -47,6 +32,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Audio, Image, Video, display
+from tqdm.auto import tqdm
 
 from s2e_lib.audio import load_audio
 from s2e_lib.demo import astronaut_photo, concatenate, pick_utterances
@@ -104,7 +90,7 @@ pd.Series(result["seconds"], name="seconds").to_frame().T
 rows = []
 chosen = dict(list(samples.items())[:2]) if smoke else samples
 fig, axes = plt.subplots(1, len(chosen), figsize=(3.2 * len(chosen), 3.6))
-for ax, (spoken, path) in zip(axes, chosen.items(), strict=False):
+for ax, (spoken, path) in tqdm(list(zip(axes, chosen.items(), strict=False)), desc="voices", unit="voice"):
     r = pipeline.run_pair(path, face, out / f"voice_{spoken}")
     rows.append(
         {
@@ -142,7 +128,7 @@ timeline = run_timeline(
     hop_s=0.25,
     smooth_s=0.5,
     fps=4 if smoke else 10,
-    progress=False,
+    progress=True,  # a bar per step: the windows classified, the frames drawn
 )
 display(Image(filename=timeline["outputs"]["timeline.png"]))
 # the animation (H.264 with the voice), embedded so it plays in JupyterLab and in the executed copy

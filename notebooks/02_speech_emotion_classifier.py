@@ -1,18 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 02 · Speech emotion classifier
 #
@@ -61,6 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Audio, display
+from tqdm.auto import tqdm
 
 from s2e_lib.audio import load_audio
 from s2e_lib.data.splits import speaker_folds
@@ -144,11 +130,13 @@ print("training speakers:", ", ".join(sorted(set(df.speaker) - set(test))))
 # ## Train each model
 #
 # Every model goes through the same `s2e_lib.ser.train.train` as `s2e ser train`
-# (features cached on disk, so re-runs skip audio decoding).
+# (features cached on disk, so re-runs skip audio decoding). The bars show the features
+# being computed and the epochs of each model; at full settings on RAVDESS this is the
+# longest step of the notebook.
 
 # %%
 results, checkpoints = {}, {}
-for name in [m.strip() for m in models.split(",") if m.strip()]:
+for name in tqdm([m.strip() for m in models.split(",") if m.strip()], desc="models", unit="model"):
     config, feature_config = recipe(name)
     config.seed = seed
     if epochs is not None:
@@ -166,7 +154,7 @@ for name in [m.strip() for m in models.split(",") if m.strip()]:
         feature_config,
         test_speakers=test,
         overwrite=True,
-        progress=False,
+        progress=True,
         log=lambda s: None,
     )
     checkpoints[name] = out
@@ -197,7 +185,7 @@ for name, r in results.items():
 default = default_model_path()
 if default.exists():
     shipped = load_model(default)
-    table = feature_table(shipped, df[df.speaker.isin(test)], progress=False)
+    table = feature_table(shipped, df[df.speaker.isin(test)], progress=True)
     s = summarize(table, shipped.labels)
     trained_on = set(shipped.metadata["data"].get("train_speakers", []))
     note = " (heard these speakers)" if trained_on & set(test) else ""
@@ -225,7 +213,7 @@ chosen = model if model in checkpoints else next(iter(checkpoints))
 emotion_model = load_model(checkpoints[chosen])
 viz.plot_history(emotion_model.metadata["history"], title=f"{chosen}: training curves")
 show()
-test_table = feature_table(emotion_model, df[df.speaker.isin(test)], progress=False)
+test_table = feature_table(emotion_model, df[df.speaker.isin(test)], progress=True)
 summary = summarize(test_table, emotion_model.labels)
 viz.plot_confusion(summary["confusion"], emotion_model.labels, title=f"{chosen} on held-out speakers")
 show()
@@ -301,9 +289,11 @@ else:
     table = scan_corpora(sources)
     only = [c for c in str(test_only or "").split(",") if c in set(table.corpus)]
 corpus_data = load_corpora(
-    table, loco_features, loco_config, progress=False, max_per_corpus=30 if smoke else None
+    table, loco_features, loco_config, progress=True, max_per_corpus=30 if smoke else None
 )
-report = cross_corpus_report(corpus_data, loco_config, loco_features, test_only=only, log=print)
+report = cross_corpus_report(
+    corpus_data, loco_config, loco_features, test_only=only, log=print, progress=True
+)
 display(Markdown(loco_markdown(report)))
 
 # %% [markdown]
@@ -332,9 +322,9 @@ if speaker_adaptation:
     if smoke or (corpora is None and not (shared / "ased16k").is_dir()):
         centred_config.epochs, centred_config.n_models, centred_config.augment_copies = 6, 1, 1
     centred_data = load_corpora(
-        table, loco_features, centred_config, progress=False, max_per_corpus=30 if smoke else None
+        table, loco_features, centred_config, progress=True, max_per_corpus=30 if smoke else None
     )
-    centred = cross_corpus_report(centred_data, centred_config, loco_features, test_only=only)
+    centred = cross_corpus_report(centred_data, centred_config, loco_features, test_only=only, progress=True)
     rows = {
         corpus: {
             "plain": report["loco"][corpus]["balanced_accuracy"],
@@ -379,6 +369,7 @@ if robustness:
         loco_features,
         views=train_part.views,
         keep_models=True,
+        progress=True,
     )
     rows = robustness_table(
         loco["models"],
@@ -387,6 +378,7 @@ if robustness:
         loco_features,
         conditions,
         per_corpus=10 if smoke else 150,
+        progress=True,
     )
     robust = pd.DataFrame(rows).pivot(
         index="condition", columns="corpus", values=["balanced_accuracy", "agreement"]

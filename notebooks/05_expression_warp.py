@@ -1,18 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.7
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 05 · Expression editing with facial action units (the warp editor)
 #
@@ -245,7 +230,7 @@ def verdict(j, photo):
 
 judge_strengths = [1.0] if smoke else [0.5, 1.0, 1.5]
 rows = []
-for name, photo in tqdm(judged.items(), desc="judging edits"):
+for name, photo in tqdm(judged.items(), desc="judging edits", unit="face"):
     found = detect_faces(photo)[0]
     before = mesh.face_mesh(photo, found.box) if mesh.available() else None
     frl_id = [name[4:]] if name.startswith("frl/") else []
@@ -296,7 +281,7 @@ plt.show()
 # rises; "(no)" marks a movement the edit did not make.
 
 # %%
-for name in list(judged)[: 2 if smoke else 5]:
+for name in tqdm(list(judged)[: 2 if smoke else 5], desc="edit grids", unit="face"):
     photo = judged[name]
     with exemplars.excluding([name[4:]] if name.startswith("frl/") else []):
         grid = edit_grid(photo, editor, emotions, [0.0, *judge_strengths], tile=tile)
@@ -309,28 +294,44 @@ for name in list(judged)[: 2 if smoke else 5]:
 # %% [markdown]
 # ## 7 · Try the strength
 #
-# Move the slider (in JupyterLab; a static run shows only the widget's description).
+# Pick an emotion and move the slider (in JupyterLab; a static run shows the first edit). The
+# edited face is an image widget the callbacks replace, not an `ipywidgets.interact` output:
+# papermill and nbconvert can hang on `interact`'s output widget (jupyter/nbclient#312).
 
 # %%
+import io
+
 import ipywidgets as widgets
+from PIL import Image
 
 from s2e_lib.viz.face import face_crop_box
 
 box = face_crop_box(face, image.shape)
 
 
-def show(emotion="happy", strength=1.0):
+def edited_png(emotion: str, strength: float) -> bytes:
+    """The face edited to ``emotion`` at ``strength``, cropped, as PNG bytes."""
     out = editor.edit(image, emotion, strength, faces=[face]).image
-    plt.figure(figsize=(4, 4))
-    plt.imshow(out[box[1] : box[3], box[0] : box[2]])
-    plt.axis("off")
-    plt.show()
+    buffer = io.BytesIO()
+    Image.fromarray(out[box[1] : box[3], box[0] : box[2]]).save(buffer, format="png")
+    return buffer.getvalue()
 
 
-slider = widgets.interactive(
-    show,
-    {"manual": False},
-    emotion=widgets.Dropdown(options=list(RECIPES), value="happy"),
-    strength=widgets.FloatSlider(value=strength, min=0.0, max=1.5, step=0.1),
+emotion_choice = widgets.Dropdown(options=list(RECIPES), value="happy", description="emotion")
+strength_choice = widgets.FloatSlider(
+    value=strength, min=0.0, max=1.5, step=0.1, description="strength", continuous_update=False
 )
-slider if not smoke else type(slider).__name__
+edited = widgets.Image(value=edited_png(emotion_choice.value, strength_choice.value), format="png", width=320)
+
+
+def update(_change=None) -> None:
+    edited.value = edited_png(emotion_choice.value, strength_choice.value)
+
+
+emotion_choice.observe(update, names="value")
+strength_choice.observe(update, names="value")
+if smoke:  # the callbacks re-render: a different strength gives a different image
+    before = edited.value
+    strength_choice.value = 0.0
+    assert edited.value != before
+widgets.VBox([widgets.HBox([emotion_choice, strength_choice]), edited])

@@ -6,7 +6,7 @@ import ast
 
 import click
 
-from s2e_lib.workbook import list_notebooks, parameter_names, run_notebooks
+from s2e_lib.workbook import list_notebooks, parameter_names, run_notebooks, setup_checkout
 
 
 def _parse_value(text: str):
@@ -50,10 +50,37 @@ def list_cmd() -> None:
 def run_cmd(
     names: tuple[str, ...], smoke: bool, params: tuple[tuple[str, str], ...], output_dir: str | None
 ) -> None:
-    """Execute NAMES (e.g. 00 02_speech_emotion_classifier; default: all) with papermill."""
+    """Execute NAMES (e.g. 00 02_speech_emotion_classifier; default: all) with papermill.
+
+    Says which mode it runs, how long each notebook should take on 2 CPU cores, shows each
+    notebook's executed cells as a progress bar and prints the time each one took.
+    """
     from pathlib import Path
 
     parameters = {key: _parse_value(value) for key, value in params}
-    runs = run_notebooks(names, parameters, smoke=smoke, output_dir=Path(output_dir) if output_dir else None)
-    for run in runs:
-        click.echo(f"ok  {run.name:36s} {run.seconds:6.1f} s  -> {run.output}")
+    run_notebooks(
+        names,
+        parameters,
+        smoke=smoke,
+        output_dir=Path(output_dir) if output_dir else None,
+        echo=click.echo,
+    )
+
+
+@notebooks.command("setup")
+@click.option("--quiet", is_flag=True, help="Print only what changed.")
+def setup_cmd(quiet: bool) -> None:
+    """Keep notebooks what git stores: nbstripout as this checkout's git filter, and JupyterLab
+    (in this environment) saving a notebook as git stores it, so stepping through one leaves
+    `git status` clean. `make install` runs it."""
+    from s2e_lib.paths import project_paths
+    from s2e_lib.workbook import _git
+
+    home = project_paths().home
+    changed = setup_checkout(home)
+    if _git(["rev-parse", "--git-dir"], home) is None and not quiet:
+        click.echo(f"{home}: not a git checkout, so no git filter to set up")
+    for line in changed:
+        click.echo(line)
+    if not changed and not quiet:
+        click.echo("notebooks: git filter and JupyterLab save hook already set up")

@@ -137,6 +137,7 @@ def cross_corpus_report(
     cache_dir=None,
     n_jobs: int = 1,
     log=None,
+    progress: bool = False,
 ) -> dict:
     """Leave-one-corpus-out (and optionally within-corpus and robustness) scores of a recipe.
 
@@ -150,6 +151,8 @@ def cross_corpus_report(
         Corpora never trained on; scored by a model trained on all the others.
     within, robustness : bool
         Add speaker-held-out CV inside each corpus; add the robustness table.
+    progress : bool
+        Progress bars (tqdm) over the held-out corpora and the robustness conditions.
 
     Returns
     -------
@@ -177,6 +180,7 @@ def cross_corpus_report(
         held_out=held_out,
         log=log,
         keep_models=robustness,
+        progress=progress,
     )
     report: dict = {
         "labels": data.labels,
@@ -248,6 +252,7 @@ def cross_corpus_report(
             speaker_centred=config.speaker_centred,
             cache_dir=cache_dir,
             n_jobs=n_jobs,
+            progress=progress,
         )
     return report
 

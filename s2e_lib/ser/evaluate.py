@@ -290,6 +290,7 @@ def leave_one_corpus_out(
     held_out: Sequence[str] | None = None,
     log=None,
     keep_models: bool = False,
+    progress: bool = False,
 ) -> dict:
     """Train on every corpus but one, test on the whole held-out corpus; for each of ``held_out``.
 
@@ -306,6 +307,8 @@ def leave_one_corpus_out(
     held_out : list of str, optional
         Corpora to hold out in turn (default: every corpus). A corpus that is never held
         out (e.g. one whose licence allows experiments only as training data) still trains.
+    progress : bool
+        A progress bar over the held-out corpora (tqdm; one ensemble is trained per corpus).
 
     Returns
     -------
@@ -321,7 +324,11 @@ def leave_one_corpus_out(
     probs = np.full((len(y), n_classes), np.nan, dtype=np.float32)
     out: dict = {"corpora": {}, "train_seconds": 0.0}
     models = {}
-    for k, corpus in enumerate(held_out):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(held_out, desc="leave one corpus out", unit="corpus", disable=not progress)
+    for k, corpus in enumerate(bar):
+        bar.set_postfix_str(f"training without {corpus}")
         test = corpora == corpus
         members, seconds = fit_members(
             features, views, y, masks, corpora, speakers, genders, ~test, config, feature_config, 1000 * k

@@ -2,11 +2,14 @@
 driven by Playwright for Python, no browser download) opens the quickstart, runs all cells and
 checks the rendered page: no error output, the panel's widgets, the strength slider (auto off)
 changing the shown strength and image, and a bad upload hiding the old image behind an error
-that names the file.
+that names the file. Then it saves the notebook (Ctrl+S) and checks that ``git status
+--porcelain`` is empty: stepping through a notebook changes nothing git tracks.
 
-JupyterLab serves a copy of the notebook from a temporary folder (its autosave and the
-jupytext pairing would otherwise write outputs into ``notebooks/``); the kernel is the
-``python3`` of the ``.venv`` that runs JupyterLab, and outputs go to a temporary folder.
+JupyterLab serves a fresh git clone of the notebooks as they are in this working tree
+(``.gitattributes``, ``.gitignore``, ``notebooks/`` with ``jupytext.toml`` and notebook 00's
+pair), with the git filter and JupyterLab save hook ``make install`` sets up (``s2e notebooks
+setup``): the checkout the user has, without touching this one. The kernel is the ``python3``
+of the ``.venv`` that runs JupyterLab, and outputs go to a temporary folder.
 
 Run with ``make test-browser`` (sets ``S2E_BROWSER_TEST=1``; elsewhere the test is skipped).
 """
@@ -28,6 +31,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "00_quickstart.ipynb"
+NOTEBOOK_PATH = f"notebooks/{NOTEBOOK.name}"  # in the served checkout
 CHROMIUM = Path(os.environ.get("S2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -63,6 +67,32 @@ LAB_SETTINGS = {
 }
 
 
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def _checkout(base: Path) -> Path:
+    """A fresh clone of notebook 00's pair (and what decides how git and jupytext treat it)
+    as it is in this working tree, with the git filter ``make install`` sets up."""
+    from s2e_lib.workbook import install_git_filter
+
+    origin = base / "origin"
+    (origin / "notebooks").mkdir(parents=True)
+    for name in (".gitattributes", ".gitignore"):
+        shutil.copy2(REPO / name, origin / name)
+    for path in (REPO / "notebooks" / "jupytext.toml", NOTEBOOK, NOTEBOOK.with_suffix(".py")):
+        shutil.copy2(path, origin / "notebooks" / path.name)
+    _git(origin, "init", "-q")
+    install_git_filter(origin)
+    _git(origin, "add", "-A")
+    _git(origin, "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "notebook 00")
+    root = base / "root"
+    _git(base, "clone", "-q", str(origin), str(root))
+    install_git_filter(root)
+    assert _git(root, "status", "--porcelain") == ""
+    return root
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,14 +115,18 @@ def _wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout_s: 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 with a token, serving a copy of notebook 00; yields
-    ``(base_url, token, root_dir)``."""
+    """A JupyterLab server on 127.0.0.1 with a token, serving a git checkout of notebook 00;
+    yields ``(base_url, token, root_dir)``."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM}: chromium not found; install it with `apt-get install -y chromium`")
+    if shutil.which("git") is None:
+        pytest.fail("git not found: the test checks `git status` after saving")
+    from s2e_lib.workbook import jupyter_save_hook, strip_before_save
+
+    if jupyter_save_hook() is not strip_before_save:
+        pytest.fail("JupyterLab's save hook is not set up: run `make install` (s2e notebooks setup)")
     base = tmp_path_factory.mktemp("lab")
-    root = base / "root"
-    root.mkdir()
-    shutil.copy2(NOTEBOOK, root / NOTEBOOK.name)
+    root = _checkout(base)
     settings = base / "settings"
     for name, values in LAB_SETTINGS.items():
         path = settings / name
@@ -156,7 +190,7 @@ def page(lab, request, tmp_path):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(60_000)
-        page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}")
+        page.goto(f"{url}/lab/tree/{NOTEBOOK_PATH}?token={token}")
         try:
             yield page
             report = getattr(request.node, "report_call", None)
@@ -188,7 +222,7 @@ def _image_bytes(page, selector: str) -> bytes:
     return bytes(values)
 
 
-def test_quickstart_runs_in_jupyterlab_and_its_panel_tells_the_truth(page, tmp_path):
+def test_quickstart_runs_in_jupyterlab_and_its_panel_tells_the_truth(page, lab, tmp_path):
     started = time.monotonic()
     # Run All before the kernel's websocket is connected silently runs nothing: wait for it
     page.wait_for_function(
@@ -295,4 +329,20 @@ def test_quickstart_runs_in_jupyterlab_and_its_panel_tells_the_truth(page, tmp_p
     )
     image.wait_for(state="hidden")
     assert "s2e_upload_" not in status.inner_text()  # the name the user picked, not the stored path
+
+    # save (Ctrl+S) after stepping through: nothing git tracks has changed
+    root = lab[2]
+    notebook_file = root / NOTEBOOK_PATH
+    before = notebook_file.stat().st_mtime_ns
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Control+s")
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget; return w && !w.context.model.dirty; }"
+    )
+    deadline = time.monotonic() + 30
+    while notebook_file.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert notebook_file.stat().st_mtime_ns != before, "JupyterLab did not write the notebook"
+    status_lines = _git(root, "status", "--porcelain")
+    assert status_lines == "", f"saving changed tracked files:\n{status_lines}{_git(root, 'diff')[:3000]}"
     print(f"\nrun all cells: {run_all_s:.1f} s; whole browser check: {time.monotonic() - started:.1f} s")
