@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from s2e_lib.edit.pix2pixhd.dataset import load_rgb
     from s2e_lib.edit.pix2pixhd.evaluate import evaluate_heldout, format_summary
     from s2e_lib.edit.pix2pixhd.frl import pair_matrices
-    from s2e_lib.edit.warp import WarpEditor
+    from s2e_lib.edit.warp import WarpEditor, exemplars
     from s2e_lib.face import judge, judge_human, largest_face
     from s2e_lib.face.identity import identity_distance
 
@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_summary(report.summary))
         first = first or report
 
-    # the warp editor (the default every user sees) on the same people, for comparison
+    # the warp editor (the default every user sees) on the same people, for comparison; each person is
+    # left out of its smile exemplar library
     import cv2
     import pandas as pd
 
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in pairs.itertuples():
             neutral = load_rgb(row.source_a)
             face = largest_face(neutral)
-            edited = warp.edit(neutral, row.emotion, strength=strength, faces=[face]).image
+            with exemplars.excluding([row.speaker]):  # never the person's own smile
+                edited = warp.edit(neutral, row.emotion, strength=strength, faces=[face]).image
             hits.append(fer.top(edited)[0] == row.emotion)
             if human is not None:
                 hits_h.append(human.top(edited)[0] == row.emotion)
