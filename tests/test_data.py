@@ -67,7 +67,7 @@ def test_scan_mead_reports_missing_and_broken_parts(broken_mead):
     # the corrupt and the empty files are reported and left out
     corrupt = str(broken_mead / "M001/audio/angry/level_3/003.m4a")
     empty = str(broken_mead / "M001/audio/sad/level_3/003.m4a")
-    assert corrupt in errors and "cannot open" in errors[corrupt]
+    assert corrupt in errors and "not a readable audio file (invalid data" in errors[corrupt]
     assert empty in errors and "empty" in errors[empty]
     assert not df["audio_path"].isin([corrupt, empty]).any()
     # W001 lost its video folder: audio kept, reported; a requested view missing is reported
