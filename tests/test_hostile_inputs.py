@@ -209,7 +209,19 @@ def test_a_batch_with_colliding_names_writes_every_pair_to_its_own_folder(tmp_pa
     assert len({row.split(",")[-2] for row in summary}) == 2  # summary points at both folders
 
 
-def test_ctrl_c_during_opensmile_is_never_swallowed():
+@pytest.fixture
+def default_sigint():
+    """Ctrl-C as Python sets it up (a test or library earlier in the session may have replaced
+    the handler; these tests are about what a fresh ``s2e`` process does)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_opensmile_is_never_swallowed(default_sigint):
     import signal
     import threading
 
@@ -232,7 +244,7 @@ def test_ctrl_c_during_opensmile_is_never_swallowed():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
-def test_deferred_interrupt_raises_on_leaving_and_leaves_sig_ign_alone():
+def test_deferred_interrupt_raises_on_leaving_and_leaves_sig_ign_alone(default_sigint):
     import signal
 
     from s2e_lib.errors import deferred_interrupt
@@ -468,7 +480,9 @@ def test_the_feature_cache_lives_in_the_users_cache_folder(monkeypatch, tmp_path
     assert feature_cache_dir() == tmp_path / "c" / "features"
 
 
-def test_an_interrupted_batch_stops_with_130_even_inside_opensmile_and_resumes(tmp_path, capsys, monkeypatch):
+def test_an_interrupted_batch_stops_with_130_even_inside_opensmile_and_resumes(
+    tmp_path, capsys, monkeypatch, default_sigint
+):
     import signal
 
     from _ser_data import synth_clip

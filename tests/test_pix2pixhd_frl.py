@@ -167,7 +167,7 @@ def test_editor_sends_only_the_change_back_to_the_photo(untrained_run):
     # the identity generator changes nothing: its (zero) change leaves the photo as it was, while
     # pasting its 64-px picture blurs the face
     assert np.abs(sharp.astype(int) - photo).max() <= 2
-    assert l1(pasted, photo) > 5 * l1(sharp, photo) and dssim(pasted, photo) > 0.02
+    assert l1(pasted, photo) > 5 * l1(sharp, photo) and dssim(pasted, photo) > 0.005
 
 
 def test_editor_of_a_happy_only_model_leaves_neutral_alone_and_refuses_the_rest(untrained_run):
