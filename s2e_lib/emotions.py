@@ -111,6 +111,24 @@ def parse_emotions(labels: str | Iterable[str], allowed: Iterable[str] | None = 
     return out
 
 
+#: (arousal, valence) of each emotion in [-1, 1]: approximate positions on Russell's
+#: circumplex (Russell 1980, "A circumplex model of affect"), set by hand. Used only as the
+#: targets of an auxiliary training head (``TrainConfig.arousal_valence``), which asks the
+#: representation to place angry next to fear (both aroused, negative) and sad far from
+#: both; only the ordering matters, not the exact numbers.
+AROUSAL_VALENCE: dict[str, tuple[float, float]] = {
+    "angry": (0.8, -0.7),
+    "fear": (0.7, -0.8),
+    "happy": (0.6, 0.8),
+    "surprised": (0.8, 0.3),
+    "disgusted": (0.3, -0.7),
+    "contempt": (0.1, -0.5),
+    "neutral": (-0.2, 0.0),
+    "calm": (-0.6, 0.3),
+    "sad": (-0.6, -0.7),
+}
+
+
 # --- the original project's tables, kept as data ------------------------------------
 
 #: pix2pixHD condition "signs" of the original project (drawn with OpenCV, BGR colours):

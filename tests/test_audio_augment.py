@@ -53,6 +53,10 @@ PRIMITIVES = {
     "mp3": (lambda x, rng: A.codec_roundtrip(x, "mp3", 32), False, 1.0),
     "aac": (lambda x, rng: A.codec_roundtrip(x, "aac", 32), False, 1.0),
     "opus": (lambda x, rng: A.codec_roundtrip(x, "opus", 24), False, 1.0),
+    "amr": (lambda x, rng: A.codec_roundtrip(x, "amr", 7.4), False, 1.0),
+    "agc": (lambda x, rng: A.automatic_gain_control(x), False, 1.0),
+    "clip": (lambda x, rng: A.clip_peaks(x, 6.0), False, 1.0),
+    "phone": (lambda x, rng: A.phone_channel(x, rng)[0], True, 1.0),
     "room": (lambda x, rng: A.room_reverb(x, 0.5, rng), True, 1.0),
     "speed 0.9": (lambda x, rng: A.speed(x, 0.9), False, 1 / 0.9),
     "speed 1.1": (lambda x, rng: A.speed(x, 1.1), False, 1 / 1.1),
@@ -246,6 +250,8 @@ EXPECTED_CONDITIONS = [
     "mp3 32k",
     "aac 32k",
     "opus 24k",
+    "phone AGC + AMR-NB 7.4k",
+    "clipped 6 dB over",
     "room rt60 0.5 s",
     "speed 0.9",
     "speed 1.1",
@@ -271,3 +277,57 @@ def test_robustness_conditions() -> None:
     np.testing.assert_allclose(A.apply_condition("gain +20 dB", x, SR), 10 * x, rtol=1e-5)
     with pytest.raises(ValueError, match="gain 99 dB"):
         A.apply_condition("gain 99 dB", x, SR)
+
+
+def test_amr_is_narrowband() -> None:
+    need_codec("amr")
+    speechband, high = tone(700, amp=0.4), tone(5000, amp=0.4)
+    y = A.codec_roundtrip(speechband, "amr", 12.2)
+    assert len(y) == len(speechband) and np.corrcoef(speechband, y)[0, 1] > 0.8
+    # 8 kHz sampling: nothing above 4 kHz survives
+    assert level_db(A.codec_roundtrip(high, "amr", 12.2), high) < -30
+
+
+def test_agc_flattens_a_shout_and_a_whisper() -> None:
+    quiet = tone(300, 1.0, amp=0.01)
+    loud = tone(300, 1.0, amp=0.5)
+    x = np.concatenate([quiet, loud])
+    y = A.automatic_gain_control(x, SR, target_dbfs=-20.0)
+    assert len(y) == len(x) and y.dtype == np.float32
+    before = level_db(x[SR:], x[:SR])  # 34 dB apart
+    after = level_db(y[SR:], y[:SR])
+    assert before > 33 and abs(after) < 3
+    # the steady part sits at the target: a sine's RMS
+    rms_db = 20 * np.log10(np.sqrt(np.mean(y[SR + SR // 2 :] ** 2)))
+    assert abs(rms_db - (-20.0)) < 1.0
+    # the gain is capped: digital silence stays silent, a very quiet tone gains at most 24 dB
+    assert not np.any(A.automatic_gain_control(np.zeros(SR, np.float32)))
+    faint = tone(300, 1.0, amp=1e-4)
+    assert level_db(A.automatic_gain_control(faint), faint) <= 24.01
+
+
+def test_clip_peaks_keeps_the_peak_and_flattens_the_top() -> None:
+    x = tone(200, amp=0.3)
+    y = A.clip_peaks(x, 6.0)
+    assert np.isclose(np.abs(y).max(), np.abs(x).max(), rtol=1e-5)
+    flat = np.mean(np.isclose(np.abs(y), np.abs(y).max(), rtol=1e-4))
+    assert flat > 0.3  # driven 6 dB over: the top third of every cycle is flat
+    assert np.mean(np.isclose(np.abs(x), np.abs(x).max(), rtol=1e-4)) < 0.05
+
+
+def test_phone_chain_in_augment_and_stream_kept_without_it() -> None:
+    need_codec("amr")
+    x = speechlike()
+    cfg = A.AugmentConfig(**A.PHONE_AUGMENTATION)
+    y, applied = A.augment(x, SR, cfg, 5)
+    assert "phone" in applied and any(a.startswith("amr-nb") for a in applied)
+    assert not any(a.startswith(("codec", "telephone", "low-pass")) for a in applied)
+    assert np.array_equal(y, A.augment(x, SR, cfg, 5)[0])
+    # nothing above the telephone band is left
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / SR)
+    assert spectrum[freqs > 4000].sum() < 1e-3 * spectrum.sum()
+    # p_phone = 0 (the default) draws nothing: the default chain's output is as before
+    explicit = A.AugmentConfig(p_phone=0.0)
+    for seed in range(4):
+        assert np.array_equal(A.augment(x, SR, explicit, seed)[0], A.augment(x, SR, A.AugmentConfig(), seed)[0])

@@ -308,3 +308,14 @@ def test_a_black_and_white_photo_stays_black_and_white(hopper):
     assert edited.shape == gray.shape and edited.dtype == np.uint8
     assert np.array_equal(edited[..., 0], edited[..., 1]) and np.array_equal(edited[..., 1], edited[..., 2])
     assert np.abs(edited.astype(int) - gray).max() > 20  # and it is edited (the teeth are gray)
+
+
+def test_teeth_take_a_warm_cast_but_never_turn_blue():
+    exemplar_white = np.array([200.0, 200.0, 195.0])
+    cool = exemplars.teeth_cast(np.array([150.0, 170.0, 200.0]), exemplar_white)
+    assert np.allclose(cool, 1.0)  # bluish eye whites leave the exemplar's balance alone
+    warm = exemplars.teeth_cast(np.array([230.0, 190.0, 120.0]), exemplar_white)
+    assert warm[0] > warm[1] > warm[2]  # an orange light warms the teeth...
+    assert np.all(np.abs(warm - 1.0) <= 0.1 + 1e-9)  # ...within 10 % a channel
+    same = exemplars.teeth_cast(2 * exemplar_white, exemplar_white)
+    assert np.allclose(same, 1.0)  # a brighter white of the same colour: no cast

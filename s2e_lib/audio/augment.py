@@ -7,7 +7,9 @@ Primitives
     Pure functions with explicit parameters, deterministic given their arguments;
     randomness enters only through an explicit ``rng: np.random.Generator``:
     :func:`apply_gain`, :func:`add_noise`, :func:`bandpass`, :func:`lowpass`,
-    :func:`codec_roundtrip`, :func:`room_reverb`, :func:`speed`, :func:`pitch_shift`.
+    :func:`codec_roundtrip`, :func:`room_reverb`, :func:`speed`, :func:`pitch_shift`,
+    :func:`automatic_gain_control`, :func:`clip_peaks`, and the phone chain
+    :func:`phone_channel` built from them.
     Each keeps the input length (except :func:`speed`) and only clips where the
     real-world operation clips (after a codec round trip; not after gain, which models
     a float WAV).
@@ -44,6 +46,24 @@ CODECS: dict[str, tuple[str, tuple[str, ...], int | None]] = {
     "mp3": ("mp3", ("libmp3lame", "mp3"), None),
     "aac": ("adts", ("aac",), None),
     "opus": ("ogg", ("libopus", "opus"), 48_000),
+    # the narrowband mobile-phone codec (3GPP AMR-NB, 8 kHz; modes 4.75-12.2 kbit/s)
+    "amr": ("amr", ("libopencore_amrnb",), 8_000),
+}
+
+#: AMR-NB's eight modes (kbit/s); :func:`phone_channel` draws one.
+AMR_MODES_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)
+
+#: :class:`AugmentConfig` overrides of the phone copies (``TrainConfig.phone_copies``): every draw
+#: goes through :func:`phone_channel`, half of them over background noise at 5-25 dB SNR.
+PHONE_AUGMENTATION: dict = {
+    "p_phone": 1.0,
+    "p_noise": 0.5,
+    "snr_db": (5.0, 25.0),
+    "p_band": 0.0,
+    "p_codec": 0.0,
+    "p_room": 0.2,
+    "p_speed": 0.2,
+    "p_gain": 0.5,
 }
 
 #: Telephone band of :func:`augment` and the robustness conditions (Hz).
@@ -306,7 +326,7 @@ def codec_roundtrip(audio: np.ndarray, codec: str, bitrate_kbps: float, sr: int 
     ----------
     audio : np.ndarray
         Mono float audio.
-    codec : {"mp3", "aac", "opus"}
+    codec : {"mp3", "aac", "opus", "amr"}
         Codec.
     bitrate_kbps : float
         Target bit rate in kbit/s.
@@ -365,6 +385,108 @@ def codec_roundtrip(audio: np.ndarray, codec: str, bitrate_kbps: float, sr: int 
     frames.extend(out_resampler.resample(None))
     decoded = _frames_to_array(frames)
     return np.clip(_finite(align_to(decoded, x)), -1.0, 1.0)
+
+
+def automatic_gain_control(
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    target_dbfs: float = -18.0,
+    max_gain_db: float = 24.0,
+    attack_s: float = 0.01,
+    release_s: float = 0.25,
+    frame_s: float = 0.01,
+) -> np.ndarray:
+    """A phone's automatic gain control: the level follows a fast envelope towards a target.
+
+    The RMS of 10 ms frames is smoothed with a one-pole follower (fast ``attack_s`` when the
+    level rises, slow ``release_s`` when it falls), and every frame gets the gain that brings
+    the envelope to ``target_dbfs``, at most ``max_gain_db`` (so pauses and quiet words are
+    raised with their noise, as on a phone), interpolated per sample. It flattens the loudness
+    contour within an utterance: shouted and quiet words come out at similar levels.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        Mono float audio.
+    sr : int
+        Sample rate.
+    target_dbfs : float
+        Level the envelope is brought to (dBFS RMS).
+    max_gain_db : float
+        Largest gain (dB); cuts are unlimited.
+    attack_s, release_s : float
+        Time constants of the envelope follower (s).
+    frame_s : float
+        Frame of the RMS envelope (s).
+
+    Returns
+    -------
+    np.ndarray
+        float32, same length, not clipped.
+    """
+    x = _as_audio(audio)
+    hop = max(1, int(round(frame_s * sr)))
+    n_frames = -(-x.size // hop)
+    if n_frames == 0:
+        return x.copy()
+    padded = np.pad(x.astype(np.float64), (0, n_frames * hop - x.size))
+    rms = np.sqrt(np.mean(padded.reshape(n_frames, hop) ** 2, axis=1) + 1e-12)
+    up = np.exp(-frame_s / attack_s)
+    down = np.exp(-frame_s / release_s)
+    env = np.empty_like(rms)
+    level = rms[0]
+    for i, r in enumerate(rms):
+        coeff = up if r > level else down
+        level = coeff * level + (1.0 - coeff) * r
+        env[i] = level
+    gain_db = np.minimum(target_dbfs - 20.0 * np.log10(env + 1e-12), max_gain_db)
+    centres = (np.arange(n_frames) + 0.5) * hop
+    gain = 10.0 ** (np.interp(np.arange(x.size), centres, gain_db) / 20.0)
+    return _finite(x * gain).astype(np.float32)
+
+
+def clip_peaks(audio: np.ndarray, overdrive_db: float) -> np.ndarray:
+    """Hard clipping of a recording driven ``overdrive_db`` past full scale.
+
+    The signal is scaled so its peak sits ``overdrive_db`` above 1.0, clipped to ``[-1, 1]``
+    and scaled back so its peak is the input's: the waveform is flattened as by an overloaded
+    microphone preamplifier or a phone's ADC, the peak level kept.
+    """
+    x = _as_audio(audio)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak <= 0.0:
+        return x.copy()
+    drive = 10.0 ** (overdrive_db / 20.0) / peak
+    return (np.clip(x * drive, -1.0, 1.0) * peak).astype(np.float32)
+
+
+def phone_channel(
+    audio: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_RATE
+) -> tuple[np.ndarray, list[str]]:
+    """A random mobile-phone recording chain: AGC, clipping, telephone band, AMR-NB.
+
+    Automatic gain control (:func:`automatic_gain_control`, probability 0.7, target -26 to
+    -14 dBFS), hard clipping (:func:`clip_peaks`, probability 0.3, 1-9 dB over), the
+    300-3400 Hz band and an AMR-NB round trip at 8 kHz in one of its eight modes
+    (:func:`codec_roundtrip`; the codec and band every narrowband call has). Returns the audio
+    and what was applied.
+    """
+    y = _as_audio(audio)
+    applied: list[str] = []
+    if rng.random() < 0.7:
+        target = float(rng.uniform(-26.0, -14.0))
+        y = automatic_gain_control(y, sr, target_dbfs=target)
+        applied.append(f"agc {target:.0f}dBFS")
+    if rng.random() < 0.3:
+        over = float(rng.uniform(1.0, 9.0))
+        y = clip_peaks(y, over)
+        applied.append(f"clip +{over:.1f}dB")
+    y = bandpass(y, *TELEPHONE_BAND, sr=sr)
+    kbps = float(AMR_MODES_KBPS[int(rng.integers(len(AMR_MODES_KBPS)))])
+    if codec_encoder("amr") is not None:
+        y = codec_roundtrip(y, "amr", kbps, sr)
+        applied.append(f"amr-nb {kbps}k")
+    return y.astype(np.float32, copy=False), applied
 
 
 def room_reverb(
@@ -526,6 +648,10 @@ class AugmentConfig:
         Probability of speed perturbation, factor uniform in ``speed``.
     p_pitch, semitones : float, (float, float)
         Probability of a pitch shift, uniform in ``semitones``.
+    p_phone : float
+        Probability of a mobile-phone chain (:func:`phone_channel`: AGC, clipping, telephone
+        band, AMR-NB) in place of the band limit and the codec. Drawn only when above 0, so
+        configurations without it keep their random streams (and cached features).
     """
 
     p_gain: float = 0.5
@@ -542,6 +668,7 @@ class AugmentConfig:
     speed: tuple[float, float] = (0.9, 1.1)
     p_pitch: float = 0.0
     semitones: tuple[float, float] = (-2.0, 2.0)
+    p_phone: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -572,7 +699,7 @@ def augment(
     """Apply a random, seeded chain of augmentations.
 
     Order: speed, pitch → room → noise → band limit → codec → gain (last: a microphone's
-    level). Same ``seed``: byte-identical output.
+    level); a phone chain (``p_phone``) takes the place of the band limit and the codec. Same ``seed``: byte-identical output.
 
     Parameters
     ----------
@@ -614,7 +741,10 @@ def augment(
         snr = float(rng.uniform(*cfg.snr_db))
         y = add_noise(y, snr, rng, color, sr)
         applied.append(f"noise {color} {snr:.1f}dB")
-    if rng.random() < cfg.p_band:
+    if cfg.p_phone and rng.random() < cfg.p_phone:
+        y, steps = phone_channel(y, rng, sr)
+        applied += ["phone"] + steps
+    elif rng.random() < cfg.p_band:
         if rng.random() < 0.5:
             y = bandpass(y, *TELEPHONE_BAND, sr=sr)
             applied.append(f"telephone {TELEPHONE_BAND[0]:.0f}-{TELEPHONE_BAND[1]:.0f}Hz")
@@ -622,7 +752,7 @@ def augment(
             cutoff = float(rng.uniform(2500.0, 4000.0))
             y = lowpass(y, cutoff, sr)
             applied.append(f"low-pass {cutoff:.0f}Hz")
-    if cfg.codecs and rng.random() < cfg.p_codec:
+    if cfg.codecs and rng.random() < cfg.p_codec and "phone" not in applied:
         codec = str(cfg.codecs[int(rng.integers(len(cfg.codecs)))])
         kbps = int(rng.integers(int(cfg.bitrate_kbps[0]), int(cfg.bitrate_kbps[1]) + 1))
         y = codec_roundtrip(y, codec, kbps, sr)
@@ -664,6 +794,15 @@ def _codec(audio: np.ndarray, sr: int, rng: np.random.Generator, *, codec: str, 
     return codec_roundtrip(audio, codec, kbps, sr)
 
 
+def _phone(audio: np.ndarray, sr: int, rng: np.random.Generator, *, kbps: float) -> np.ndarray:
+    y = bandpass(automatic_gain_control(audio, sr, target_dbfs=-20.0), *TELEPHONE_BAND, sr=sr)
+    return codec_roundtrip(y, "amr", kbps, sr) if codec_encoder("amr") is not None else y
+
+
+def _clipped(audio: np.ndarray, sr: int, rng: np.random.Generator, *, overdrive_db: float) -> np.ndarray:
+    return clip_peaks(audio, overdrive_db)
+
+
 def _room(audio: np.ndarray, sr: int, rng: np.random.Generator, *, rt60_s: float) -> np.ndarray:
     return room_reverb(audio, rt60_s, rng, sr)
 
@@ -685,6 +824,8 @@ ROBUSTNESS_CONDITIONS: dict[str, Callable[[np.ndarray, int, np.random.Generator]
     "mp3 32k": partial(_codec, codec="mp3", kbps=32),
     "aac 32k": partial(_codec, codec="aac", kbps=32),
     "opus 24k": partial(_codec, codec="opus", kbps=24),
+    "phone AGC + AMR-NB 7.4k": partial(_phone, kbps=7.4),
+    "clipped 6 dB over": partial(_clipped, overdrive_db=6.0),
     "room rt60 0.5 s": partial(_room, rt60_s=0.5),
     "speed 0.9": partial(_speed, factor=0.9),
     "speed 1.1": partial(_speed, factor=1.1),

@@ -2,6 +2,8 @@
 
 Every model maps a batch of features to logits over its labels and carries its own
 input normalisation (buffers saved in the checkpoint), so a checkpoint is self-contained.
+``forward(x, lengths, with_embedding=True)`` also returns the representation the output
+layer reads (training's auxiliary heads attach there; they are not part of the model).
 
 - :class:`LinearClassifier` — the original project's linear layer on the 216-value
   MFCC-mean vector (``FeatureConfig(kind="original")``).
@@ -50,8 +52,9 @@ class LinearClassifier(nn.Module):
     def fit_normalization(self, x: torch.Tensor) -> None:
         self.norm.fit(x)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        return self.fc(self.norm(x))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, with_embedding: bool = False):
+        h = self.norm(x)
+        return (self.fc(h), h) if with_embedding else self.fc(h)
 
 
 class MLPClassifier(nn.Module):
@@ -75,8 +78,9 @@ class MLPClassifier(nn.Module):
     def fit_normalization(self, x: torch.Tensor) -> None:
         self.norm.fit(x)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        return self.fc(self.body(self.norm(x)))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, with_embedding: bool = False):
+        h = self.body(self.norm(x))
+        return (self.fc(h), h) if with_embedding else self.fc(h)
 
 
 def _mask(lengths: torch.Tensor | None, n_frames: int, batch: int, device) -> torch.Tensor:
@@ -176,7 +180,7 @@ class CRNN(nn.Module):
     def fit_normalization(self, x) -> None:  # per-utterance CMVN needs no fitted statistics
         pass
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, with_embedding: bool = False):
         b, _, t = x.shape
         mask = _mask(lengths, t, b, x.device)
         x = utterance_cmvn(x, mask)
@@ -197,7 +201,8 @@ class CRNN(nn.Module):
             h, _ = nn.utils.rnn.pad_packed_sequence(
                 self.rnn(packed)[0], batch_first=True, total_length=h.shape[1]
             )
-        return self.fc(self.dropout(self.pool(h, pooled_mask)))
+        h = self.dropout(self.pool(h, pooled_mask))
+        return (self.fc(h), h) if with_embedding else self.fc(h)
 
 
 #: Model name → class.

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from s2e_lib.audio.features import FeatureConfig, Transform, clip_seed, extract_file, extract_files
 from s2e_lib.data.splits import choose_val_speakers, corpus_val_speakers  # noqa: F401 (old home)
-from s2e_lib.emotions import MISSION_EMOTIONS
+from s2e_lib.emotions import AROUSAL_VALENCE, MISSION_EMOTIONS
 from s2e_lib.errors import InputError
 from s2e_lib.fileio import atomic_output, check_output, output_lock, remove_if_only_locks
 from s2e_lib.nn import default_device
@@ -95,6 +95,27 @@ class TrainConfig:
         Subtract each speaker's mean feature vector from their clips before the model
         (:mod:`s2e_lib.ser.adapt`); the model then needs a voice profile in use. Vector
         features only.
+    phone_copies : int
+        Extra augmented copies of every training clip drawn through a mobile-phone chain
+        (:data:`s2e_lib.audio.augment.PHONE_AUGMENTATION`: AGC, clipping, telephone band,
+        AMR-NB, background noise), used like ``augment_copies``.
+    mixup : float
+        Mixup (Zhang et al. 2018) of the training vectors: each clip is mixed with a partner
+        by ``lam ~ Beta(mixup, mixup)``, its targets, label masks and weights alike. 0 = off.
+        Vector features only.
+    mixup_across_corpora : bool
+        Draw each clip's mixup partner from another corpus of the batch (a domain-mixing
+        regulariser: the model cannot tell the corpus by the mixture's side).
+    adversarial : float
+        Weight of a corpus-adversarial loss (DANN, Ganin & Lempitsky 2015): a small head
+        guesses the clip's corpus from the representation through a gradient-reversal layer
+        (its coefficient ramped 0 → 1 as in the paper), so the representation unlearns
+        what tells corpora apart. 0 = off.
+    arousal_valence : float
+        Weight of an auxiliary head regressing (arousal, valence) of the target emotion
+        (:data:`s2e_lib.emotions.AROUSAL_VALENCE`, mean squared error). 0 = off.
+
+    The auxiliary heads live only during training; the checkpoint holds the classifier alone.
     """
 
     model: str = "mlp"
@@ -118,6 +139,11 @@ class TrainConfig:
     balance: bool = True
     weights_dtype: str = "float32"
     speaker_centred: bool = False
+    phone_copies: int = 0
+    mixup: float = 0.0
+    mixup_across_corpora: bool = True
+    adversarial: float = 0.0
+    arousal_valence: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -221,6 +247,8 @@ def fit(
     val_masks: np.ndarray | None = None,
     val_groups: Sequence[str] | None = None,
     train_views: Sequence[Sequence[np.ndarray]] | None = None,
+    train_groups: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> FitResult:
     """Train one model; early-stop on the validation set's balanced accuracy.
 
@@ -257,6 +285,12 @@ def fit(
         ``i``. Every epoch each clip is seen once, as its clean version or one of its copies,
         drawn with the epoch's seeded generator (augmentation on the fly among pre-computed
         random draws: features of a fresh augmentation every epoch cost minutes per epoch on a CPU).
+    train_groups : sequence of str, optional
+        Corpus of each training clip: the classes of the corpus-adversarial head
+        (``config.adversarial``) and the sides of cross-corpus mixup.
+    labels : sequence of str, optional
+        Emotion of each label index, for the arousal/valence head (default: the mission
+        emotions when ``n_classes`` matches them).
 
     Returns
     -------
@@ -281,11 +315,25 @@ def fit(
     y_train = np.asarray(train_labels, dtype=np.int64)
     y_val = np.asarray(val_labels, dtype=np.int64)
     sequence = train_features[0].ndim == 2
+    if sequence and config.mixup:
+        raise ValueError("mixup needs vector features (a mix of two log-mel sequences of different lengths is not defined here)")
     n_inputs = train_features[0].shape[0]
     model = build_model(ModelConfig(config.model, config.model_options), n_inputs, n_classes)
+    group_ids = (
+        np.zeros(len(y_train), dtype=np.int64)
+        if train_groups is None
+        else np.unique(np.asarray(train_groups).astype(str), return_inverse=True)[1].astype(np.int64)
+    )
+    n_groups = int(group_ids.max()) + 1 if len(group_ids) else 1
+    if config.adversarial and train_groups is None:
+        raise ValueError("the corpus-adversarial loss needs train_groups (the corpus of each clip)")
+    heads = AuxiliaryHeads(model.fc.in_features, n_groups, config, n_classes, labels)
+    heads = heads if heads.active else None
     if not sequence:
         model.fit_normalization(torch.from_numpy(np.stack(train_features)).float())
     model.to(device)
+    if heads is not None:
+        heads.to(device)
     if world > 1 and torch.device(device).type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same state-dict keys
     if sample_weights is None:
@@ -301,7 +349,8 @@ def fit(
         else np.asarray(train_masks, bool)
     )
     views = [train_features, *(train_views or [])]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trained = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
     fps = (feature_config or FeatureConfig()).frames_per_second
     crop = int(round(config.crop_seconds * fps))
@@ -313,6 +362,8 @@ def fit(
     if state is not None:
         if state.get("config") == config.to_dict():
             model.load_state_dict(state["model"])
+            if heads is not None and state.get("heads"):
+                heads.load_state_dict(state["heads"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             history = list(state["history"])
@@ -351,25 +402,51 @@ def fit(
                     + torch.from_numpy(rng.normal(0, 0.05, size=x.shape).astype(np.float32))
                     * model.norm.std.cpu()
                 )
+            q = smoothed_targets(y_train[idx], masks[idx], config.label_smoothing)
+            mask_b, weight_b = masks[idx], weights[idx]
+            corpus_q = np.eye(n_groups, dtype=np.float32)[group_ids[idx]]
+            if config.mixup:
+                lam = rng.beta(config.mixup, config.mixup, size=len(idx)).astype(np.float32)
+                partner = mixup_partners(group_ids[idx], rng, config.mixup_across_corpora)
+                lam_t = torch.from_numpy(lam)[:, None]
+                x = lam_t * x + (1 - lam_t) * x[torch.from_numpy(partner)]
+                q = lam[:, None] * q + (1 - lam[:, None]) * q[partner]
+                corpus_q = lam[:, None] * corpus_q + (1 - lam[:, None]) * corpus_q[partner]
+                mask_b = mask_b | mask_b[partner]
+                weight_b = lam * weight_b + (1 - lam) * weight_b[partner]
             # every process prepared the whole global batch (same random draws); it trains on its slice
             mine = np.array_split(np.arange(len(idx)), world)[rank]
             if world > 1:
                 x = x[torch.from_numpy(mine)]
                 lengths = None if lengths is None else lengths[torch.from_numpy(mine)]
-            target = torch.from_numpy(y_train[idx[mine]]).to(device)
-            logits = forward(x.to(device), None if lengths is None else lengths.to(device))
-            loss = masked_cross_entropy(
-                logits,
-                target,
-                torch.from_numpy(masks[idx[mine]]).to(device),
-                torch.from_numpy(weights[idx[mine]]).to(device),
-                config.label_smoothing,
+            x = x.to(device)
+            lengths = None if lengths is None else lengths.to(device)
+            w_mine = torch.from_numpy(weight_b[mine]).to(device)
+            if heads is None:
+                logits = forward(x, lengths)
+            else:
+                logits, embedding = forward(x, lengths, with_embedding=True)
+            loss = soft_cross_entropy(
+                logits, torch.from_numpy(q[mine]).to(device), torch.from_numpy(mask_b[mine]).to(device), w_mine
             )
+            if heads is not None:
+                progress_share = (epoch + i / max(1, len(order))) / max(1, config.epochs)
+                loss = loss + heads.loss(
+                    embedding,
+                    torch.from_numpy(q[mine]).to(device),
+                    torch.from_numpy(corpus_q[mine]).to(device),
+                    w_mine,
+                    progress_share,
+                )
             if world > 1:  # DDP averages over processes: weight the slice's share of the batch
-                loss = loss * (world * float(weights[idx[mine]].sum()) / float(weights[idx].sum()))
+                loss = loss * (world * float(weight_b[mine].sum()) / float(weight_b.sum()))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            if heads is not None and world > 1:  # the heads are outside DDP: average their gradients
+                for p in heads.parameters():
+                    if p.grad is not None:
+                        p.grad.copy_(ddp.all_reduce_mean(p.grad))
+            nn.utils.clip_grad_norm_(trained, 5.0)
             optimizer.step()
             total += float(ddp.all_reduce_mean(loss.detach())) * len(idx)
             seen += len(idx)
@@ -404,7 +481,7 @@ def fit(
             loss=f"{record['train_loss']:.3f}", val=f"{record.get('val_balanced_accuracy', float('nan')):.3f}"
         )
         if state_path is not None and main:
-            _save_state(state_path, model, optimizer, scheduler, epoch, history, best, config)
+            _save_state(state_path, model, optimizer, scheduler, epoch, history, best, config, heads)
     del forward
     model.load_state_dict(best["state"])
     model.eval()
@@ -466,12 +543,98 @@ def masked_cross_entropy(
     label_smoothing : float
         Spread over the row's allowed labels only.
     """
-    logp = torch.log_softmax(logits.masked_fill(~mask, -1e9), dim=1).masked_fill(~mask, 0.0)
     allowed = mask.float()
     smooth = allowed / allowed.sum(dim=1, keepdim=True)
     q = (1.0 - label_smoothing) * F.one_hot(target, logits.shape[1]).float() + label_smoothing * smooth
-    per_row = -(q * logp).sum(dim=1)
+    return soft_cross_entropy(logits, q, mask, weight)
+
+
+def soft_cross_entropy(
+    logits: torch.Tensor, target_probs: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """Weighted cross-entropy against target distributions ``(n, C)``, each row's softmax over
+    its allowed labels ``mask`` (targets outside the mask must be 0)."""
+    logp = torch.log_softmax(logits.masked_fill(~mask, -1e9), dim=1).masked_fill(~mask, 0.0)
+    per_row = -(target_probs * logp).sum(dim=1)
     return (weight * per_row).sum() / weight.sum().clamp_min(1e-12)
+
+
+def smoothed_targets(labels: np.ndarray, masks: np.ndarray, label_smoothing: float) -> np.ndarray:
+    """One-hot targets ``(n, C)`` with ``label_smoothing`` spread over each row's allowed labels."""
+    masks = np.asarray(masks, bool)
+    one_hot = np.eye(masks.shape[1], dtype=np.float32)[np.asarray(labels)]
+    spread = masks / masks.sum(axis=1, keepdims=True)
+    return ((1.0 - label_smoothing) * one_hot + label_smoothing * spread).astype(np.float32)
+
+
+def mixup_partners(groups: np.ndarray, rng: np.random.Generator, across: bool = True) -> np.ndarray:
+    """Index of each row's mixup partner within a batch: a random row, from another group
+    (corpus) when ``across`` and the batch holds one."""
+    groups = np.asarray(groups)
+    partner = rng.permutation(len(groups))
+    if across:
+        for i in range(len(groups)):
+            others = np.flatnonzero(groups != groups[i])
+            if others.size:
+                partner[i] = others[int(rng.integers(others.size))]
+    return partner
+
+
+class _GradientReversal(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coeff):
+        ctx.coeff = coeff
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.coeff * grad, None
+
+
+def gradient_reversal(x: torch.Tensor, coeff: float) -> torch.Tensor:
+    """Identity forward, gradient times ``-coeff`` backward (Ganin & Lempitsky 2015)."""
+    return _GradientReversal.apply(x, coeff)
+
+
+class AuxiliaryHeads(nn.Module):
+    """Training-only heads on a classifier's representation (never saved in a checkpoint).
+
+    ``corpus``: a 64-unit MLP guessing the corpus through :func:`gradient_reversal` (weight
+    ``config.adversarial``; coefficient ``2 / (1 + exp(-10 p)) - 1`` over training progress
+    ``p``, DANN's schedule). ``arousal_valence``: a linear regression onto the target's expected
+    (arousal, valence) (:data:`~s2e_lib.emotions.AROUSAL_VALENCE`; weight ``config.arousal_valence``).
+    """
+
+    def __init__(self, width: int, n_groups: int, config: TrainConfig, n_classes: int, labels=None):
+        super().__init__()
+        self.adversarial = float(config.adversarial) if n_groups > 1 else 0.0
+        self.av_weight = float(config.arousal_valence)
+        self.corpus = (
+            nn.Sequential(nn.Linear(width, 64), nn.ReLU(), nn.Linear(64, n_groups)) if self.adversarial else None
+        )
+        self.arousal_valence = nn.Linear(width, 2) if self.av_weight else None
+        if self.av_weight:
+            names = list(labels) if labels is not None else list(MISSION_EMOTIONS)
+            if len(names) != n_classes or any(n not in AROUSAL_VALENCE for n in names):
+                raise ValueError(f"no arousal/valence for labels {names} (n_classes {n_classes})")
+            self.register_buffer("av_table", torch.tensor([AROUSAL_VALENCE[n] for n in names], dtype=torch.float32))
+
+    @property
+    def active(self) -> bool:
+        return self.corpus is not None or self.arousal_valence is not None
+
+    def loss(self, embedding, target_probs, corpus_probs, weight, progress: float) -> torch.Tensor:
+        total = embedding.new_zeros(())
+        if self.corpus is not None:
+            coeff = 2.0 / (1.0 + math.exp(-10.0 * min(max(progress, 0.0), 1.0))) - 1.0
+            logits = self.corpus(gradient_reversal(embedding, coeff))
+            ones = torch.ones_like(corpus_probs, dtype=torch.bool)
+            total = total + self.adversarial * soft_cross_entropy(logits, corpus_probs, ones, weight)
+        if self.arousal_valence is not None:
+            target = target_probs @ self.av_table
+            err = ((self.arousal_valence(embedding) - target) ** 2).sum(dim=1)
+            total = total + self.av_weight * (weight * err).sum() / weight.sum().clamp_min(1e-12)
+        return total
 
 
 def balanced_weights(labels: Sequence[int], groups: Sequence[str]) -> np.ndarray:
@@ -494,9 +657,10 @@ def balanced_weights(labels: Sequence[int], groups: Sequence[str]) -> np.ndarray
     return (weights * len(labels) / weights.sum()).astype(np.float32)
 
 
-def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, config) -> None:
+def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, config, heads=None) -> None:
     state = {
         "model": model.state_dict(),
+        "heads": heads.state_dict() if heads is not None else {},
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "epoch": epoch,
@@ -560,7 +724,8 @@ def augmented_views(
     progress: bool = True,
 ) -> list[list[np.ndarray]]:
     """Features of the augmented copies of every clip of ``df`` (:attr:`TrainConfig.augment_copies`
-    random draws of :attr:`TrainConfig.augmentation`, then one copy per :attr:`TrainConfig.speeds`).
+    random draws of :attr:`TrainConfig.augmentation`, :attr:`TrainConfig.phone_copies` draws through
+    a phone, then one copy per :attr:`TrainConfig.speeds`).
 
     Each draw is seeded by (``config.seed``, the file name, the copy number): reproducible on
     any machine, and cached like every feature.
@@ -583,6 +748,23 @@ def augmented_views(
                 desc=f"augmented copy {k + 1}/{config.augment_copies}",
             )
         )
+    if config.phone_copies:
+        from s2e_lib.audio.augment import PHONE_AUGMENTATION
+
+        phone_spec = json.dumps({**PHONE_AUGMENTATION, **config.augmentation}, sort_keys=True)
+        for k in range(config.phone_copies):
+            transforms = [Transform("augment", phone_spec, clip_seed(p, 1000 + k, config.seed)) for p in paths]
+            views.append(
+                extract_files(
+                    paths,
+                    feature_config,
+                    cache_dir,
+                    n_jobs,
+                    progress,
+                    transforms=transforms,
+                    desc=f"phone copy {k + 1}/{config.phone_copies}",
+                )
+            )
     for speed in config.speeds:
         views.append(extract_files(paths, feature_config, cache_dir, n_jobs, progress, speed=speed))
     return views
@@ -770,6 +952,7 @@ def _train_job(
             feature_config,
             state_path=work / f"member_{m}.state.pt",
             progress=progress,
+            labels=labels,
         )
         best = result.history[result.best_epoch] if result.history else {}
         info = {
@@ -854,6 +1037,7 @@ def fit_split(
     feature_config: FeatureConfig | None = None,
     state_path=None,
     progress: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> FitResult:
     """:func:`fit` on the rows ``fit_idx`` of a (multi-corpus) table, validated on ``val_idx``:
     corpus- and label-balanced weights (:attr:`TrainConfig.balance`), per-corpus label masks,
@@ -876,4 +1060,6 @@ def fit_split(
         val_masks=masks[val_idx],
         val_groups=corpora[val_idx],
         train_views=[[v[i] for i in fit_idx] for v in views] or None,
+        train_groups=corpora[fit_idx],
+        labels=labels,
     )

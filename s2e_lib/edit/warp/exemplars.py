@@ -465,12 +465,29 @@ def transfer_mouth(
         gain = np.asarray(stats.white, np.float32)
     else:  # the light (capped: a squinting eye's few pixels are no firm measure) and the cast
         level = float(np.clip(own.mean() / theirs.mean(), 0.45, 1.15))
-        cast = np.clip((own / own.mean()) / (theirs / theirs.mean()), 0.85, 1.15)
-        gain = (level * cast).astype(np.float32)
+        gain = (level * teeth_cast(own, theirs)).astype(np.float32)
     iod = FaceFrame.from_landmarks(target).iod
     alpha = _poly_mask(shape, np.asarray(target[60:68], np.float64) - origin, blur=0.008 * iod) * inside
     interior = tint_shadows(interior * gain, lip_colour(rgb_src, src))
     return composite(img, interior, alpha, stats, seed=pick)
+
+
+def teeth_cast(own: np.ndarray, theirs: np.ndarray, limit: float = 0.1) -> np.ndarray:
+    """Per-channel colour gain that carries the eye whites' cast from the exemplar to the photo.
+
+    ``(own / mean) / (theirs / mean)``, each channel within ``1 ± limit``, and never bluer than
+    red: a warm (orange, yellow) light may warm the teeth, but a bluish eye white (a cool
+    reflection in the eye, a blue-grey sclera) must not turn them cyan. Teeth are never bluer
+    than the light they are in, and an eye white is a noisy measure of a cast that cools.
+    Seen at 2x on an FRL person with blue-grey eye whites before this rule: the teeth were
+    cyan.
+    """
+    own = np.asarray(own, np.float64)
+    theirs = np.asarray(theirs, np.float64)
+    cast = np.clip((own / own.mean()) / (theirs / theirs.mean()), 1.0 - limit, 1.0 + limit)
+    if cast[2] > cast[0]:  # cooler than the exemplar: keep the exemplar's balance
+        cast[:] = 1.0
+    return cast
 
 
 #: Lightness (CIELAB L) below which a mouth interior is shadow (the cavity, the corners), above
