@@ -129,6 +129,21 @@ AROUSAL_VALENCE: dict[str, tuple[float, float]] = {
 }
 
 
+#: What a caption says of an edit that changed nothing (strength 0 at two decimals).
+UNCHANGED = "unchanged"
+
+
+def describe_edit(emotion: str, strength: float) -> str:
+    """What a caption says an edited face shows: ``"angry x0.60"``; ``"neutral"``; and
+    :data:`UNCHANGED` when the strength is 0 at two decimals (``--strength 0``, or the top two
+    emotions too close to tell apart): the photo itself, so no emotion is claimed."""
+    if emotion == "neutral":
+        return "neutral"
+    if round(float(strength), 2) <= 0:
+        return UNCHANGED
+    return f"{emotion} x{strength:.2f}"
+
+
 # --- the original project's tables, kept as data ------------------------------------
 
 #: pix2pixHD condition "signs" of the original project (drawn with OpenCV, BGR colours):

@@ -206,3 +206,16 @@ def test_the_summary_shows_the_face_unless_it_fills_the_photo(face_photo):
     assert (right - left) * (bottom - top) < 0.8 * tall.shape[0] * tall.shape[1]
     tight = photo[y0 - side // 8 : y1 + side // 8, x0 - side // 8 : x1 + side // 8]
     assert face_box(tight) is None
+
+
+def test_summary_image_claims_no_emotion_for_an_unchanged_face():
+    from s2e_lib.emotions import UNCHANGED, describe_edit
+    from s2e_lib.viz.pipeline import summary_image
+
+    face = np.full((64, 48, 3), 128, np.uint8)
+    probs = {"angry": 0.4, "neutral": 0.1, "fear": 0.1, "happy": 0.38, "sad": 0.02}
+    at_zero = [summary_image(face, face, probs, e, 0.0) for e in ("angry", "happy")]
+    assert np.array_equal(at_zero[0], at_zero[1])  # "edited: unchanged", whichever emotion won
+    assert not np.array_equal(at_zero[0], summary_image(face, face, probs, "angry", 0.5))
+    assert describe_edit("angry", 0.004) == UNCHANGED and describe_edit("angry", 0.6) == "angry x0.60"
+    assert describe_edit("neutral", 0.0) == "neutral"

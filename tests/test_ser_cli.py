@@ -229,3 +229,33 @@ def test_train_refuses_an_unknown_feature_kind_before_any_work(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --features: unknown feature kind 'mfcc'")
     assert not out.exists()
+
+
+def test_train_refuses_mixup_of_sequences_before_any_work(tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    code, _, err = run(capsys, "ser", "train", "--data", str(tmp_path), "--model", "crnn", "--mixup", "0.4", "--out", str(out))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: mixup mixes feature vectors")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_train_with_the_domain_shift_recipes_stores_them(tmp_path, capsys):
+    from s2e_lib.ser.checkpoint import read_checkpoint
+
+    corpus = make_corpus(tmp_path / "corpus", takes=2)
+    out = tmp_path / "model.pt"
+    code, stdout, _ = run(
+        capsys,
+        "ser", "train", "--data", str(corpus), "--model", "mlp", "--features", "stats",
+        "--epochs", "3", "--ensemble", "1", "--augment-copies", "0",
+        "--phone-copies", "1", "--mixup", "0.4", "--adversarial", "0.5", "--arousal-valence", "0.5",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, stdout
+    config = read_checkpoint(out)["train_config"]
+    assert (config["phone_copies"], config["mixup"], config["adversarial"], config["arousal_valence"]) == (
+        1, 0.4, 0.5, 0.5,
+    )  # fmt: skip
+    model = load_model(out)
+    assert model.labels == list(MISSION_EMOTIONS)

@@ -14,6 +14,51 @@ def ser() -> None:
     """Speech emotion recognition: train, eval, predict (mission emotions by default)."""
 
 
+def domain_options(fn):
+    """--phone-copies, --mixup, --adversarial, --arousal-valence: the domain-shift recipes of
+    :class:`s2e_lib.ser.train.TrainConfig` (docs/ser.md compares them), default the recipe's."""
+    options = [
+        click.option(
+            "--phone-copies",
+            type=click.IntRange(0, 100),
+            default=None,
+            help="Extra copies of every training clip through a phone: AGC, clipping, 300-3400 Hz, AMR-NB, noise.",
+        ),
+        click.option(
+            "--mixup",
+            type=click.FloatRange(0, 10),
+            default=None,
+            help="Cross-corpus mixup: Beta(a, a) mixing weight, e.g. 0.4 (0 = off).",
+        ),
+        click.option(
+            "--adversarial",
+            type=click.FloatRange(0, 100),
+            default=None,
+            help="Weight of the corpus-adversarial (gradient reversal) loss (0 = off).",
+        ),
+        click.option(
+            "--arousal-valence",
+            type=click.FloatRange(0, 100),
+            default=None,
+            help="Weight of the auxiliary arousal/valence regression head (0 = off).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _apply_domain_options(config, phone_copies, mixup, adversarial, arousal_valence) -> None:
+    for name, value in (
+        ("phone_copies", phone_copies),
+        ("mixup", mixup),
+        ("adversarial", adversarial),
+        ("arousal_valence", arousal_valence),
+    ):
+        if value is not None:
+            setattr(config, name, value)
+
+
 @ser.command()
 @click.option(
     "--data",
@@ -76,6 +121,7 @@ def ser() -> None:
     help="Centre every clip on its speaker's mean features (a model used with a voice profile: "
     "s2e ser profile / predict --adapt; docs/ser.md).",
 )
+@domain_options
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint file to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def train(
@@ -90,6 +136,10 @@ def train(
     augment_copies,
     feature_kind,
     speaker_centred,
+    phone_copies,
+    mixup,
+    adversarial,
+    arousal_valence,
     out,
     overwrite,
 ) -> None:
@@ -115,6 +165,7 @@ def train(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
+    _apply_domain_options(config, phone_copies, mixup, adversarial, arousal_valence)
     if feature_kind is not None:
         import dataclasses
 
@@ -204,6 +255,7 @@ def train(
     help="With --loco: centre every clip on its speaker's mean features (a model used with a voice profile: "
     "s2e ser profile / predict --adapt; docs/ser.md).",
 )
+@domain_options
 @click.option(
     "--jobs", type=PositiveInt(256), default=1, show_default=True, help="Feature extraction processes."
 )
@@ -228,6 +280,10 @@ def evaluate(
     n_models,
     augment_copies,
     speaker_centred,
+    phone_copies,
+    mixup,
+    adversarial,
+    arousal_valence,
     jobs,
     out_dir,
 ) -> int:
@@ -252,6 +308,7 @@ def evaluate(
             speaker_centred,
             jobs,
             out_dir,
+            (phone_copies, mixup, adversarial, arousal_valence),
         )
     from s2e_lib.ser.evaluate import evaluate_files
 
@@ -284,7 +341,17 @@ def evaluate(
 
 
 def _evaluate_loco(
-    data, recipe_name, test_only, within, robustness, n_models, augment_copies, speaker_centred, jobs, out_dir
+    data,
+    recipe_name,
+    test_only,
+    within,
+    robustness,
+    n_models,
+    augment_copies,
+    speaker_centred,
+    jobs,
+    out_dir,
+    domain=(None, None, None, None),
 ) -> int:
     from s2e_lib.errors import InputError
     from s2e_lib.ser.crosscorpus import cross_corpus_report, load_corpora, loco_markdown, write_report
@@ -303,6 +370,7 @@ def _evaluate_loco(
         config.n_models = n_models
     if augment_copies is not None:
         config.augment_copies = augment_copies
+    _apply_domain_options(config, *domain)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     table = scan_corpora(list(data))
     names = sorted(set(table["corpus"]))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from s2e_lib.emotions import UNCHANGED, describe_edit
 from s2e_lib.fileio import atomic_output, check_output, write_text_atomic
 from s2e_lib.pipeline.run import Pipeline, RunConfig, face_box, versions
 from s2e_lib.pipeline.timeline import ExpressionRenderer, Timeline, emotion_timeline, expression_track
@@ -42,7 +43,6 @@ STRIP_RGB = (255, 255, 255)
 TRACK_RGB = (228, 228, 228)
 MAX_STRENGTH = 1.5
 #: The caption over a frame whose strength is 0: the photo itself, no emotion claimed.
-UNCHANGED = "unchanged"
 
 
 def _font(size: int):
@@ -99,11 +99,7 @@ class FrameComposer:
         :data:`UNCHANGED` when the strength is 0 at the caption's two decimals (the top two
         emotions too close to tell apart, or ``--strength 0``): the photo itself, so no
         emotion is claimed."""
-        if emotion == "neutral":
-            return "neutral"
-        if round(float(strength), 2) <= 0:
-            return UNCHANGED
-        return f"{emotion} x{strength:.2f}"
+        return describe_edit(emotion, strength)
 
     def caption(self, emotion: str, strength: float, t: float) -> str:
         """The caption's text: time and :meth:`shown`."""

@@ -675,11 +675,17 @@ def _save_state(path: Path, model, optimizer, scheduler, epoch, history, best, c
 
 
 def check_centrable(config: TrainConfig, feature_config: FeatureConfig) -> None:
-    """InputError when ``config.speaker_centred`` asks to centre sequence features."""
+    """InputError when ``config.speaker_centred`` asks to centre sequence features, or
+    ``config.mixup`` to mix them."""
     if config.speaker_centred and feature_config.kind == "logmel":
         raise InputError(
             f"speaker-centred training needs vector features, not {feature_config.kind!r} "
             f"(model {config.model!r}); use e.g. --features {DEFAULT_FEATURES['mlp']}"
+        )
+    if config.mixup and feature_config.kind == "logmel":
+        raise InputError(
+            f"mixup mixes feature vectors, not {feature_config.kind!r} sequences (model {config.model!r}); "
+            f"use e.g. --features {DEFAULT_FEATURES['mlp']}"
         )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from s2e_lib.emotions import describe_edit
+
 #: One colour per mission emotion, used by every pipeline figure.
 EMOTION_COLORS = {
     "angry": "#d62728",
@@ -62,7 +64,7 @@ def summary_image(
     if title:
         draw.text((width // 2, 4), title, fill=(30, 30, 30), font=small, anchor="mt")
     x = pad
-    for im, caption in ((left, "input"), (right, f"edited: {emotion} x{strength:.2f}")):
+    for im, caption in ((left, "input"), (right, f"edited: {describe_edit(emotion, strength)}")):
         canvas.paste(im, (x, head))
         draw.text((x + im.width // 2, head - 6), caption, fill=(30, 30, 30), font=big, anchor="mb")
         x += im.width + pad
