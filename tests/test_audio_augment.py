@@ -330,4 +330,6 @@ def test_phone_chain_in_augment_and_stream_kept_without_it() -> None:
     # p_phone = 0 (the default) draws nothing: the default chain's output is as before
     explicit = A.AugmentConfig(p_phone=0.0)
     for seed in range(4):
-        assert np.array_equal(A.augment(x, SR, explicit, seed)[0], A.augment(x, SR, A.AugmentConfig(), seed)[0])
+        assert np.array_equal(
+            A.augment(x, SR, explicit, seed)[0], A.augment(x, SR, A.AugmentConfig(), seed)[0]
+        )

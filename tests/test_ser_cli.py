@@ -233,7 +233,19 @@ def test_train_refuses_an_unknown_feature_kind_before_any_work(tmp_path, capsys)
 
 def test_train_refuses_mixup_of_sequences_before_any_work(tmp_path, capsys):
     out = tmp_path / "model.pt"
-    code, _, err = run(capsys, "ser", "train", "--data", str(tmp_path), "--model", "crnn", "--mixup", "0.4", "--out", str(out))
+    code, _, err = run(
+        capsys,
+        "ser",
+        "train",
+        "--data",
+        str(tmp_path),
+        "--model",
+        "crnn",
+        "--mixup",
+        "0.4",
+        "--out",
+        str(out),
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: mixup mixes feature vectors")
     assert not out.exists()

@@ -80,7 +80,9 @@ def _train_with_head(adversarial: bool) -> float:
         w = torch.ones(32)
         loss = soft_cross_entropy(logits, eye5[y[idx]], torch.ones(32, 5, dtype=torch.bool), w)
         emb_for_head = emb if adversarial else emb.detach()
-        loss = loss + heads.loss(emb_for_head, eye5[y[idx]], eye3[corpus[idx]], w, 1.0 if not adversarial else step / 1200)
+        loss = loss + heads.loss(
+            emb_for_head, eye5[y[idx]], eye3[corpus[idx]], w, 1.0 if not adversarial else step / 1200
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -138,4 +140,12 @@ def test_fit_refuses_what_the_recipes_cannot_do() -> None:
         fit(list(x), y, [], [], 5, TrainConfig(epochs=1, adversarial=1.0), progress=False)
     seqs = [np.zeros((8, 30), np.float32) for _ in range(6)]
     with pytest.raises(ValueError, match="mixup"):
-        fit(seqs, [0, 1, 2, 3, 4, 0], [], [], 5, TrainConfig(model="crnn", epochs=1, mixup=0.4), progress=False)
+        fit(
+            seqs,
+            [0, 1, 2, 3, 4, 0],
+            [],
+            [],
+            5,
+            TrainConfig(model="crnn", epochs=1, mixup=0.4),
+            progress=False,
+        )

@@ -37,15 +37,12 @@ from s2e_lib.workbook import (
     run_notebook,
     strip_before_save,
 )
+from tests._git_checkout import git, notebook_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = list_notebooks(REPO / "notebooks")
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
 def _kernelspec() -> dict:
@@ -68,36 +65,14 @@ LANGUAGE_INFO = {
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
 
-def _clone(base: Path, names: list[str]) -> Path:
-    """A fresh clone of notebooks ``names`` as they are in this working tree (with
-    .gitattributes, .gitignore and notebooks/jupytext.toml), with the git filter
-    ``make install`` sets up."""
-    origin = base / "origin"
-    (origin / "notebooks").mkdir(parents=True)
-    for name in (".gitattributes", ".gitignore"):
-        shutil.copy2(REPO / name, origin / name)
-    shutil.copy2(REPO / "notebooks" / "jupytext.toml", origin / "notebooks")
-    for name in names:
-        for suffix in (".ipynb", ".py"):
-            shutil.copy2(REPO / "notebooks" / f"{name}{suffix}", origin / "notebooks")
-    _git(origin, "init", "-q")
-    install_git_filter(origin)
-    _git(origin, "add", "-A")
-    _git(origin, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "notebooks")
-    clone = base / "clone"
-    _git(base, "clone", "-q", str(origin), str(clone))
-    assert install_git_filter(clone), "a fresh clone has no filter yet: install_git_filter sets it"
-    return clone
-
-
 @pytest.fixture(scope="module")
 def quickstart_clone(tmp_path_factory) -> Path:
-    return _clone(tmp_path_factory.mktemp("quickstart"), ["00_quickstart"])
+    return notebook_checkout(tmp_path_factory.mktemp("quickstart"), ["00_quickstart"])
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    return _clone(tmp_path_factory.mktemp("all"), [p.stem for p in NOTEBOOKS])
+    return notebook_checkout(tmp_path_factory.mktemp("all"), [p.stem for p in NOTEBOOKS])
 
 
 def _save_as_jupyterlab(root: Path, name: str, hook: bool = True) -> None:
@@ -136,12 +111,12 @@ def _save_as_jupyterlab(root: Path, name: str, hook: bool = True) -> None:
 
 def _what_changed(root: Path) -> str:
     """``git status --porcelain`` and, for each changed file, the start of its diff against HEAD."""
-    status = _git(root, "status", "--porcelain")
+    status = git(root, "status", "--porcelain")
     details = []
     for line in status.splitlines():
         rel = line[3:]
-        if (root / rel).is_file() and _git(root, "ls-files", rel):
-            before = _git(root, "show", f"HEAD:{rel}").splitlines()
+        if (root / rel).is_file() and git(root, "ls-files", rel):
+            before = git(root, "show", f"HEAD:{rel}").splitlines()
             after = (root / rel).read_text(encoding="utf-8").splitlines()
             diff = list(difflib.unified_diff(before, after, f"HEAD:{rel}", rel, lineterm="", n=1))
             details.append("\n".join(diff[:30]))
@@ -153,15 +128,15 @@ def _assert_save_leaves_git_clean(clone: Path, name: str) -> None:
     one. A failure names the file and shows how it changed: a .py header or a kernelspec that
     differs means the pair was last synced with another setup (give the .ipynb this venv's
     kernelspec, then ``jupytext --sync notebooks/NAME.ipynb``)."""
-    assert _git(clone, "status", "--porcelain") == ""
+    assert git(clone, "status", "--porcelain") == ""
     try:
         _save_as_jupyterlab(clone, name)
-        assert _git(clone, "status", "--porcelain") == "", _what_changed(clone)
+        assert git(clone, "status", "--porcelain") == "", _what_changed(clone)
         for suffix in (".ipynb", ".py"):
             rel = f"notebooks/{name}{suffix}"
-            assert (clone / rel).read_text(encoding="utf-8") == _git(clone, "show", f"HEAD:{rel}")
+            assert (clone / rel).read_text(encoding="utf-8") == git(clone, "show", f"HEAD:{rel}")
     finally:
-        _git(clone, "checkout", "--", ".")
+        git(clone, "checkout", "--", ".")
 
 
 def test_saving_the_quickstart_in_jupyterlab_leaves_git_status_clean(quickstart_clone):
@@ -183,10 +158,10 @@ def test_without_the_save_hook_git_status_lists_the_saved_notebook(clone):
         _save_as_jupyterlab(clone, name, hook=False)
         saved = json.loads((clone / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
         assert any(cell.get("outputs") for cell in saved["cells"])
-        assert _git(clone, "status", "--porcelain").split() == ["M", f"notebooks/{name}.ipynb"]
-        assert _git(clone, "diff", "--stat") == ""  # what git would commit has not changed
+        assert git(clone, "status", "--porcelain").split() == ["M", f"notebooks/{name}.ipynb"]
+        assert git(clone, "diff", "--stat") == ""  # what git would commit has not changed
     finally:
-        _git(clone, "checkout", "--", ".")
+        git(clone, "checkout", "--", ".")
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -213,7 +188,7 @@ def test_the_save_hook_leaves_notebooks_git_does_not_filter(tmp_path):
         folder = tmp_path / place
         folder.mkdir()
         if place == "repo":
-            _git(folder, "init", "-q")
+            git(folder, "init", "-q")
         model = {"type": "notebook", "content": json.loads(nbformat.writes(nb))}
         strip_before_save(model, f"{place}/n.ipynb", Manager())
         assert model["content"]["cells"][0]["outputs"], place
@@ -243,10 +218,10 @@ def test_setup_is_idempotent(tmp_path):
     repo.mkdir()
     with pytest.raises(workbook.S2EError, match="not a git checkout"):
         install_git_filter(repo)
-    _git(repo, "init", "-q")
+    git(repo, "init", "-q")
     assert install_git_filter(repo)
-    assert _git(repo, "config", "--get", "filter.nbstripout.extrakeys").strip() == "metadata.language_info"
-    assert "nbstripout" in _git(repo, "check-attr", "filter", "--", "a.ipynb")
+    assert git(repo, "config", "--get", "filter.nbstripout.extrakeys").strip() == "metadata.language_info"
+    assert "nbstripout" in git(repo, "check-attr", "filter", "--", "a.ipynb")
     assert install_git_filter(repo) == []
     prefix = tmp_path / "env"
     settings = prefix / workbook.JUPYTER_HOOK_FILE

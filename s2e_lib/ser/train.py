@@ -316,7 +316,9 @@ def fit(
     y_val = np.asarray(val_labels, dtype=np.int64)
     sequence = train_features[0].ndim == 2
     if sequence and config.mixup:
-        raise ValueError("mixup needs vector features (a mix of two log-mel sequences of different lengths is not defined here)")
+        raise ValueError(
+            "mixup needs vector features (a mix of two log-mel sequences of different lengths is not defined here)"
+        )
     n_inputs = train_features[0].shape[0]
     model = build_model(ModelConfig(config.model, config.model_options), n_inputs, n_classes)
     group_ids = (
@@ -427,7 +429,10 @@ def fit(
             else:
                 logits, embedding = forward(x, lengths, with_embedding=True)
             loss = soft_cross_entropy(
-                logits, torch.from_numpy(q[mine]).to(device), torch.from_numpy(mask_b[mine]).to(device), w_mine
+                logits,
+                torch.from_numpy(q[mine]).to(device),
+                torch.from_numpy(mask_b[mine]).to(device),
+                w_mine,
             )
             if heads is not None:
                 progress_share = (epoch + i / max(1, len(order))) / max(1, config.epochs)
@@ -610,14 +615,18 @@ class AuxiliaryHeads(nn.Module):
         self.adversarial = float(config.adversarial) if n_groups > 1 else 0.0
         self.av_weight = float(config.arousal_valence)
         self.corpus = (
-            nn.Sequential(nn.Linear(width, 64), nn.ReLU(), nn.Linear(64, n_groups)) if self.adversarial else None
+            nn.Sequential(nn.Linear(width, 64), nn.ReLU(), nn.Linear(64, n_groups))
+            if self.adversarial
+            else None
         )
         self.arousal_valence = nn.Linear(width, 2) if self.av_weight else None
         if self.av_weight:
             names = list(labels) if labels is not None else list(MISSION_EMOTIONS)
             if len(names) != n_classes or any(n not in AROUSAL_VALENCE for n in names):
                 raise ValueError(f"no arousal/valence for labels {names} (n_classes {n_classes})")
-            self.register_buffer("av_table", torch.tensor([AROUSAL_VALENCE[n] for n in names], dtype=torch.float32))
+            self.register_buffer(
+                "av_table", torch.tensor([AROUSAL_VALENCE[n] for n in names], dtype=torch.float32)
+            )
 
     @property
     def active(self) -> bool:
@@ -759,7 +768,9 @@ def augmented_views(
 
         phone_spec = json.dumps({**PHONE_AUGMENTATION, **config.augmentation}, sort_keys=True)
         for k in range(config.phone_copies):
-            transforms = [Transform("augment", phone_spec, clip_seed(p, 1000 + k, config.seed)) for p in paths]
+            transforms = [
+                Transform("augment", phone_spec, clip_seed(p, 1000 + k, config.seed)) for p in paths
+            ]
             views.append(
                 extract_files(
                     paths,

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._git_checkout import git, notebook_checkout
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "00_quickstart.ipynb"
 NOTEBOOK_PATH = f"notebooks/{NOTEBOOK.name}"  # in the served checkout
@@ -67,32 +69,6 @@ LAB_SETTINGS = {
 }
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
-def _checkout(base: Path) -> Path:
-    """A fresh clone of notebook 00's pair (and what decides how git and jupytext treat it)
-    as it is in this working tree, with the git filter ``make install`` sets up."""
-    from s2e_lib.workbook import install_git_filter
-
-    origin = base / "origin"
-    (origin / "notebooks").mkdir(parents=True)
-    for name in (".gitattributes", ".gitignore"):
-        shutil.copy2(REPO / name, origin / name)
-    for path in (REPO / "notebooks" / "jupytext.toml", NOTEBOOK, NOTEBOOK.with_suffix(".py")):
-        shutil.copy2(path, origin / "notebooks" / path.name)
-    _git(origin, "init", "-q")
-    install_git_filter(origin)
-    _git(origin, "add", "-A")
-    _git(origin, "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "notebook 00")
-    root = base / "root"
-    _git(base, "clone", "-q", str(origin), str(root))
-    install_git_filter(root)
-    assert _git(root, "status", "--porcelain") == ""
-    return root
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,7 +102,7 @@ def lab(tmp_path_factory):
     if jupyter_save_hook() is not strip_before_save:
         pytest.fail("JupyterLab's save hook is not set up: run `make install` (s2e notebooks setup)")
     base = tmp_path_factory.mktemp("lab")
-    root = _checkout(base)
+    root = notebook_checkout(base, [NOTEBOOK.stem])
     settings = base / "settings"
     for name, values in LAB_SETTINGS.items():
         path = settings / name
@@ -343,6 +319,6 @@ def test_quickstart_runs_in_jupyterlab_and_its_panel_tells_the_truth(page, lab, 
     while notebook_file.stat().st_mtime_ns == before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert notebook_file.stat().st_mtime_ns != before, "JupyterLab did not write the notebook"
-    status_lines = _git(root, "status", "--porcelain")
-    assert status_lines == "", f"saving changed tracked files:\n{status_lines}{_git(root, 'diff')[:3000]}"
+    status_lines = git(root, "status", "--porcelain")
+    assert status_lines == "", f"saving changed tracked files:\n{status_lines}{git(root, 'diff')[:3000]}"
     print(f"\nrun all cells: {run_all_s:.1f} s; whole browser check: {time.monotonic() - started:.1f} s")
