@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--test-only", default="turev")
     parser.add_argument("--within", action="store_true")
     parser.add_argument("--robustness", action="store_true")
+    parser.add_argument(
+        "--conditions", default=None, help="with --robustness: comma-separated conditions (default: all)"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--report", default=None, help="also write the report files into this new folder")
@@ -62,6 +65,7 @@ def main() -> None:
         test_only=test_only,
         within=args.within,
         robustness=args.robustness,
+        robustness_conditions=args.conditions.split(",") if args.conditions else None,
         n_jobs=args.jobs,
         log=lambda line: print(line, flush=True),
     )
