@@ -749,27 +749,16 @@ def augmented_views(
 
     paths = list(df["audio_path"])
     spec = json.dumps(config.augmentation, sort_keys=True) if config.augmentation else ""
-    views = []
-    for k in range(config.augment_copies):
-        transforms = [Transform("augment", spec, clip_seed(p, k, config.seed)) for p in paths]
-        views.append(
-            extract_files(
-                paths,
-                feature_config,
-                cache_dir,
-                n_jobs,
-                progress,
-                transforms=transforms,
-                desc=f"augmented copy {k + 1}/{config.augment_copies}",
-            )
-        )
-    if config.phone_copies:
-        from s2e_lib.audio.augment import PHONE_AUGMENTATION
+    from s2e_lib.audio.augment import PHONE_AUGMENTATION
 
-        phone_spec = json.dumps({**PHONE_AUGMENTATION, **config.augmentation}, sort_keys=True)
-        for k in range(config.phone_copies):
+    phone_spec = json.dumps({**PHONE_AUGMENTATION, **config.augmentation}, sort_keys=True)
+    # (spec, first copy number of its seeds, copies, name): phone copies are seeded apart
+    kinds = [(spec, 0, config.augment_copies, "augmented"), (phone_spec, 1000, config.phone_copies, "phone")]
+    views = []
+    for kind_spec, first, copies, name in kinds:
+        for k in range(copies):
             transforms = [
-                Transform("augment", phone_spec, clip_seed(p, 1000 + k, config.seed)) for p in paths
+                Transform("augment", kind_spec, clip_seed(p, first + k, config.seed)) for p in paths
             ]
             views.append(
                 extract_files(
@@ -779,7 +768,7 @@ def augmented_views(
                     n_jobs,
                     progress,
                     transforms=transforms,
-                    desc=f"phone copy {k + 1}/{config.phone_copies}",
+                    desc=f"{name} copy {k + 1}/{copies}",
                 )
             )
     for speed in config.speeds:
