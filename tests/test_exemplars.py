@@ -51,6 +51,18 @@ def test_the_library_ships_with_the_package_and_credits_its_source():
     assert "CC BY 4.0" in card and "DeBruine" in card and "10.6084/m9.figshare.5047666" in card
 
 
+def test_the_library_holds_real_closed_mouths():
+    lib = exemplars.load_library()
+    have = [k for k in range(len(lib)) if lib.has_closed_mouth(k)]
+    assert len(have) >= 40
+    crop, points = lib.closed_mouth(have[0])
+    assert crop.ndim == 3 and points.shape == (20, 2)
+    # lips at rest: the inner contours meet (points 62 / 66 are 14 / 18 of the 20)
+    assert np.linalg.norm(points[14] - points[18]) / exemplars.MOUTH_IOD < 0.04
+    lip, skin = exemplars.lip_and_skin_colour(crop, points, exemplars.MOUTH_IOD)
+    assert lip[0] - lip[1] > skin[0] - skin[1]  # lips are redder than the skin around them
+
+
 def test_excluding_leaves_a_person_out():
     full = exemplars.load_library()
     first = str(full.ids[0])
@@ -59,6 +71,8 @@ def test_excluding_leaves_a_person_out():
         assert first not in set(map(str, lib.ids)) and len(lib) == len(full) - 1
         k = next(k for k in range(len(lib)) if lib.has_mouth(k))
         assert lib.mouth(k)[0].shape[2] == 3  # the JPEG buffer was re-indexed correctly
+        k = next(k for k in range(len(lib)) if lib.has_closed_mouth(k))
+        assert lib.closed_mouth(k)[0].shape[2] == 3
     assert len(exemplars.load_library()) == len(full)
 
 
@@ -123,6 +137,33 @@ def test_an_open_mouth_keeps_its_own_teeth(astronaut):
     image, face = astronaut
     result = WarpEditor().edit(image, "happy", 1.0, faces=[face])
     assert result.info["mouth_open"] and result.info["teeth_from"] is None
+
+
+def test_a_toothy_smile_is_closed_over_real_lips_for_every_other_emotion(astronaut, hopper):
+    from s2e_lib.edit.warp.geometry import _poly_mask
+    from s2e_lib.edit.warp.landmarks import toothy_smile
+
+    image, face = astronaut
+    assert toothy_smile(face.landmarks) and not toothy_smile(hopper[1].landmarks)
+    talking = face.landmarks.copy()  # the same mouth opened by the jaw, corners level with its middle
+    frame = FaceFrame.from_landmarks(talking)
+    pts = frame.to_face(talking)
+    pts[[48, 60], 1] = pts[[54, 64], 1] = (pts[62, 1] + pts[66, 1]) / 2
+    assert mouth_gap(frame.to_image(pts)) > 0.08 and not toothy_smile(frame.to_image(pts))
+    teeth = _poly_mask(image.shape[:2], face.landmarks[60:68]) > 0.9
+    luma = image.astype(float) @ [0.299, 0.587, 0.114]
+    editor = WarpEditor()
+    for emotion in ("neutral", "sad", "angry", "fear"):
+        out = editor.edit(image, emotion, 1.0, faces=[face])
+        target = out.info["target_landmarks"]
+        assert mouth_gap(target) < 0.03, emotion  # closed
+        edited = out.image.astype(float)
+        # where her teeth were is lip or skin now: darker, and redder than it is green
+        assert np.percentile(edited[teeth] @ [0.299, 0.587, 0.114], 90) < np.percentile(luma[teeth], 90) - 25
+        assert np.median(edited[teeth][:, 0] - edited[teeth][:, 1]) > 25
+    # nothing is pasted at strength 0
+    still = editor.edit(image, "neutral", 0.0, faces=[face])
+    assert np.array_equal(still.image, image)
 
 
 def test_teeth_follow_the_photos_light():
@@ -202,7 +243,7 @@ def test_the_library_builds_from_the_frl_set(tmp_path):
     if not (frl / "london_info.csv").is_file():
         pytest.skip("../shared/data/frl_london is absent")
     out = build(frl, tmp_path, limit=8)
-    assert 0 < out["kept"] <= 8 and out["mouths"] <= out["kept"]
+    assert 0 < out["kept"] <= 8 and out["mouths"] <= out["kept"] and 0 < out["closed mouths"] <= out["kept"]
     with np.load(tmp_path / exemplars.LIBRARY, allow_pickle=False) as z:
         lib = exemplars.ExemplarLibrary(**{k: z[k] for k in exemplars.ExemplarLibrary.__dataclass_fields__})
     assert len(lib) == out["kept"] and lib.log_ratio.shape[1:] == exemplars.canon_shape()

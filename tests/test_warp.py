@@ -61,20 +61,10 @@ def _measures(p):
     [
         ("happy", {"corner_y": -0.03, "mouth_width": +0.05}),
         ("sad", {"corner_y": +0.05, "inner_brow_y": -0.08}),
-        (
-            "angry",
-            {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02, "lip_gap": +0.08},
-        ),  # teeth bared
-        (
-            "fear",
-            {
-                "inner_brow_y": -0.03,
-                "brow_gap": -0.05,
-                "eye_open": +0.04,
-                "lip_gap": +0.015,
-                "mouth_width": +0.1,
-            },
-        ),
+        # (the astronaut's toothy smile is closed for anger and fear, recipes.TOOTHY_SMILE: their
+        # parted lips over real teeth are tested on a closed mouth in test_exemplars.py)
+        ("angry", {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02}),
+        ("fear", {"inner_brow_y": -0.03, "brow_gap": -0.05, "eye_open": +0.04, "mouth_width": +0.1}),
         ("surprised", {"lip_gap": +0.15, "eye_open": +0.03, "inner_brow_y": -0.1}),
     ],
 )
@@ -459,14 +449,30 @@ def test_anatomical_limit_scales_a_region_as_a_whole():
     assert out[19, 1] == pytest.approx(-0.10)
 
 
-def test_sad_keeps_an_open_mouth_half_open(face):
-    """The astronaut smiles with her teeth showing: closing that mouth stretched the lips
-    over the teeth into a balloon; sadness keeps half the opening instead."""
+def test_a_toothy_smile_closes_to_lips_at_rest_not_a_balloon(face):
+    """The astronaut smiles with her teeth showing. Kept half open, her teeth made every
+    sad / angry / fear edit read happy; closed with painted lips over the stretched ones, the
+    mouth became a balloon. Now it closes (recipes.TOOTHY_SMILE) onto lips of a resting
+    thickness (exemplars.resting_lips), no taller than her smiling mouth was."""
+    from s2e_lib.edit.warp.exemplars import resting_lips
+
     frame = FaceFrame.from_landmarks(face.landmarks)
     rest = _measures(frame.to_face(face.landmarks))
-    sad = _measures(frame.to_face(target_landmarks(face.landmarks, "sad", 1.0)))
     assert rest["lip_gap"] > 0.08
-    assert 0.3 * rest["lip_gap"] < sad["lip_gap"] < rest["lip_gap"]
+    smiling_height = np.ptp(frame.to_face(face.landmarks)[48:60, 1])
+    for emotion in ("sad", "neutral", "angry", "fear"):
+        target = target_landmarks(face.landmarks, emotion, 1.0)
+        assert _measures(frame.to_face(target))["lip_gap"] < 0.03, emotion
+        lips = frame.to_face(resting_lips(target))
+        height = lips[57, 1] - lips[51, 1]
+        assert 0.15 < height < smiling_height, (emotion, height)
+    # a jaw opened in speech (corners level with the opening) keeps half its opening for sadness
+    pts = frame.to_face(face.landmarks)
+    pts[[48, 60], 1] = pts[[54, 64], 1] = (pts[62, 1] + pts[66, 1]) / 2
+    talking = frame.to_image(pts)
+    gap = _measures(pts)["lip_gap"]
+    sad = _measures(frame.to_face(target_landmarks(talking, "sad", 1.0)))
+    assert 0.3 * gap < sad["lip_gap"] < gap
 
 
 def test_the_lash_line_sits_on_the_lid_not_over_the_uncovered_white(face, astronaut, monkeypatch):

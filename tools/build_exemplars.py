@@ -30,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 STABLE = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]
+#: A neutral photo's inner lips closer than this (IOD) make a closed mouth worth keeping.
+CLOSED_OPENING = 0.04
 
 
 def _log(msg: str) -> None:
@@ -105,6 +107,14 @@ def _masked_blur(x: np.ndarray, w: np.ndarray, sigma: float) -> np.ndarray:
     return num / np.maximum(den, 1e-3)
 
 
+def _jpeg(crop: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(crop).save(buf, format="JPEG", quality=92)
+    return np.frombuffer(buf.getvalue(), np.uint8)
+
+
 def _mouth_crop(smile: np.ndarray, pts: np.ndarray):
     """The smiling mouth at MOUTH_IOD px per IOD: (crop, 20 lip points in it, teeth share, opening IOD)."""
     import cv2
@@ -143,7 +153,6 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
     import csv
 
     import cv2
-    from PIL import Image
     from tqdm.auto import tqdm
 
     from s2e_lib.edit.warp import exemplars as ex
@@ -191,6 +200,7 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
     mean_canon = ex.face_to_canon(mean_shape)
     border = ex.frame_border(shape)
     rows, fields, ratios, skin_lab, light, sclera, teeth, jpegs, mouth_pts = ([] for _ in range(9))
+    closed_jpegs, closed_pts = [], []
     for fid, neutral, smile_n, ln, ls_n, frame, field, score in tqdm(pairs, desc="ratio images"):
         nc = _to_canon(neutral, frame, shape).astype(np.float32)
         sc = _to_canon(smile_n, frame, shape).astype(np.float32)
@@ -211,12 +221,14 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         crop, lips, share, opening = _mouth_crop(smile_n, ls_n)
         teeth.append(share)
         if share >= 0.25 and opening >= 0.06:
-            buf = io.BytesIO()
-            Image.fromarray(crop).save(buf, format="JPEG", quality=92)
-            jpegs.append(np.frombuffer(buf.getvalue(), np.uint8))
+            jpegs.append(_jpeg(crop))
         else:
             jpegs.append(np.zeros(0, np.uint8))
         mouth_pts.append(lips)
+        # the same person's mouth at rest: what a wide-open photo mouth is closed with
+        crop, lips, _, opening = _mouth_crop(neutral, ln)
+        closed_jpegs.append(_jpeg(crop) if opening < CLOSED_OPENING else np.zeros(0, np.uint8))
+        closed_pts.append(lips)
         fields.append(field)
         row = info.get(fid, {})
         rows.append(
@@ -228,6 +240,7 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
                 mouth_smile=None if score is None else round(score, 2),
                 teeth=round(share, 2),
                 mouth_crop=len(jpegs[-1]) > 0,
+                closed_crop=len(closed_jpegs[-1]) > 0,
             )
         )
     # the geometry of a smile that shows the upper teeth: the mean over those that do
@@ -249,6 +262,9 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         mouth_offsets=offsets,
         mouth_jpeg=np.concatenate(jpegs) if jpegs else np.zeros(0, np.uint8),
         mouth_points=np.array(mouth_pts, np.float32),
+        closed_offsets=np.concatenate([[0], np.cumsum([len(j) for j in closed_jpegs])]).astype(np.int64),
+        closed_jpeg=np.concatenate(closed_jpegs) if closed_jpegs else np.zeros(0, np.uint8),
+        closed_points=np.array(closed_pts, np.float32),
     )
     tmp.replace(target)
     _write_card(out / "MODEL_CARD.md", rows, len(ids), use_mesh)
@@ -256,6 +272,7 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         "people": len(ids),
         "kept": len(rows),
         "mouths": int(sum(r["mouth_crop"] for r in rows)),
+        "closed mouths": int(sum(r["closed_crop"] for r in rows)),
         "bytes": target.stat().st_size,
     }
 
@@ -266,7 +283,8 @@ def _write_card(path: Path, rows: list[dict], n_people: int, used_mesh: bool) ->
         "",
         "Expression ratio images and mouth interiors of real smiles, used by the warp editor",
         "(`s2e_lib/edit/warp/exemplars.py`): `happy` edits take the ratio images, the mean toothy smile",
-        "and a mouth; `angry` and `fear` edits that part closed lips take a mouth. Built by",
+        "and a mouth; `angry` and `fear` edits that part closed lips take a mouth; an edit that closes",
+        "a wide-open mouth takes a closed one. Built by",
         "`python -m tools.build_exemplars`.",
         "",
         "## Source and licence",
@@ -281,7 +299,8 @@ def _write_card(path: Path, rows: list[dict], n_people: int, used_mesh: bool) ->
         "ratio smile ÷ neutral (after warping the neutral photo onto the smile's landmarks), limited to",
         "cheek and mouth skin, its slow part removed, warped onto the library's mean smile and stored as",
         "int8 log-ratios (64 px per inter-ocular distance); the smiling mouth cropped (160 px per",
-        "inter-ocular distance, JPEG quality 92) where it shows the upper teeth.",
+        "inter-ocular distance, JPEG quality 92) where it shows the upper teeth; the neutral photo's",
+        "closed mouth cropped the same way (lips closer than 0.04 inter-ocular distances).",
         "",
         "The set holds neutral and smiling views only: sad, angry and fear edits use no ratio image.",
         "",
@@ -294,15 +313,16 @@ def _write_card(path: Path, rows: list[dict], n_people: int, used_mesh: bool) ->
         "",
         f"{len(rows)} of the set's {n_people} people (faint smiles left out: "
         + ("MediaPipe mouthSmile < 0.3" if used_mesh else "mouth corners raised < 0.04 IOD")
-        + f"); {sum(r['mouth_crop'] for r in rows)} mouth crops.",
+        + f"); {sum(r['mouth_crop'] for r in rows)} smiling mouth crops, "
+        + f"{sum(r['closed_crop'] for r in rows)} closed mouths at rest.",
         "",
-        "| id | age | sex | ethnicity | mouthSmile | teeth share | mouth crop |",
-        "|---|---|---|---|---|---|---|",
+        "| id | age | sex | ethnicity | mouthSmile | teeth share | mouth crop | closed mouth |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['id']} | {r['age']} | {r['sex']} | {r['ethnicity']} | {r['mouth_smile']} | {r['teeth']} | "
-            f"{'yes' if r['mouth_crop'] else 'no'} |"
+            f"{'yes' if r['mouth_crop'] else 'no'} | {'yes' if r['closed_crop'] else 'no'} |"
         )
     path.write_text("\n".join(lines) + "\n")
 

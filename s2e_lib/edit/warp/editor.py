@@ -93,9 +93,11 @@ def warp_face(
     src = np.asarray(landmarks, np.float64)
     if glasses is None:
         glasses = strength > 0 and glasses_evidence(rgb, src).present
-    # parted lips get real teeth, a smile real creases too, from the exemplar library (exemplars.py)
-    library = _smile_library() if RECIPES[emotion].real_mouth and strength > 0 else None
     closed = mouth_gap(src) < OPEN_MOUTH
+    # parted lips get real teeth, a smile real creases too, a closing mouth real closed lips,
+    # from the exemplar library (exemplars.py)
+    real_mouth = RECIPES[emotion].real_mouth
+    library = _smile_library() if strength > 0 else None
     smile = library is not None and emotion == "happy"
     mouth_field = exemplars.SMILE_GAIN * library.smile_field[48:68] if smile and closed else None
     dst = target_landmarks(src, emotion, strength, rigid_eyes=glasses, mouth_field=mouth_field)
@@ -167,12 +169,22 @@ def warp_face(
         sy, sx, o = _window(dst[48:68], origin, frame.iod, img.shape)
         img[sy, sx] = _cover_teeth(img[sy, sx], dst, mouth_w[sy, sx], rgb, src, frame.iod, o, stats)
         if mouth_w.max() > 0.05 and np.linalg.norm(dst[66] - dst[62]) < 0.03 * frame.iod:
-            img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o, stats)
+            shut = exemplars.pick_closed_mouth(rgb, src, library) if library is not None else None
+            if shut is not None:  # (a window that holds the lips at rest and the skin around them)
+                rest = exemplars.resting_lips(dst)[48:60]
+                wy, wx, wo = _window(rest + 0.4 * (rest - rest.mean(0)), origin, frame.iod, img.shape)
+                img[wy, wx] = exemplars.transfer_closed_mouth(
+                    img[wy, wx], dst, wo, shut, rgb, src, stats, library
+                )
+            else:
+                img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o, stats)
         opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
         # an open mouth keeps its own interior, warped with the lips; where a closed one parts,
         # it shows a real mouth from the exemplar library (happy, angry, fear) or a dark gap
         picks = exemplars.choose_exemplars(rgb, src, library) if smile else []
-        teeth = exemplars.pick_mouth(rgb, src, library) if library is not None and closed else None
+        teeth = (
+            exemplars.pick_mouth(rgb, src, library) if library is not None and real_mouth and closed else None
+        )
         if teeth is not None and opened > 0.02 * frame.iod:
             img[sy, sx] = exemplars.transfer_mouth(img[sy, sx], dst, o, teeth, rgb, src, stats, library)
         elif not mouth_w.any() and opened > 0.02 * frame.iod:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
@@ -72,6 +72,10 @@ MAX_DARKENING, MAX_LIGHTENING = 0.78, 1.12
 #: pale warm skin (an unseen group-photo face, looked at 2x) read as grey smudges; real skin
 #: in shade is redder, not greyer.
 RATIO_SHADOW_TINT = np.array([0.55, 1.0, 1.3], np.float32)
+#: Blur (Gaussian sigma, px) a crop from the library carries once resampled into a photo:
+#: a closed mouth pasted into a photo is blurred only by the photo's blur beyond this (in
+#: quadrature). With the photo's whole blur added, a pasted mouth looked soft at 2x.
+EXEMPLAR_BLUR = 1.0
 #: How many nearest exemplars' ratio images are averaged.
 N_BLEND = 4
 
@@ -151,6 +155,9 @@ class ExemplarLibrary:
     mouth_offsets: np.ndarray  # (K + 1,) into mouth_jpeg; equal neighbours = no mouth crop
     mouth_jpeg: np.ndarray  # uint8 JPEG bytes of the mouth crops, concatenated
     mouth_points: np.ndarray  # (K, 20, 2) lip landmarks 48–67 in each crop's pixels
+    closed_offsets: np.ndarray  # (K + 1,) into closed_jpeg: the same person's neutral, closed mouth
+    closed_jpeg: np.ndarray  # uint8 JPEG bytes of the closed-mouth crops, concatenated
+    closed_points: np.ndarray  # (K, 20, 2) lip landmarks 48–67 in each closed-mouth crop
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -161,10 +168,13 @@ class ExemplarLibrary:
     def has_mouth(self, k: int) -> bool:
         return self.mouth_offsets[k + 1] > self.mouth_offsets[k]
 
+    def has_closed_mouth(self, k: int) -> bool:
+        return self.closed_offsets[k + 1] > self.closed_offsets[k]
+
     def subset(self, keep: list[int]) -> ExemplarLibrary:
         """The library restricted to the exemplars ``keep`` (the mean shapes stay the full library's)."""
-        parts = [self.mouth_jpeg[self.mouth_offsets[k] : self.mouth_offsets[k + 1]] for k in keep]
-        offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+        mouth_offsets, mouth_jpeg = _subset_blobs(self.mouth_offsets, self.mouth_jpeg, keep)
+        closed_offsets, closed_jpeg = _subset_blobs(self.closed_offsets, self.closed_jpeg, keep)
         return ExemplarLibrary(
             ids=self.ids[keep],
             mean_shape=self.mean_shape,
@@ -174,17 +184,35 @@ class ExemplarLibrary:
             light=self.light[keep],
             sclera=self.sclera[keep],
             teeth=self.teeth[keep],
-            mouth_offsets=offsets,
-            mouth_jpeg=np.concatenate(parts) if parts else np.zeros(0, np.uint8),
+            mouth_offsets=mouth_offsets,
+            mouth_jpeg=mouth_jpeg,
             mouth_points=self.mouth_points[keep],
+            closed_offsets=closed_offsets,
+            closed_jpeg=closed_jpeg,
+            closed_points=self.closed_points[keep],
         )
 
     def mouth(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(RGB crop, (20, 2) lip landmarks 48–67 in the crop) of exemplar ``k``."""
-        from PIL import Image
+        """(RGB crop, (20, 2) lip landmarks 48–67 in the crop) of exemplar ``k``'s smile."""
+        return _decode(self.mouth_jpeg, self.mouth_offsets, k), self.mouth_points[k]
 
-        buf = self.mouth_jpeg[self.mouth_offsets[k] : self.mouth_offsets[k + 1]].tobytes()
-        return np.asarray(Image.open(io.BytesIO(buf)).convert("RGB")), self.mouth_points[k]
+    def closed_mouth(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB crop, (20, 2) lip landmarks 48–67 in the crop) of exemplar ``k``'s closed mouth at rest."""
+        return _decode(self.closed_jpeg, self.closed_offsets, k), self.closed_points[k]
+
+
+def _decode(blob: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
+    from PIL import Image
+
+    buf = blob[offsets[k] : offsets[k + 1]].tobytes()
+    return np.asarray(Image.open(io.BytesIO(buf)).convert("RGB"))
+
+
+def _subset_blobs(offsets: np.ndarray, blob: np.ndarray, keep: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, concatenated bytes) of the blobs ``keep`` of a concatenated blob array."""
+    parts = [blob[offsets[k] : offsets[k + 1]] for k in keep]
+    new = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    return new, (np.concatenate(parts) if parts else np.zeros(0, np.uint8))
 
 
 _EXCLUDED: frozenset[str] = frozenset()
@@ -415,6 +443,13 @@ def mouth_interior(
     """
     lib = library or load_library()
     crop, pts = lib.mouth(pick)
+    rgbw = np.dstack([crop.astype(np.float32), interior_weight(crop, pts)])
+    out = _warp_mouth_crop(rgbw, pts, target, shape, origin)
+    return out[..., :3], out[..., 3]
+
+
+def _warp_mouth_crop(crop: np.ndarray, pts: np.ndarray, target: np.ndarray, shape, origin) -> np.ndarray:
+    """A mouth crop (lip landmarks ``pts`` 48–67) warped onto ``target``'s lips (68 points)."""
     frame = FaceFrame.from_landmarks(target)
     lips = np.asarray(target[48:68], np.float64)
     # pins a little outside the lips keep the warp tame around the mouth
@@ -422,16 +457,135 @@ def mouth_interior(
     ring_t = centre + 1.8 * (lips[:12] - centre)
     ring_c = pts[:12].mean(0) + 1.8 * (pts[:12] - pts[:12].mean(0))
     step = int(np.clip(frame.iod / 24, 1, 6))
-    rgbw = np.dstack([crop.astype(np.float32), interior_weight(crop, pts)])
-    out = dense_warp(
-        rgbw,
+    return dense_warp(
+        np.asarray(crop, np.float32),
         np.vstack([pts, ring_c]),
         np.vstack([lips, ring_t]),
         shape,
         origin=origin,
         step=step,
     )
-    return out[..., :3], out[..., 3]
+
+
+#: Resting half-thickness of the closed lips (IOD, from the lip line, at the outer lip points
+#: 49–53 and 55–59): a smile stretches the lips thin, and closing the mouth gives it back.
+RESTING_UPPER_LIP = np.array([0.07, 0.09, 0.08, 0.09, 0.07])
+RESTING_LOWER_LIP = np.array([0.07, 0.10, 0.11, 0.10, 0.07])
+
+
+def resting_lips(target: np.ndarray) -> np.ndarray:
+    """``target`` (68 points) with closed lips at least their resting thickness around the lip line."""
+    out = np.asarray(target, np.float64).copy()
+    frame = FaceFrame.from_landmarks(out)
+    lips = frame.to_face(out[48:68])
+    line_y = lips[12:20][[1, 2, 3, 5, 6, 7], 1].mean()
+    lips[1:6, 1] = np.minimum(lips[1:6, 1], line_y - RESTING_UPPER_LIP)
+    lips[7:12, 1] = np.maximum(lips[7:12, 1], line_y + RESTING_LOWER_LIP)
+    out[48:68] = frame.to_image(lips)
+    return out
+
+
+def lip_and_skin_colour(
+    rgb: np.ndarray, lips: np.ndarray, iod: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Median RGB of the lips (the redder half between the outer and inner contours of the 20
+    lip points ``lips``) and of the skin in a band 0.06–0.16 IOD around them; None when either
+    shows too few pixels."""
+    import cv2
+
+    from s2e_lib.edit.warp.geometry import _poly_mask
+
+    pts = np.asarray(lips, np.float64)
+    pad = int(np.ceil(0.2 * iod))
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + pad + 1
+    patch = np.asarray(rgb[y0:y1, x0:x1], np.float32)
+    if patch.size == 0:
+        return None
+    shape = patch.shape[:2]
+    outer = _poly_mask(shape, pts[:12] - (x0, y0)) > 0.5
+    inner = _poly_mask(shape, pts[12:20] - (x0, y0)) > 0.5
+    ring = outer & ~inner
+    near = cv2.dilate(outer.astype(np.uint8), _disc(0.06 * iod)) > 0
+    far = cv2.dilate(outer.astype(np.uint8), _disc(0.16 * iod)) > 0
+    band = far & ~near
+    if ring.sum() < 8 or band.sum() < 8:
+        return None
+    px = patch[ring]
+    red = px[:, 0] - px[:, 1]
+    return np.median(px[red >= np.median(red)], axis=0), np.median(patch[band], axis=0)
+
+
+def _disc(radius: float) -> np.ndarray:
+    import cv2
+
+    k = 2 * max(1, int(round(radius))) + 1
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+
+
+def pick_closed_mouth(
+    rgb: np.ndarray, landmarks: np.ndarray, library: ExemplarLibrary | None = None
+) -> int | None:
+    """The exemplar whose closed mouth suits the face: nearest in the cheeks' colour and the
+    light's direction (lips go with skin tone). None when the library has no closed mouth."""
+    lib = library or load_library()
+    have = [k for k in range(len(lib)) if lib.has_closed_mouth(k)]
+    if not have:
+        return None
+    lab, light = skin_measure(rgb, landmarks)
+    return min(
+        have,
+        key=lambda k: (
+            ((lib.skin_lab[k, 0] - lab[0]) / 8.0) ** 2
+            + ((lib.skin_lab[k, 1] - lab[1]) / 4.0) ** 2
+            + ((lib.skin_lab[k, 2] - lab[2]) / 4.0) ** 2
+            + ((lib.light[k] - light) / 0.1) ** 2
+        ),
+    )
+
+
+def transfer_closed_mouth(
+    img: np.ndarray,
+    target: np.ndarray,
+    origin,
+    pick: int,
+    rgb_src: np.ndarray,
+    src: np.ndarray,
+    stats,
+    library: ExemplarLibrary | None = None,
+) -> np.ndarray:
+    """Close a wide-open mouth with a real closed mouth: ``img`` (float RGB window at ``origin``).
+
+    Closing a toothy smile leaves lips stretched thin over squeezed teeth; painted lips there
+    read as painted at 2x. The exemplar's mouth at rest (lips and the skin just around them) is
+    warped onto the target lips at their resting thickness (:func:`resting_lips`), its colours
+    mapped per channel so that its skin and lips take the photo's skin and lip colours, given
+    the photo's blur and grain and Poisson-blended.
+    """
+    from s2e_lib.edit.warp.geometry import _poly_mask
+    from s2e_lib.edit.warp.photo import composite
+
+    lib = library or load_library()
+    crop, pts = lib.closed_mouth(pick)
+    iod = FaceFrame.from_landmarks(target).iod
+    lips = resting_lips(target)
+    shape = img.shape[:2]
+    import cv2
+
+    on_lip = cv2.GaussianBlur(_poly_mask(crop.shape[:2], pts[:12]), (0, 0), 0.02 * MOUTH_IOD)
+    warped = _warp_mouth_crop(np.dstack([crop.astype(np.float32), on_lip]), pts, lips, shape, origin)
+    warped, on_lip = warped[..., :3], warped[..., 3:]
+    theirs = lip_and_skin_colour(crop, pts, MOUTH_IOD)
+    own = lip_and_skin_colour(rgb_src, src[48:68], FaceFrame.from_landmarks(src).iod)
+    if theirs is not None and own is not None:  # the photo's skin and lip colours, the exemplar's texture
+        skin_gain = np.clip(own[1] / np.maximum(theirs[1], 1.0), 0.4, 2.5)
+        lip_gain = np.clip(own[0] / np.maximum(theirs[0], 1.0), 0.4, 2.5)
+        warped = warped * (skin_gain + on_lip * (lip_gain - skin_gain))
+    grown = _poly_mask(shape, np.asarray(lips[48:60], np.float64) - origin)
+    alpha = cv2.GaussianBlur(cv2.dilate(grown, _disc(0.05 * iod)), (0, 0), max(0.8, 0.02 * iod))
+    # a real photo's mouth brings its own blur: add only what the photo has beyond it
+    own_blur = float(np.sqrt(max(0.0, stats.blur**2 - EXEMPLAR_BLUR**2)))
+    return composite(img, warped, alpha, replace(stats, blur=own_blur), seed=pick, poisson=False)
 
 
 def transfer_mouth(

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, recipe_field, saturate, within_anatomy
+from s2e_lib.edit.warp.recipes import (
+    OPEN_MOUTH,
+    PARTING_AUS,
+    RECIPES,
+    TOOTHY_SMILE,
+    recipe_field,
+    saturate,
+    within_anatomy,
+)
 from s2e_lib.emotions import parse_emotion
 from s2e_lib.errors import InputError
 
@@ -115,6 +123,20 @@ def relax_mouth(
     return pts
 
 
+def smile_lift(face_pts: np.ndarray) -> float:
+    """How far (IOD) the lip corners sit above the middle of the inner lips (face-frame points)."""
+    return float((face_pts[62, 1] + face_pts[66, 1]) / 2 - face_pts[[48, 54], 1].mean())
+
+
+def toothy_smile(landmarks: np.ndarray) -> bool:
+    """An open mouth smiling (corners :data:`~s2e_lib.edit.warp.recipes.TOOTHY_SMILE` above its
+    opening's middle): recipes that relax the mouth close it completely."""
+    if mouth_gap(landmarks) < OPEN_MOUTH:
+        return False
+    frame = FaceFrame.from_landmarks(landmarks)
+    return smile_lift(frame.to_face(landmarks)) >= TOOTHY_SMILE
+
+
 def mouth_gap(landmarks: np.ndarray) -> float:
     """The inner lips' largest vertical gap, in inter-ocular distances."""
     frame = FaceFrame.from_landmarks(landmarks)
@@ -221,18 +243,20 @@ def target_landmarks(
     pts = frame.to_face(landmarks)
     recipe = RECIPES[emotion]
     is_open = mouth_gap(landmarks) >= OPEN_MOUTH
-    field = recipe_field(emotion, strength, mouth_open=is_open)
+    closing = recipe.relax_mouth and recipe.keep_open < 1 and toothy_smile(landmarks)
+    field = recipe_field(
+        emotion, strength, mouth_open=is_open, without=PARTING_AUS if closing else frozenset()
+    )
     if mouth_field is not None and not is_open:
         whole = np.zeros((68, 2))
         whole[48:68] = mouth_field
         field[48:68] = within_anatomy(whole)[48:68] * saturate(strength)
     if recipe.relax_mouth:
-        keep = recipe.keep_open if is_open else 0.0
+        keep = recipe.keep_open if is_open and not closing else 0.0
         pts = relax_mouth(pts, weight=min(1.0, strength), keep_open=keep)
     else:
         # a mouth already smiling / open has less room to go: scale the mouth's displacement down
-        smile = max(0.0, float((pts[62, 1] + pts[66, 1]) / 2 - pts[[48, 54], 1].mean()))
-        field[48:68] *= float(np.clip(1.0 - smile / 0.25, 0.3, 1.0))
+        field[48:68] *= float(np.clip(1.0 - max(0.0, smile_lift(pts)) / 0.25, 0.3, 1.0))
     rest = frame.to_face(landmarks)
     field[48:68] = follow_mouth_axis(field[48:68], rest)
     if rigid_eyes:  # lids move inside the lenses, less; brows less

@@ -156,13 +156,22 @@ def match_photo(
     return out
 
 
-def composite(img: np.ndarray, synth: np.ndarray, alpha: np.ndarray, stats: PhotoStats, seed: int = 0):
+def composite(
+    img: np.ndarray,
+    synth: np.ndarray,
+    alpha: np.ndarray,
+    stats: PhotoStats,
+    seed: int = 0,
+    poisson: bool = True,
+):
     """Paste ``synth`` (float RGB, clean) onto ``img`` (float RGB) where ``alpha`` (0…1) says.
 
     The synthesized pixels first get the photo's blur and grain (:func:`match_photo`);
     regions of at least 36 px (with a 6 px margin inside ``img``) are then pasted by Poisson blending (``cv2.seamlessClone``,
     normal clone) of the alpha composite, which removes any remaining seam at the mask's
-    edge; smaller ones are alpha-blended.
+    edge; smaller ones, and all with ``poisson=False``, are alpha-blended. (Pixels already
+    matched to the skin around them need no Poisson step, and it drains a lip's colour:
+    seen at 2x on a small face, pink lips came out grey-violet.)
     """
     import cv2
 
@@ -171,6 +180,8 @@ def composite(img: np.ndarray, synth: np.ndarray, alpha: np.ndarray, stats: Phot
         return img
     matched = match_photo(synth, stats, seed)
     blended = img * (1 - a[..., None]) + matched * a[..., None]
+    if not poisson:
+        return blended
     # seamlessClone erodes its mask before solving: give the region a margin of photo pixels
     margin = 6
     mask = cv2.dilate((a > 0.02).astype(np.uint8) * 255, np.ones((2 * margin + 1,) * 2, np.uint8))

@@ -300,6 +300,15 @@ RECIPES: dict[str, Recipe] = {
 #: A mouth whose inner lips are this far apart (IOD units) is open: the photo shows its
 #: teeth / mouth interior, and the recipes' ``open_aus`` variants apply.
 OPEN_MOUTH = 0.08
+#: An open mouth whose lip corners sit at least this far (IOD) above the middle of its
+#: opening is a toothy smile (the astronaut 0.16, Obama's portrait 0.12; a talking mouth
+#: 0.05, a jaw dropped in speech below 0). Every recipe that relaxes the mouth closes it
+#: completely, over a real closed mouth (``exemplars.transfer_closed_mouth``), and without
+#: the action units that part the lips: a smile's own teeth, kept half open and bared, read
+#: as a smile to both judges (sad, angry and fear of such portraits were read happy).
+TOOTHY_SMILE = 0.07
+#: Action units that part the lips.
+PARTING_AUS = frozenset({"AU10", "AU25", "AU26", "AU27"})
 
 
 def saturate(strength: float, knee: float = 1.1) -> float:
@@ -363,15 +372,19 @@ def within_anatomy(field: np.ndarray) -> np.ndarray:
     return field
 
 
-def recipe_field(emotion: str, strength: float = 1.0, mouth_open: bool = False) -> np.ndarray:
+def recipe_field(
+    emotion: str, strength: float = 1.0, mouth_open: bool = False, without: frozenset[str] = frozenset()
+) -> np.ndarray:
     """The (68, 2) displacement of a whole recipe (face frame, IOD units) at ``strength``.
 
     Displacements scale with :func:`saturate` (``strength``), so they saturate above 1.
-    ``mouth_open`` picks the recipe's variant for a photo whose mouth is already open.
+    ``mouth_open`` picks the recipe's variant for a photo whose mouth is already open;
+    action units named in ``without`` are left out.
     """
     recipe = RECIPES[emotion]
     aus = recipe.open_aus if (mouth_open and recipe.open_aus is not None) else recipe.aus
     total = np.zeros((68, 2))
     for name, intensity in aus.items():
-        total += intensity * au_field(name)
+        if name not in without:
+            total += intensity * au_field(name)
     return within_anatomy(total) * saturate(strength)
