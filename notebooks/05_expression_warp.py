@@ -154,27 +154,34 @@ if not smoke:
 #
 # The Face Research Lab London Set (DeBruine & Jones 2017, CC BY 4.0) photographed 102
 # people neutral and smiling under one light. `tools/build_exemplars.py` turned the 68 real
-# smiles among them into a 0.9 MB library that ships with the package
+# smiles among them into a 1.2 MB library that ships with the package
 # (`s2e_lib/assets/exemplars/`, model card beside it): per person the *ratio image* (smile ÷
 # neutral, after warping the neutral photo onto the smile's landmarks: the creases, dimples
-# and cheek shading the smile made, on skin only) and, for the 45 smiles that show the
-# upper teeth, the mouth. A `happy` edit takes the mean geometry of those toothy smiles,
-# multiplies the skin by the ratio images of the four people nearest in skin colour and
-# light, and fills the parted lips with the teeth of the person nearest in lightness,
-# matched to the photo's eye whites (its light and colour cast) and grain. The set has
-# smiles only, so sad, angry and fear stay geometric.
+# and cheek shading the smile made, on skin only), for the 45 smiles that show the
+# upper teeth the mouth, and the mouth at rest from the neutral photo. A `happy` edit takes
+# the mean geometry of those toothy smiles, multiplies the skin by the ratio images of the
+# four people nearest in skin colour and light, and fills the parted lips with the teeth of
+# the person nearest in lightness, matched to the photo's eye whites (its light and colour
+# cast) and grain. Fear and anger part closed lips over the same real teeth. A photo that
+# smiles with its teeth showing is closed over a real mouth at rest for sad, angry, fear
+# and neutral (its own teeth in a grin's arc read as a smile). The set has smiles only, so
+# sad, angry and fear get no ratio image.
 
 # %%
 from s2e_lib.edit.warp import exemplars
 
 library = exemplars.load_library()
 mouths = [k for k in range(len(library)) if library.has_mouth(k)][:6]
-fig, axes = plt.subplots(2, 6, figsize=(15, 4.5))
+fig, axes = plt.subplots(3, 6, figsize=(15, 6.5))
 for ax, k in zip(axes[0], mouths, strict=False):
     ax.imshow(library.mouth(k)[0])
-    ax.set_title(f"FRL {library.ids[k]}: mouth")
+    ax.set_title(f"FRL {library.ids[k]}: smile")
     ax.axis("off")
 for ax, k in zip(axes[1], mouths, strict=False):
+    ax.imshow(library.closed_mouth(k)[0])
+    ax.set_title("the same mouth at rest")
+    ax.axis("off")
+for ax, k in zip(axes[2], mouths, strict=False):
     ax.imshow(library.ratio(k), cmap="gray", vmin=-0.25, vmax=0.25)
     ax.set_title("log ratio (mean shape)")
     ax.axis("off")
