@@ -163,9 +163,9 @@ if not smoke:
 # four people nearest in skin colour and light, and fills the parted lips with the teeth of
 # the person nearest in lightness, matched to the photo's eye whites (its light and colour
 # cast) and grain. Fear and anger part closed lips over the same real teeth. A photo that
-# smiles with its teeth showing is closed over a real mouth at rest for sad, angry, fear
-# and neutral (its own teeth in a grin's arc read as a smile). The set has smiles only, so
-# sad, angry and fear get no ratio image.
+# smiles with its teeth showing is closed over a real mouth at rest for sad, fear and
+# neutral (its own teeth in a grin's arc read as a smile); anger bares them. The set has
+# smiles only, so sad, angry and fear get no ratio image.
 
 # %%
 from s2e_lib.edit.warp import exemplars

@@ -61,9 +61,12 @@ def _measures(p):
     [
         ("happy", {"corner_y": -0.03, "mouth_width": +0.05}),
         ("sad", {"corner_y": +0.05, "inner_brow_y": -0.08}),
-        # (the astronaut's toothy smile is closed for anger and fear, recipes.TOOTHY_SMILE: their
-        # parted lips over real teeth are tested on a closed mouth in test_exemplars.py)
-        ("angry", {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02}),
+        (
+            "angry",
+            {"inner_brow_y": +0.05, "brow_gap": -0.08, "eye_open": -0.02, "lip_gap": +0.08},
+        ),  # teeth bared
+        # (the astronaut's toothy smile is closed for fear, recipes.TOOTHY_SMILE: its parted lips
+        # over real teeth are tested on a closed mouth in test_exemplars.py)
         ("fear", {"inner_brow_y": -0.03, "brow_gap": -0.05, "eye_open": +0.04, "mouth_width": +0.1}),
         ("surprised", {"lip_gap": +0.15, "eye_open": +0.03, "inner_brow_y": -0.1}),
     ],
@@ -450,24 +453,25 @@ def test_anatomical_limit_scales_a_region_as_a_whole():
 
 
 def test_a_toothy_smile_closes_to_lips_at_rest_not_a_balloon(face):
-    """The astronaut smiles with her teeth showing. Kept half open, her teeth made every
-    sad / angry / fear edit read happy; closed with painted lips over the stretched ones, the
-    mouth became a balloon. Now it closes (recipes.TOOTHY_SMILE) onto lips of a resting
-    thickness (exemplars.resting_lips), no taller than her smiling mouth was."""
+    """The astronaut smiles with her teeth showing. Kept half open, her teeth made her sad and
+    fear edits read happy; closed with painted lips over the stretched ones, the mouth became
+    a balloon. Now it closes (recipes.TOOTHY_SMILE) onto lips of a resting thickness
+    (exemplars.resting_lips), no taller than her smiling mouth was. (Anger bares her teeth.)"""
     from s2e_lib.edit.warp.exemplars import resting_lips
 
     frame = FaceFrame.from_landmarks(face.landmarks)
     rest = _measures(frame.to_face(face.landmarks))
     assert rest["lip_gap"] > 0.08
     smiling_height = np.ptp(frame.to_face(face.landmarks)[48:60, 1])
-    for emotion in ("sad", "neutral", "angry", "fear"):
+    for emotion in ("sad", "neutral", "fear"):
         target = target_landmarks(face.landmarks, emotion, 1.0)
         assert _measures(frame.to_face(target))["lip_gap"] < 0.03, emotion
         lips = frame.to_face(resting_lips(target))
         height = lips[57, 1] - lips[51, 1]
         assert 0.15 < height < smiling_height, (emotion, height)
-    # a jaw opened in speech (corners level with the opening) keeps half its opening for sadness
+    # a jaw dropped in speech (corners halfway down the opening) keeps half its opening for sadness
     pts = frame.to_face(face.landmarks)
+    pts[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.2
     pts[[48, 60], 1] = pts[[54, 64], 1] = (pts[62, 1] + pts[66, 1]) / 2
     talking = frame.to_image(pts)
     gap = _measures(pts)["lip_gap"]

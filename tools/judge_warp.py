@@ -491,6 +491,13 @@ def main(argv=None) -> int:
         help="judge FRL London people, each left out of the exemplar library: those never tuned on, "
         "the 15 tuned on, or all",
     )
+    parser.add_argument(
+        "--frl-view",
+        choices=("neutral", "smiling"),
+        default="neutral",
+        help="with --frl: edit each person's neutral photo (default) or their smiling one (a smiling "
+        "photo made sad, angry, fear, neutral)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     from s2e_lib.face.judge import available
@@ -502,7 +509,10 @@ def main(argv=None) -> int:
     try:
         if args.frl:
             faces, smiles = frl_faces(args.frl)
-            real = judge_real(smiles)
+            if args.frl_view == "smiling":
+                faces = smiles
+            else:
+                real = judge_real(smiles)
         else:
             faces = user_faces(args.faces) if args.faces else test_faces()
         if args.variants:

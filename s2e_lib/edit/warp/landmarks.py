@@ -129,12 +129,12 @@ def smile_lift(face_pts: np.ndarray) -> float:
 
 
 def toothy_smile(landmarks: np.ndarray) -> bool:
-    """An open mouth smiling (corners :data:`~s2e_lib.edit.warp.recipes.TOOTHY_SMILE` above its
-    opening's middle): recipes that relax the mouth close it completely."""
+    """An open mouth smiling (its corners no more than :data:`~s2e_lib.edit.warp.recipes.TOOTHY_SMILE`
+    below the upper inner lip): recipes that relax the mouth close it completely."""
     if mouth_gap(landmarks) < OPEN_MOUTH:
         return False
-    frame = FaceFrame.from_landmarks(landmarks)
-    return smile_lift(frame.to_face(landmarks)) >= TOOTHY_SMILE
+    pts = FaceFrame.from_landmarks(landmarks).to_face(landmarks)
+    return float(pts[[48, 54], 1].mean() - pts[62, 1]) <= TOOTHY_SMILE
 
 
 def mouth_gap(landmarks: np.ndarray) -> float:
@@ -243,7 +243,9 @@ def target_landmarks(
     pts = frame.to_face(landmarks)
     recipe = RECIPES[emotion]
     is_open = mouth_gap(landmarks) >= OPEN_MOUTH
-    closing = recipe.relax_mouth and recipe.keep_open < 1 and toothy_smile(landmarks)
+    closing = (
+        recipe.relax_mouth and recipe.keep_open < 1 and not recipe.bares_teeth and toothy_smile(landmarks)
+    )
     field = recipe_field(
         emotion, strength, mouth_open=is_open, without=PARTING_AUS if closing else frozenset()
     )
