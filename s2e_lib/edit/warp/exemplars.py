@@ -314,15 +314,19 @@ def choose_exemplars(
 ) -> list[int]:
     """Indices of the ``n`` exemplars nearest the face in skin colour and lighting direction."""
     lib = library or load_library()
+    return [int(k) for k in np.argsort(skin_distance(rgb, landmarks, lib))[:n]]
+
+
+def skin_distance(rgb: np.ndarray, landmarks: np.ndarray, library: ExemplarLibrary) -> np.ndarray:
+    """(K,) squared distance of every exemplar to the face in the cheeks' CIELAB colour and the
+    light's direction: L in units of 8, a/b in units of 4, the lighting balance in units of 0.1."""
     lab, light = skin_measure(rgb, landmarks)
-    # L in units of 8, a/b in units of 4, lighting balance in units of 0.1
-    d = (
-        ((lib.skin_lab[:, 0] - lab[0]) / 8.0) ** 2
-        + ((lib.skin_lab[:, 1] - lab[1]) / 4.0) ** 2
-        + ((lib.skin_lab[:, 2] - lab[2]) / 4.0) ** 2
-        + ((lib.light - light) / 0.1) ** 2
+    return (
+        ((library.skin_lab[:, 0] - lab[0]) / 8.0) ** 2
+        + ((library.skin_lab[:, 1] - lab[1]) / 4.0) ** 2
+        + ((library.skin_lab[:, 2] - lab[2]) / 4.0) ** 2
+        + ((library.light - light) / 0.1) ** 2
     )
-    return [int(k) for k in np.argsort(d)[:n]]
 
 
 # --- applying them -------------------------------------------------------------------
@@ -532,16 +536,8 @@ def pick_closed_mouth(
     have = [k for k in range(len(lib)) if lib.has_closed_mouth(k)]
     if not have:
         return None
-    lab, light = skin_measure(rgb, landmarks)
-    return min(
-        have,
-        key=lambda k: (
-            ((lib.skin_lab[k, 0] - lab[0]) / 8.0) ** 2
-            + ((lib.skin_lab[k, 1] - lab[1]) / 4.0) ** 2
-            + ((lib.skin_lab[k, 2] - lab[2]) / 4.0) ** 2
-            + ((lib.light[k] - light) / 0.1) ** 2
-        ),
-    )
+    d = skin_distance(rgb, landmarks, lib)
+    return min(have, key=lambda k: d[k])
 
 
 def transfer_closed_mouth(
@@ -560,8 +556,11 @@ def transfer_closed_mouth(
     read as painted at 2x. The exemplar's mouth at rest (lips and the skin just around them) is
     warped onto the target lips at their resting thickness (:func:`resting_lips`), its colours
     mapped per channel so that its skin and lips take the photo's skin and lip colours, given
-    the photo's blur and grain and Poisson-blended.
+    the photo's grain and the blur it has beyond the crop's own, and alpha-blended (Poisson
+    blending drained the lips' colour).
     """
+    import cv2
+
     from s2e_lib.edit.warp.geometry import _poly_mask
     from s2e_lib.edit.warp.photo import composite
 
@@ -570,8 +569,6 @@ def transfer_closed_mouth(
     iod = FaceFrame.from_landmarks(target).iod
     lips = resting_lips(target)
     shape = img.shape[:2]
-    import cv2
-
     on_lip = cv2.GaussianBlur(_poly_mask(crop.shape[:2], pts[:12]), (0, 0), 0.02 * MOUTH_IOD)
     warped = _warp_mouth_crop(np.dstack([crop.astype(np.float32), on_lip]), pts, lips, shape, origin)
     warped, on_lip = warped[..., :3], warped[..., 3:]
