@@ -328,3 +328,18 @@ def test_survey_of_the_shared_corpora(shared_data, tmp_path):
     assert len(ravdess) == 128 + 64 and ravdess["speaker"].nunique() == 16
     gap = emotion_summary(ravdess).set_index("emotion").loc["angry", "loudness_vs_neutral"]
     assert gap > 10
+
+
+def test_a_corpus_reached_through_a_symlink_keeps_its_source(tmp_path):
+    import pandas as pd
+
+    from s2e_lib.data.survey import _sources_of
+
+    real = tmp_path / "real" / "corpus"
+    real.mkdir(parents=True)
+    (real / "a.wav").write_bytes(b"")
+    link = tmp_path / "linked"
+    link.symlink_to(real)
+    manifest = link / "manifest.csv"
+    assert _sources_of(pd.Series([str(real / "a.wav")]), [str(manifest)]) == [str(manifest)]
+    assert _sources_of(pd.Series([str(tmp_path / "other.wav")]), [str(manifest)]) == [""]

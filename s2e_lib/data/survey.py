@@ -459,14 +459,17 @@ def survey_corpora(
 
 
 def _sources_of(paths: pd.Series, sources: Sequence[str]) -> list[str]:
-    """Each clip's source (the deepest source folder, or manifest's folder, that holds it; "" if none)."""
+    """Each clip's source (the deepest source folder, or manifest's folder, that holds it; "" if none).
+
+    Compared with symlinks resolved: a corpus folder reached through a link (``../shared/data/x``
+    linked elsewhere) lists its clips under their real paths, and got no source, so no licence."""
     folders = [
-        (os.path.abspath(Path(s).parent if Path(s).suffix.lower() == ".csv" else s), str(s)) for s in sources
+        (os.path.realpath(Path(s).parent if Path(s).suffix.lower() == ".csv" else s), str(s)) for s in sources
     ]
     folders.sort(key=lambda f: len(f[0]), reverse=True)
     out = []
     for path in paths.astype(str):
-        path = os.path.abspath(path)
+        path = os.path.realpath(path)
         out.append(next((src for folder, src in folders if path.startswith(folder + os.sep)), ""))
     return out
 
