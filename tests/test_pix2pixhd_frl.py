@@ -170,6 +170,50 @@ def test_editor_sends_only_the_change_back_to_the_photo(untrained_run):
     assert l1(pasted, photo) > 5 * l1(sharp, photo) and dssim(pasted, photo) > 0.005
 
 
+def test_editor_adds_the_change_to_the_face_only(untrained_run, monkeypatch):
+    from s2e_lib.face import largest_face
+
+    photo = base_face(512)
+    face = largest_face(photo)
+
+    def invert(self, crop, emotion, strength=1.0):  # a "generator" that changes (nearly) every pixel
+        return (255 - crop).astype(np.uint8)
+
+    monkeypatch.setattr(Pix2PixHDEditor, "edit_crop", invert)
+    masked = Pix2PixHDEditor(untrained_run, device="cpu").edit(photo, "happy", faces=[face]).image
+    whole = Pix2PixHDEditor(untrained_run, device="cpu", face_only=False).edit(photo, "happy", faces=[face]).image
+    change_masked = masked.astype(int) - photo
+    change_whole = whole.astype(int) - photo
+    nose = tuple(np.round(face.landmarks[30]).astype(int))
+    # the face takes the whole change
+    assert np.abs(change_masked[nose[1], nose[0]] - change_whole[nose[1], nose[0]]).max() <= 2
+    assert np.abs(change_masked[nose[1], nose[0]]).max() >= 30
+    # nothing changes off the face (hair, ears, background), where the unmasked edit does
+    from s2e_lib.face.align import face_region_mask
+
+    off_face = face_region_mask(photo.shape[:2], face.landmarks) < 0.01
+    assert np.abs(change_masked[off_face]).max() <= 3
+    # the tight face crop (brows to chin) reaches past the face's outline only at its sides
+    assert (np.abs(change_whole[off_face]).max(-1) >= 30).sum() > 300
+
+
+def test_face_region_mask_covers_the_face_and_fades_outside():
+    from s2e_lib.face import largest_face
+    from s2e_lib.face.align import face_region_mask
+
+    photo = base_face(256)
+    pts = largest_face(photo).landmarks
+    mask = face_region_mask(photo.shape[:2], pts)
+    assert mask.dtype == np.float32 and mask.min() >= 0 and mask.max() <= 1
+    for i in (30, 51, 8, 19, 24, 36, 45):  # nose, lips, chin, brows, eye corners
+        x, y = np.round(pts[i]).astype(int)
+        assert mask[y, x] > 0.5, i
+    assert mask[0, 0] == 0 and mask[-1, -1] == 0 and mask[-1, 0] == 0
+    iod = np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0))
+    x, y = np.round(pts[0] - [0.6 * iod, 0]).astype(int)
+    assert mask[y, x] < 0.05
+
+
 def test_editor_of_a_happy_only_model_leaves_neutral_alone_and_refuses_the_rest(untrained_run):
     editor = Pix2PixHDEditor(untrained_run, device="cpu")
     photo = base_face(256)

@@ -211,6 +211,40 @@ def _downscaled_warp(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarr
     return cv2.warpAffine(small, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def face_region_mask(
+    shape: tuple[int, int], landmarks: np.ndarray, grow: float = 0.15, forehead: float = 0.3, soft: float = 0.1
+) -> np.ndarray:
+    """A float32 mask of the face (1) against hair, ears, neck and background (0).
+
+    The convex hull of the 68 landmarks with the brows raised by ``forehead`` inter-ocular
+    distances (IOD; the lower forehead), grown by ``grow`` IOD and feathered by a Gaussian of
+    ``soft`` IOD, so an edit confined to it fades out before the face's outline.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Height and width of the mask.
+    landmarks : numpy.ndarray
+        (68, 2) dlib landmarks in the mask's pixel coordinates.
+    grow, forehead, soft : float
+        Sizes in IOD, as above.
+    """
+    import cv2
+
+    pts = np.asarray(landmarks, dtype=np.float64)
+    iod = float(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0)))
+    up = pts[27] - pts[8]
+    up = up / max(float(np.linalg.norm(up)), 1e-6)
+    brows = pts[17:27] + forehead * iod * up
+    hull = cv2.convexHull(np.round(np.vstack([pts, brows]) * 4).astype(np.int32))
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1, shift=2)
+    radius = max(1, int(round(grow * iod)))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    sigma = max(0.5, soft * iod)
+    return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma), 0.0, 1.0)
+
+
 def feather_mask(size: int, feather: float = 0.1, shape: str = "rect") -> np.ndarray:
     """A float32 ``size``² mask, 1 inside and ramping smoothly to 0 over ``feather``·size at the edges."""
     ramp = max(1.0, feather * size)
