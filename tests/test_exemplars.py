@@ -334,6 +334,46 @@ def test_only_the_exemplars_teeth_and_cavity_are_pasted_never_its_lips():
         assert weight.min() >= 0 and weight.max() <= 1
 
 
+def test_a_smile_takes_a_real_upper_lip_and_keeps_the_photos_lower_lip(hopper):
+    import cv2
+
+    from s2e_lib.edit.warp.geometry import _poly_mask
+    from s2e_lib.edit.warp.photo import photo_stats
+
+    image, face = hopper
+    src = face.landmarks
+    target = WarpEditor().edit(image, "happy", 1.0, faces=[face]).info["target_landmarks"].copy()
+    frame = FaceFrame.from_landmarks(target)
+    iod = frame.iod
+    # a full lower lip (hers is thin at this size), so part of it lies well away from the blend
+    pts = frame.to_face(target)
+    pts[55:60, 1] += 0.12
+    target = frame.to_image(pts)
+    lib = exemplars.load_library()
+    pick = exemplars.pick_mouth(image, src, lib)
+    x0, y0 = np.floor(target[48:68].min(0) - 0.5 * iod).astype(int)
+    x1, y1 = np.ceil(target[48:68].max(0) + 0.5 * iod).astype(int)
+    window = np.full((y1 - y0, x1 - x0, 3), 128.0, np.float32)
+    out = exemplars.transfer_smiling_mouth(
+        window.copy(), target, np.array([x0, y0], float), pick, image, src, photo_stats(image, src), lib
+    )
+    shape, local = window.shape[:2], target - (x0, y0)
+    upper = _poly_mask(shape, local[[48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]]) > 0.5
+    # the lower lip beyond the blend's soft edge (the region ends at the inner lower lip)
+    region = (_poly_mask(shape, local[exemplars.SMILE_LIP_REGION]) > 0).astype(np.uint8)
+    distance = cv2.distanceTransform(1 - region, cv2.DIST_L2, 5)
+    lower = (_poly_mask(shape, local[[48, 60, 67, 66, 65, 64, 54, 55, 56, 57, 58, 59]]) > 0.5) & (
+        distance > 0.1 * iod
+    )
+    changed = np.abs(out - window).max(-1)
+    assert upper.sum() > 20 and lower.sum() > 20
+    assert np.median(changed[upper]) > 10  # the exemplar's upper lip, in her colours
+    assert changed[lower].max() < 1.0  # her own lower lip is never replaced (less than a grey level)
+    far = np.zeros(shape, bool)
+    far[:2], far[-2:] = True, True
+    assert changed[far].max() < 1.0  # nor anything away from the mouth
+
+
 def test_mouth_shadows_take_the_lips_hue_and_teeth_keep_theirs():
     interior = np.zeros((2, 1, 3), np.float32)
     interior[0, 0] = (40, 40, 42)  # the cavity: neutral dark

@@ -186,6 +186,12 @@ def warp_face(
             exemplars.pick_mouth(rgb, src, library) if library is not None and real_mouth and closed else None
         )
         if teeth is not None and opened > 0.02 * frame.iod:
+            if smile:  # a real smiling upper lip over the teeth (the photo's own lower lip)
+                lip = dst[48:60]
+                wy, wx, wo = _window(lip + 0.5 * (lip - lip.mean(0)), origin, frame.iod, img.shape)
+                img[wy, wx] = exemplars.transfer_smiling_mouth(
+                    img[wy, wx], dst, wo, teeth, rgb, src, stats, library
+                )
             img[sy, sx] = exemplars.transfer_mouth(img[sy, sx], dst, o, teeth, rgb, src, stats, library)
         elif not mouth_w.any() and opened > 0.02 * frame.iod:
             img[sy, sx] = _paint_gap(img[sy, sx], dst, slit_w[sy, sx], rgb, src, skin, frame.iod, o, stats)

@@ -559,30 +559,89 @@ def transfer_closed_mouth(
     the photo's grain and the blur it has beyond the crop's own, and alpha-blended (Poisson
     blending drained the lips' colour).
     """
+    lib = library or load_library()
+    crop, pts = lib.closed_mouth(pick)
+    return _transfer_lips(img, resting_lips(target), origin, crop, pts, rgb_src, src, stats, pick, grow=0.05)
+
+
+def transfer_smiling_mouth(
+    img: np.ndarray,
+    target: np.ndarray,
+    origin,
+    pick: int,
+    rgb_src: np.ndarray,
+    src: np.ndarray,
+    stats,
+    library: ExemplarLibrary | None = None,
+) -> np.ndarray:
+    """Give a closed mouth that parts into a smile a real smiling upper lip.
+
+    A closed upper lip warped up over the teeth stays full and round, and the teeth show as a
+    sliver under it: the judges read it as parted lips, not a smile. The exemplar's upper lip,
+    stretched thin over its teeth up to the corners, is warped onto the target lips and blended
+    over the region from the outer upper lip down to the inner lower lip (:data:`SMILE_LIP_REGION`),
+    in the photo's skin and lip colours (as :func:`transfer_closed_mouth`). The lower lip stays
+    the photo's own (a thin smiling lower lip stretched onto a full one streaks), and so does
+    anything the exemplar shows of its mouth's inside (:func:`interior_weight`: its dark corners
+    drew a dark line under the lip on photos from other cameras): :func:`transfer_mouth` fills the
+    opening after this.
+    """
+    lib = library or load_library()
+    crop, pts = lib.mouth(pick)
+    return _transfer_lips(
+        img,
+        target,
+        origin,
+        crop,
+        pts,
+        rgb_src,
+        src,
+        stats,
+        pick,
+        grow=0.04,
+        region=SMILE_LIP_REGION,
+        interior=True,
+    )
+
+
+#: Landmarks bounding the smile's lip transfer: the outer upper lip, then the inner lower lip.
+SMILE_LIP_REGION = [48, 49, 50, 51, 52, 53, 54, 64, 65, 66, 67, 60]
+
+
+def _transfer_lips(
+    img, lips, origin, crop, pts, rgb_src, src, stats, seed, grow, region=None, interior=False
+):
+    """A real mouth crop (lips, the skin just around) warped onto ``lips`` (68 points), its skin
+    and lips mapped per channel to the photo's, alpha-blended inside the landmark polygon
+    ``region`` (default the outer lip contour) grown by ``grow`` IOD, leaving out what the crop
+    shows of the mouth's inside when ``interior``, with the blur the photo has beyond the
+    exemplar's."""
     import cv2
 
     from s2e_lib.edit.warp.geometry import _poly_mask
     from s2e_lib.edit.warp.photo import composite
 
-    lib = library or load_library()
-    crop, pts = lib.closed_mouth(pick)
-    iod = FaceFrame.from_landmarks(target).iod
-    lips = resting_lips(target)
+    iod = FaceFrame.from_landmarks(lips).iod
     shape = img.shape[:2]
     on_lip = cv2.GaussianBlur(_poly_mask(crop.shape[:2], pts[:12]), (0, 0), 0.02 * MOUTH_IOD)
-    warped = _warp_mouth_crop(np.dstack([crop.astype(np.float32), on_lip]), pts, lips, shape, origin)
-    warped, on_lip = warped[..., :3], warped[..., 3:]
+    layers = [crop.astype(np.float32), on_lip] + ([interior_weight(crop, pts)] if interior else [])
+    stack = _warp_mouth_crop(np.dstack(layers), pts, lips, shape, origin)
+    warped, on_lip = stack[..., :3], stack[..., 3:4]
     theirs = lip_and_skin_colour(crop, pts, MOUTH_IOD)
     own = lip_and_skin_colour(rgb_src, src[48:68], FaceFrame.from_landmarks(src).iod)
     if theirs is not None and own is not None:  # the photo's skin and lip colours, the exemplar's texture
         skin_gain = np.clip(own[1] / np.maximum(theirs[1], 1.0), 0.4, 2.5)
         lip_gain = np.clip(own[0] / np.maximum(theirs[0], 1.0), 0.4, 2.5)
         warped = warped * (skin_gain + on_lip * (lip_gain - skin_gain))
-    grown = _poly_mask(shape, np.asarray(lips[48:60], np.float64) - origin)
-    alpha = cv2.GaussianBlur(cv2.dilate(grown, _disc(0.05 * iod)), (0, 0), max(0.8, 0.02 * iod))
+    outline = np.asarray(lips[region if region is not None else slice(48, 60)], np.float64) - origin
+    alpha = cv2.GaussianBlur(
+        cv2.dilate(_poly_mask(shape, outline), _disc(grow * iod)), (0, 0), max(0.8, 0.02 * iod)
+    )
+    if interior:
+        alpha = alpha * (1.0 - np.clip(stack[..., 4], 0.0, 1.0))
     # a real photo's mouth brings its own blur: add only what the photo has beyond it
     own_blur = float(np.sqrt(max(0.0, stats.blur**2 - EXEMPLAR_BLUR**2)))
-    return composite(img, warped, alpha, replace(stats, blur=own_blur), seed=pick, poisson=False)
+    return composite(img, warped, alpha, replace(stats, blur=own_blur), seed=seed, poisson=False)
 
 
 def transfer_mouth(
