@@ -128,6 +128,10 @@ def test_no_mouth_interior_at_strength_0_and_real_teeth_at_1(hopper):
     for emotion in ("fear", "angry"):
         other = editor.edit(image, emotion, 1.0, faces=[face])
         assert other.info["teeth_from"] is not None and other.info["exemplars"] == []
+        # anger's raised upper lip is a real one too; fear's stretched lips stay hers
+        assert other.info["upper_lip_from"] == (other.info["teeth_from"] if emotion == "angry" else None)
+    assert smile.info["upper_lip_from"] == smile.info["teeth_from"]
+    assert still.info["upper_lip_from"] is None
     # sadness and a neutral request keep the mouth closed: no teeth
     for emotion in ("sad", "neutral"):
         assert editor.edit(image, emotion, 1.0, faces=[face]).info["teeth_from"] is None

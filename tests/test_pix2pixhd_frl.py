@@ -181,7 +181,9 @@ def test_editor_adds_the_change_to_the_face_only(untrained_run, monkeypatch):
 
     monkeypatch.setattr(Pix2PixHDEditor, "edit_crop", invert)
     masked = Pix2PixHDEditor(untrained_run, device="cpu").edit(photo, "happy", faces=[face]).image
-    whole = Pix2PixHDEditor(untrained_run, device="cpu", face_only=False).edit(photo, "happy", faces=[face]).image
+    whole = (
+        Pix2PixHDEditor(untrained_run, device="cpu", face_only=False).edit(photo, "happy", faces=[face]).image
+    )
     change_masked = masked.astype(int) - photo
     change_whole = whole.astype(int) - photo
     nose = tuple(np.round(face.landmarks[30]).astype(int))

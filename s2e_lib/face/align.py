@@ -212,7 +212,11 @@ def _downscaled_warp(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarr
 
 
 def face_region_mask(
-    shape: tuple[int, int], landmarks: np.ndarray, grow: float = 0.15, forehead: float = 0.3, soft: float = 0.1
+    shape: tuple[int, int],
+    landmarks: np.ndarray,
+    grow: float = 0.15,
+    forehead: float = 0.3,
+    soft: float = 0.1,
 ) -> np.ndarray:
     """A float32 mask of the face (1) against hair, ears, neck and background (0).
 

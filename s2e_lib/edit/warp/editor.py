@@ -113,6 +113,7 @@ def warp_face(
         anchors = np.vstack([anchors, frame_anchors(src)])
     step = grid_step or int(np.clip(frame.iod / 12, 2, 12))
     picks: list[int] = []
+    upper_lip = False  # the exemplar's upper lip was blended in
     t1 = time.perf_counter()
     # mid-lip points keep each lip's body on the lip when the mouth opens or closes
     pairs = np.array([[50, 61], [51, 62], [52, 63], [58, 67], [57, 66], [56, 65]])
@@ -186,7 +187,8 @@ def warp_face(
             exemplars.pick_mouth(rgb, src, library) if library is not None and real_mouth and closed else None
         )
         if teeth is not None and opened > 0.02 * frame.iod:
-            if smile:  # a real smiling upper lip over the teeth (the photo's own lower lip)
+            upper_lip = recipe.real_upper_lip
+            if upper_lip:  # a real upper lip over the teeth (the photo's own lower lip)
                 lip = dst[48:60]
                 wy, wx, wo = _window(lip + 0.5 * (lip - lip.mean(0)), origin, frame.iod, img.shape)
                 img[wy, wx] = exemplars.transfer_smiling_mouth(
@@ -228,6 +230,7 @@ def warp_face(
             hidden_eyes=behind_lenses,
             exemplars=[str(library.ids[k]) for k in picks] if library is not None and smile else [],
             teeth_from=str(library.ids[teeth]) if library is not None and teeth is not None else None,
+            upper_lip_from=str(library.ids[teeth]) if upper_lip else None,
         )
     return out, dst, timings
 
@@ -307,7 +310,8 @@ class WarpEditor:
             ``target_landmarks`` (of the first face edited), ``cut_by_border`` (features
             the photo's edge cuts, kept in place: :func:`freeze_cut_features`),
             ``exemplars`` (the FRL ids whose ratio images a smile used), ``teeth_from`` (the
-            FRL id whose mouth parted lips show, or None) and ``timings_ms``.
+            FRL id whose mouth parted lips show, or None), ``upper_lip_from`` (the FRL id whose
+            upper lip a parted closed mouth took, or None) and ``timings_ms``.
 
         Raises
         ------
@@ -361,6 +365,7 @@ class WarpEditor:
             "hidden_eyes": reports[0].get("hidden_eyes", []),
             "exemplars": reports[0].get("exemplars", []),
             "teeth_from": reports[0].get("teeth_from"),
+            "upper_lip_from": reports[0].get("upper_lip_from"),
             "timings_ms": timings,
         }
         return EditResult(image=result, info=info)

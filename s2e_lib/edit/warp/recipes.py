@@ -230,6 +230,10 @@ class Recipe:
     bares_teeth : bool
         An open photo mouth keeps its teeth bared even when it is a toothy smile
         (:data:`TOOTHY_SMILE`), which every other recipe that relaxes the mouth closes.
+    real_upper_lip : bool
+        With ``real_mouth``, the parted closed mouth also takes the exemplar's upper lip,
+        stretched thin over its teeth (:func:`~s2e_lib.edit.warp.exemplars.transfer_smiling_mouth`):
+        a smile's, and anger's upper lip raised off the teeth.
     """
 
     aus: dict[str, float]
@@ -240,6 +244,7 @@ class Recipe:
     keep_open: float = 0.0
     real_mouth: bool = False
     bares_teeth: bool = False
+    real_upper_lip: bool = False
 
 
 #: AU25 of fear on a closed mouth: lips parted 0.12 IOD, about a real toothy smile's opening
@@ -253,6 +258,7 @@ RECIPES: dict[str, Recipe] = {
         appearance={"nasolabial": 1.0, "smile_corners": 0.8, "crows_feet": 0.6},
         relax_mouth=False,
         real_mouth=True,
+        real_upper_lip=True,
         source="EMFACS happiness 6+12: a Duchenne smile; on a closed mouth the mouth follows the mean of the "
         "FRL London set's smiles that show the upper teeth (exemplars.py); 6+12+25 when the mouth is already open",
     ),
@@ -269,6 +275,7 @@ RECIPES: dict[str, Recipe] = {
         keep_open=0.6,
         real_mouth=True,
         bares_teeth=True,
+        real_upper_lip=True,
         appearance={"glabella": 1.2, "nose_bridge": 0.8, "nasolabial": 0.5},
         source="EMFACS anger 4+7+10+25 (brows lowered, lids tightened, the upper lip raised off "
         "real teeth); the photo's own teeth bared when the mouth is already open",
