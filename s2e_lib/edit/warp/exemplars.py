@@ -584,7 +584,8 @@ def transfer_smiling_mouth(
     the photo's own (a thin smiling lower lip stretched onto a full one streaks), and so does
     anything the exemplar shows of its mouth's inside (:func:`interior_weight`: its dark corners
     drew a dark line under the lip on photos from other cameras): :func:`transfer_mouth` fills the
-    opening after this.
+    opening after this. Anger's upper lip, raised off the teeth, is taken the same way
+    (:attr:`~s2e_lib.edit.warp.recipes.Recipe.real_upper_lip`).
     """
     lib = library or load_library()
     crop, pts = lib.mouth(pick)
