@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STABLE = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]
 #: A neutral photo's inner lips closer than this (IOD) make a closed mouth worth keeping.
 CLOSED_OPENING = 0.04
+#: JPEG quality of the stored mouth crops (92 left the teeth's edges soft at 2x).
+JPEG_QUALITY = 95
 
 
 def _log(msg: str) -> None:
@@ -111,17 +113,19 @@ def _jpeg(crop: np.ndarray) -> np.ndarray:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(crop).save(buf, format="JPEG", quality=92)
+    Image.fromarray(crop).save(buf, format="JPEG", quality=JPEG_QUALITY)
     return np.frombuffer(buf.getvalue(), np.uint8)
 
 
 def _mouth_crop(smile: np.ndarray, pts: np.ndarray):
-    """The smiling mouth at MOUTH_IOD px per IOD: (crop, 20 lip points in it, teeth share, opening IOD)."""
+    """The mouth at MOUTH_IOD px per IOD, resampled once from the photo as shot: (crop, 20 lip
+    points in it, teeth share, opening IOD, the crop's blur in its own pixels)."""
     import cv2
 
     from s2e_lib.edit.warp import exemplars as ex
     from s2e_lib.edit.warp.geometry import _poly_mask
     from s2e_lib.edit.warp.landmarks import FaceFrame
+    from s2e_lib.edit.warp.photo import photo_stats
 
     frame = FaceFrame.from_landmarks(pts)
     fp = frame.to_face(pts)
@@ -135,18 +139,19 @@ def _mouth_crop(smile: np.ndarray, pts: np.ndarray):
         smile,
         m,
         (int(size[0]), int(size[1])),
-        flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+        flags=(cv2.INTER_CUBIC if a < 1 else cv2.INTER_AREA) | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
+    blur = float(photo_stats(smile, pts).blur / a)
     lips = (fp[48:68] - lo) * ex.MOUTH_IOD
     inner = _poly_mask(crop.shape[:2], lips[12:20]) > 0.5
     opening = float(np.linalg.norm(fp[66] - fp[62]))
     if inner.sum() < 20:
-        return crop, lips, 0.0, opening
+        return crop, lips, 0.0, opening, blur
     lab = cv2.cvtColor(crop.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[inner]
     skin_l = cv2.cvtColor(crop[:8].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[..., 0].mean()
     teeth = (lab[:, 0] > 0.8 * skin_l) & (np.hypot(lab[:, 1], lab[:, 2]) < 30)
-    return crop, lips, float(teeth.mean()), opening
+    return crop, lips, float(teeth.mean()), opening, blur
 
 
 def build(frl: Path, out: Path, limit: int | None = None) -> dict:
@@ -195,13 +200,13 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         if not real:
             _log(f"{fid}: the smile is faint (mouthSmile {score}, corners raised {lift:.3f} IOD), left out")
             continue
-        pairs.append((fid, neutral, smile_n, ln, ls_n, frame, field, score))
-    mean_shape = np.mean([fr.to_face(ls) for _, _, _, _, ls, fr, _, _ in pairs], axis=0)
+        pairs.append((fid, neutral, smile_n, ln, ls_n, frame, field, score, smile, ls))
+    mean_shape = np.mean([fr.to_face(ls) for _, _, _, _, ls, fr, *_ in pairs], axis=0)
     mean_canon = ex.face_to_canon(mean_shape)
     border = ex.frame_border(shape)
     rows, fields, ratios, skin_lab, light, sclera, teeth, jpegs, mouth_pts = ([] for _ in range(9))
-    closed_jpegs, closed_pts = [], []
-    for fid, neutral, smile_n, ln, ls_n, frame, field, score in tqdm(pairs, desc="ratio images"):
+    closed_jpegs, closed_pts, mouth_blur, closed_blur = [], [], [], []
+    for fid, neutral, smile_n, ln, ls_n, frame, field, score, smile, ls in tqdm(pairs, desc="ratio images"):
         nc = _to_canon(neutral, frame, shape).astype(np.float32)
         sc = _to_canon(smile_n, frame, shape).astype(np.float32)
         ln_c, ls_c = ex.face_to_canon(frame.to_face(ln)), ex.face_to_canon(frame.to_face(ls_n))
@@ -218,15 +223,18 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         skin_lab.append(lab_n)
         light.append(light_n)
         sclera.append(ex.sclera_colour(smile_n, ls_n))
-        crop, lips, share, opening = _mouth_crop(smile_n, ls_n)
+        # cut from the photo as shot (the aligned copy was resampled once already)
+        crop, lips, share, opening, blur = _mouth_crop(smile, ls)
         teeth.append(share)
+        mouth_blur.append(blur)
         if share >= 0.25 and opening >= 0.06:
             jpegs.append(_jpeg(crop))
         else:
             jpegs.append(np.zeros(0, np.uint8))
         mouth_pts.append(lips)
         # the same person's mouth at rest: what a wide-open photo mouth is closed with
-        crop, lips, _, opening = _mouth_crop(neutral, ln)
+        crop, lips, _, opening, blur = _mouth_crop(neutral, ln)
+        closed_blur.append(blur)
         closed_jpegs.append(_jpeg(crop) if opening < CLOSED_OPENING else np.zeros(0, np.uint8))
         closed_pts.append(lips)
         fields.append(field)
@@ -265,6 +273,8 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         closed_offsets=np.concatenate([[0], np.cumsum([len(j) for j in closed_jpegs])]).astype(np.int64),
         closed_jpeg=np.concatenate(closed_jpegs) if closed_jpegs else np.zeros(0, np.uint8),
         closed_points=np.array(closed_pts, np.float32),
+        mouth_blur=np.array(mouth_blur, np.float32),
+        closed_blur=np.array(closed_blur, np.float32),
     )
     tmp.replace(target)
     _write_card(out / "MODEL_CARD.md", rows, len(ids), use_mesh)
@@ -278,6 +288,8 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
 
 
 def _write_card(path: Path, rows: list[dict], n_people: int, used_mesh: bool) -> None:
+    from s2e_lib.edit.warp import exemplars as ex
+
     lines = [
         "# Smile exemplar library (`frl_smiles.npz`)",
         "",
@@ -298,8 +310,8 @@ def _write_card(path: Path, rows: list[dict], n_people: int, used_mesh: bool) ->
         "Changes made: each smiling photo aligned onto the same person's neutral photo; the luminance",
         "ratio smile ÷ neutral (after warping the neutral photo onto the smile's landmarks), limited to",
         "cheek and mouth skin, its slow part removed, warped onto the library's mean smile and stored as",
-        "int8 log-ratios (64 px per inter-ocular distance); the smiling mouth cropped (160 px per",
-        "inter-ocular distance, JPEG quality 92) where it shows the upper teeth; the neutral photo's",
+        "int8 log-ratios (64 px per inter-ocular distance); the smiling mouth cropped from the photo as",
+        f"shot ({ex.MOUTH_IOD} px per inter-ocular distance, JPEG quality {JPEG_QUALITY}) where it shows the upper teeth; the neutral photo's",
         "closed mouth cropped the same way (lips closer than 0.04 inter-ocular distances).",
         "",
         "The set holds neutral and smiling views only: sad, angry and fear edits use no ratio image.",

@@ -188,9 +188,14 @@ def warp_face(
         # it shows a real mouth from the exemplar library (happy, angry, fear) or a dark gap
         picks = exemplars.choose_exemplars(rgb, src, library) if smile else []
         teeth = (
-            exemplars.pick_mouth(rgb, src, library) if library is not None and real_mouth and closed else None
+            exemplars.pick_mouth(rgb, src, library, target=dst)
+            if library is not None and real_mouth and closed
+            else None
         )
         if teeth is not None and opened > 0.02 * frame.iod:
+            # the opening first goes dark: what the exemplar's teeth leave uncovered near the lips
+            # is shadow, not the photo's lip line stretched open (a pink rim round the teeth at 2x)
+            img[sy, sx] = _paint_gap(img[sy, sx], dst, slit_w[sy, sx], rgb, src, skin, frame.iod, o, stats)
             upper_lip = recipe.real_upper_lip
             if upper_lip:  # a real upper lip over the teeth (the photo's own lower lip)
                 lip = dst[48:60]

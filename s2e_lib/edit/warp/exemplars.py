@@ -49,8 +49,10 @@ CANON_X = (-1.5, 1.5)
 CANON_Y = (-1.0, 2.0)
 #: Log-ratios are stored as int8: value / LOG_SCALE.
 LOG_SCALE = 127 / 0.5
-#: Pixels per IOD of the stored mouth crops (teeth need more detail than creases).
-MOUTH_IOD = 160
+#: Pixels per IOD of the stored mouth crops (teeth need more detail than creases): the FRL
+#: photos' own scale (180–220 px per IOD), so a mouth pasted into a sharp portrait is not an
+#: enlarged one (at 160 the teeth and upper lip of a 220 px-IOD face were visibly soft at 2x).
+MOUTH_IOD = 224
 #: An "eye white" whose channels differ more than this factor is no white reference (tinted
 #: lenses, a squint showing mostly skin): the teeth then keep the exemplar's light.
 MAX_SCLERA_TINT = 1.25
@@ -72,10 +74,6 @@ MAX_DARKENING, MAX_LIGHTENING = 0.78, 1.12
 #: pale warm skin (an unseen group-photo face, looked at 2x) read as grey smudges; real skin
 #: in shade is redder, not greyer.
 RATIO_SHADOW_TINT = np.array([0.55, 1.0, 1.3], np.float32)
-#: Blur (Gaussian sigma, px) a crop from the library carries once resampled into a photo:
-#: a closed mouth pasted into a photo is blurred only by the photo's blur beyond this (in
-#: quadrature). With the photo's whole blur added, a pasted mouth looked soft at 2x.
-EXEMPLAR_BLUR = 1.0
 #: How many nearest exemplars' ratio images are averaged.
 N_BLEND = 4
 
@@ -158,6 +156,8 @@ class ExemplarLibrary:
     closed_offsets: np.ndarray  # (K + 1,) into closed_jpeg: the same person's neutral, closed mouth
     closed_jpeg: np.ndarray  # uint8 JPEG bytes of the closed-mouth crops, concatenated
     closed_points: np.ndarray  # (K, 20, 2) lip landmarks 48–67 in each closed-mouth crop
+    mouth_blur: np.ndarray  # (K,) blur (Gaussian sigma) of each mouth crop, in its pixels
+    closed_blur: np.ndarray  # (K,) the same for the closed-mouth crops
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -190,6 +190,8 @@ class ExemplarLibrary:
             closed_offsets=closed_offsets,
             closed_jpeg=closed_jpeg,
             closed_points=self.closed_points[keep],
+            mouth_blur=self.mouth_blur[keep],
+            closed_blur=self.closed_blur[keep],
         )
 
     def mouth(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -432,8 +434,10 @@ def interior_weight(crop: np.ndarray, pts: np.ndarray) -> np.ndarray:
     lip_l, lip_a = np.median(lab[..., 0][lips]), np.median(lab[..., 1][lips])
     paler = np.clip((lip_a - lab[..., 1] - 3.0) / 6.0, 0, 1)  # teeth: less red than lips
     darker = np.clip((lip_l - lab[..., 0] - 15.0) / 10.0, 0, 1)  # the cavity
+    # teeth: much lighter than lips (on dark skin the lips are brown, teeth no less red than they)
+    lighter = np.clip((lab[..., 0] - lip_l - 12.0) / 10.0, 0, 1)
     grown = cv2.dilate(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
-    return cv2.GaussianBlur(np.maximum(paler, darker) * grown, (0, 0), 1.0)
+    return cv2.GaussianBlur(np.maximum(np.maximum(paler, darker), lighter) * grown, (0, 0), 1.0)
 
 
 def mouth_interior(
@@ -561,6 +565,7 @@ def transfer_closed_mouth(
     """
     lib = library or load_library()
     crop, pts = lib.closed_mouth(pick)
+    stats = beyond_exemplar(stats, lib.closed_blur[pick], target)
     return _transfer_lips(img, resting_lips(target), origin, crop, pts, rgb_src, src, stats, pick, grow=0.05)
 
 
@@ -579,7 +584,7 @@ def transfer_smiling_mouth(
     A closed upper lip warped up over the teeth stays full and round, and the teeth show as a
     sliver under it: the judges read it as parted lips, not a smile. The exemplar's upper lip,
     stretched thin over its teeth up to the corners, is warped onto the target lips and blended
-    over the region from the outer upper lip down to the inner lower lip (:data:`SMILE_LIP_REGION`),
+    over the region from the outer upper lip down to the opening's middle (:func:`smile_lip_outline`),
     in the photo's skin and lip colours (as :func:`transfer_closed_mouth`). The lower lip stays
     the photo's own (a thin smiling lower lip stretched onto a full one streaks), and so does
     anything the exemplar shows of its mouth's inside (:func:`interior_weight`: its dark corners
@@ -597,26 +602,35 @@ def transfer_smiling_mouth(
         pts,
         rgb_src,
         src,
-        stats,
+        beyond_exemplar(stats, lib.mouth_blur[pick], target),
         pick,
         grow=0.04,
-        region=SMILE_LIP_REGION,
+        outline=smile_lip_outline(target),
         interior=True,
     )
 
 
-#: Landmarks bounding the smile's lip transfer: the outer upper lip, then the inner lower lip.
-SMILE_LIP_REGION = [48, 49, 50, 51, 52, 53, 54, 64, 65, 66, 67, 60]
+def smile_lip_outline(landmarks: np.ndarray) -> np.ndarray:
+    """The polygon a smile's upper lip is blended over: the outer upper lip (48–54), then back
+    along the middle of the opening (between the inner upper and inner lower lip).
+
+    Down to the inner lower lip (until round 14) it pasted the exemplar's lower-lip rim, lighter
+    and wetter than the photo's, as a pale line under the teeth at 2x; what lies below the
+    opening's middle is the teeth's (:func:`transfer_mouth`) and the photo's own lower lip.
+    """
+    pts = np.asarray(landmarks, np.float64)
+    middle = (pts[[63, 62, 61]] + pts[[65, 66, 67]]) / 2
+    return np.vstack([pts[48:55], pts[64:65], middle, pts[60:61]])
 
 
 def _transfer_lips(
-    img, lips, origin, crop, pts, rgb_src, src, stats, seed, grow, region=None, interior=False
+    img, lips, origin, crop, pts, rgb_src, src, stats, seed, grow, outline=None, interior=False
 ):
     """A real mouth crop (lips, the skin just around) warped onto ``lips`` (68 points), its skin
     and lips mapped per channel to the photo's, alpha-blended inside the landmark polygon
-    ``region`` (default the outer lip contour) grown by ``grow`` IOD, leaving out what the crop
-    shows of the mouth's inside when ``interior``, with the blur the photo has beyond the
-    exemplar's."""
+    polygon ``outline`` (image coordinates; default the outer lip contour) grown by ``grow`` IOD, leaving out what the crop
+    shows of the mouth's inside when ``interior``, given ``stats``' blur and grain (see
+    :func:`beyond_exemplar`)."""
     import cv2
 
     from s2e_lib.edit.warp.geometry import _poly_mask
@@ -634,15 +648,25 @@ def _transfer_lips(
         skin_gain = np.clip(own[1] / np.maximum(theirs[1], 1.0), 0.4, 2.5)
         lip_gain = np.clip(own[0] / np.maximum(theirs[0], 1.0), 0.4, 2.5)
         warped = warped * (skin_gain + on_lip * (lip_gain - skin_gain))
-    outline = np.asarray(lips[region if region is not None else slice(48, 60)], np.float64) - origin
+    outline = np.asarray(lips[48:60] if outline is None else outline, np.float64) - origin
     alpha = cv2.GaussianBlur(
         cv2.dilate(_poly_mask(shape, outline), _disc(grow * iod)), (0, 0), max(0.8, 0.02 * iod)
     )
     if interior:
         alpha = alpha * (1.0 - np.clip(stack[..., 4], 0.0, 1.0))
-    # a real photo's mouth brings its own blur: add only what the photo has beyond it
-    own_blur = float(np.sqrt(max(0.0, stats.blur**2 - EXEMPLAR_BLUR**2)))
-    return composite(img, warped, alpha, replace(stats, blur=own_blur), seed=seed, poisson=False)
+    return composite(img, warped, alpha, stats, seed=seed, poisson=False)
+
+
+def beyond_exemplar(stats, crop_blur: float, target: np.ndarray):
+    """``stats`` with only the blur the photo has beyond a library crop's own.
+
+    A crop of ``crop_blur`` px (in the library's :data:`MOUTH_IOD` scale) resampled onto the
+    face ``target`` (68 points) carries ``crop_blur · IOD / MOUTH_IOD`` px of blur already; in
+    quadrature the photo's blur adds the rest. With the photo's whole blur added on top, pasted
+    teeth were 1.4x softer than the lips around them at 2x (a 220 px-IOD face).
+    """
+    carried = float(crop_blur) * FaceFrame.from_landmarks(target).iod / MOUTH_IOD
+    return replace(stats, blur=float(np.sqrt(max(0.0, stats.blur**2 - carried**2))))
 
 
 def transfer_mouth(
@@ -660,8 +684,8 @@ def transfer_mouth(
     The exemplar's mouth is warped onto the target lips (:func:`mouth_interior`); only its
     teeth and cavity are pasted, never its lips (:func:`interior_weight`). Their colour is
     scaled per channel by the ratio of the two photos' eye whites (:func:`sclera_colour`: teeth
-    are white under the photo's light and cast, whatever the skin), given the photo's blur and
-    grain, and Poisson-blended (:func:`s2e_lib.edit.warp.photo.composite`).
+    are white under the photo's light and cast, whatever the skin), given the photo's grain and
+    the blur it has beyond the crop's (:func:`beyond_exemplar`), and Poisson-blended (:func:`s2e_lib.edit.warp.photo.composite`).
     """
     from s2e_lib.edit.warp.geometry import _poly_mask
     from s2e_lib.edit.warp.photo import composite
@@ -672,15 +696,16 @@ def transfer_mouth(
     own, theirs = sclera_colour(rgb_src, src), lib.sclera[pick].astype(np.float32)
     if own is None or theirs.min() <= 0 or own.max() > MAX_SCLERA_TINT * max(own.min(), 1.0):
         # no eye white to go by (behind tinted lenses, too small, a reflection): the exemplar's
-        # light with the cast the skin suggests (photo_stats' white balance)
-        gain = np.asarray(stats.white, np.float32)
+        # light with the cast the skin suggests (photo_stats' white balance, which the skin's own
+        # hue biases: half the eye whites' limit, or a ruddy face's teeth come out pink)
+        gain = teeth_cast(np.asarray(stats.white, np.float64), np.ones(3), limit=0.05).astype(np.float32)
     else:  # the light (capped: a squinting eye's few pixels are no firm measure) and the cast
         level = float(np.clip(own.mean() / theirs.mean(), 0.45, 1.15))
         gain = (level * teeth_cast(own, theirs)).astype(np.float32)
     iod = FaceFrame.from_landmarks(target).iod
     alpha = _poly_mask(shape, np.asarray(target[60:68], np.float64) - origin, blur=0.008 * iod) * inside
     interior = tint_shadows(interior * gain, lip_colour(rgb_src, src))
-    return composite(img, interior, alpha, stats, seed=pick)
+    return composite(img, interior, alpha, beyond_exemplar(stats, lib.mouth_blur[pick], target), seed=pick)
 
 
 def teeth_cast(own: np.ndarray, theirs: np.ndarray, limit: float = 0.1) -> np.ndarray:
@@ -745,18 +770,42 @@ def tint_shadows(interior: np.ndarray, lips: np.ndarray | None) -> np.ndarray:
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
 
 
-def pick_mouth(rgb: np.ndarray, landmarks: np.ndarray, library: ExemplarLibrary | None = None) -> int | None:
+def mouth_opening(lips: np.ndarray) -> float:
+    """Height of a mouth's opening at its middle over its width (20 lip points 48–67)."""
+    lips = np.asarray(lips, np.float64)
+    return float(np.linalg.norm(lips[18] - lips[14]) / max(np.linalg.norm(lips[6] - lips[0]), 1e-6))
+
+
+#: How far (log of the ratio) a mouth's opening may differ from the target's at the cost of one
+#: lightness step in :func:`pick_mouth`.
+OPENING_TOLERANCE = 0.25
+
+
+def pick_mouth(
+    rgb: np.ndarray,
+    landmarks: np.ndarray,
+    library: ExemplarLibrary | None = None,
+    target: np.ndarray | None = None,
+) -> int | None:
     """The exemplar whose teeth suit the face: nearest in the cheeks' lightness and the light's
-    direction (skin hue says nothing about teeth). None when the library has no mouth."""
+    direction (skin hue says nothing about teeth) and, given the edit's ``target`` landmarks, in
+    the shape of the opening (:func:`mouth_opening`): the library's openings range 0.08–0.25 of
+    the mouth's width, and a mouth warped onto one 1.4x taller or shorter stretches or squashes
+    its teeth. None when the library has no mouth."""
     lib = library or load_library()
     with_mouth = [k for k in range(len(lib)) if lib.has_mouth(k)]
     if not with_mouth:
         return None
     lab, light = skin_measure(rgb, landmarks)
-    return min(
-        with_mouth,
-        key=lambda k: ((lib.skin_lab[k, 0] - lab[0]) / 8.0) ** 2 + ((lib.light[k] - light) / 0.1) ** 2,
-    )
+    want = mouth_opening(np.asarray(target)[48:68]) if target is not None else None
+
+    def cost(k: int) -> float:
+        c = ((lib.skin_lab[k, 0] - lab[0]) / 8.0) ** 2 + ((lib.light[k] - light) / 0.1) ** 2
+        if want is not None and want > 0:
+            c += (np.log(mouth_opening(lib.mouth_points[k]) / want) / OPENING_TOLERANCE) ** 2
+        return c
+
+    return min(with_mouth, key=cost)
 
 
 def lens_mask(shape: tuple[int, int], landmarks: np.ndarray, origin) -> np.ndarray:
