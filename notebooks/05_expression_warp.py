@@ -154,7 +154,7 @@ if not smoke:
 #
 # The Face Research Lab London Set (DeBruine & Jones 2017, CC BY 4.0) photographed 102
 # people neutral and smiling under one light. `tools/build_exemplars.py` turned the 68 real
-# smiles among them into a 1.2 MB library that ships with the package
+# smiles among them into a 2.0 MB library that ships with the package
 # (`s2e_lib/assets/exemplars/`, model card beside it): per person the *ratio image* (smile ÷
 # neutral, after warping the neutral photo onto the smile's landmarks: the creases, dimples
 # and cheek shading the smile made, on skin only), for the 45 smiles that show the

@@ -451,3 +451,26 @@ def test_teeth_take_a_warm_cast_but_never_turn_blue():
     assert np.all(np.abs(warm - 1.0) <= 0.1 + 1e-9)  # ...within 10 % a channel
     same = exemplars.teeth_cast(2 * exemplar_white, exemplar_white)
     assert np.allclose(same, 1.0)  # a brighter white of the same colour: no cast
+
+
+def test_closed_lips_that_dlib_parts_are_edited_as_closed(astronaut):
+    from s2e_lib.edit.warp.landmarks import close_inner_lips
+    from s2e_lib.edit.warp.photo import lips_sealed
+    from s2e_lib.paths import project_paths
+
+    image, face = astronaut
+    assert mouth_gap(face.landmarks) > 0.08 and not lips_sealed(image, face.landmarks)  # her teeth show
+    closed = close_inner_lips(face.landmarks)
+    assert mouth_gap(closed) == 0.0 and np.array_equal(closed[:60], face.landmarks[:60])
+    frl = project_paths().shared / "data" / "frl_london"
+    if not (frl / "london_info.csv").is_file():
+        pytest.skip("../shared/data/frl_london is absent")
+    for fid in ("006", "126", "140"):  # full closed lips that dlib opens by 0.09-0.10 IOD
+        neutral = load_image(frl / "neutral_front" / f"{fid}_03.jpg")
+        face = largest_face(neutral)
+        assert mouth_gap(face.landmarks) > 0.08 and lips_sealed(neutral, face.landmarks), fid
+        with exemplars.excluding([fid]):
+            info = WarpEditor().edit(neutral, "happy", 1.0, faces=[face]).info
+        assert not info["mouth_open"] and info["teeth_from"] is not None, fid  # a smile over real teeth
+        smile = load_image(frl / "smiling_front" / f"{fid}_08.jpg")  # their real, toothy smiles
+        assert not lips_sealed(smile, largest_face(smile).landmarks), fid

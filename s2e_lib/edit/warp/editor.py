@@ -22,13 +22,14 @@ from s2e_lib.edit.warp.landmarks import (
     FaceFrame,
     _emotion,
     _strength,
+    close_inner_lips,
     freeze_cut_features,
     keep_features,
     mouth_gap,
     target_landmarks,
 )
 from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _paint_sclera, _skin_tone
-from s2e_lib.edit.warp.photo import photo_stats
+from s2e_lib.edit.warp.photo import lips_sealed, photo_stats
 from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, saturate
 from s2e_lib.edit.warp.shading import _shade, _shading_gain, _strokes
 from s2e_lib.errors import InputError, MissingResourceError
@@ -37,6 +38,9 @@ from s2e_lib.face.io import restore_mode, to_rgb
 
 #: Smallest Jacobian determinant the backward map may have (below: the warp nearly folds).
 MIN_JACOBIAN = 0.05
+#: Inner lips parted at least this far (IOD) are checked for lips that dlib parted but the
+#: photo shows closed (:func:`~s2e_lib.edit.warp.photo.lips_sealed`).
+SEALED_CHECK_GAP = 0.03
 
 
 def jacobian_min(
@@ -91,6 +95,8 @@ def warp_face(
     t0 = time.perf_counter()
     emotion, strength = _emotion(emotion), _strength(strength)
     src = np.asarray(landmarks, np.float64)
+    if strength > 0 and mouth_gap(src) >= SEALED_CHECK_GAP and lips_sealed(rgb, src):
+        src = close_inner_lips(src)  # dlib parted closed lips: they get the closed mouth's recipe
     if glasses is None:
         glasses = strength > 0 and glasses_evidence(rgb, src).present
     closed = mouth_gap(src) < OPEN_MOUTH

@@ -144,6 +144,18 @@ def mouth_gap(landmarks: np.ndarray) -> float:
     return float(max(0.0, (pts[_LOWER_INNER, 1] - pts[_UPPER_INNER, 1]).max()))
 
 
+def close_inner_lips(landmarks: np.ndarray) -> np.ndarray:
+    """``landmarks`` with a closed mouth: the lower inner lip (67–65) moved onto the upper (61–63).
+
+    For closed lips that dlib parts (:func:`~s2e_lib.edit.warp.photo.lips_sealed`) the upper
+    inner points sit on the line where the lips meet and the lower ones drift onto the lower
+    lip's moist inner part (4 FRL neutral faces looked at).
+    """
+    out = np.asarray(landmarks, np.float64).copy()
+    out[_LOWER_INNER] = out[_UPPER_INNER]
+    return out
+
+
 #: Facial features that move as a whole (iBUG 68-point index ranges).
 FEATURES: dict[str, range] = {
     "jaw": range(0, 17),
