@@ -288,7 +288,9 @@ def test_the_mesh_imports_little_and_leaves_mediapipe_whole():
 
 
 def test_ratio_shadows_stay_warm(hopper):
-    """A ratio image's darkening makes skin redder, never greyer (grey smudges on pale skin)."""
+    """A ratio image's darkening makes skin a little redder, as real smiles' shadows do (measured
+    on the library's pairs), never greyer, and not orange (the tint set by eye before round 14
+    raised R/B 5 % in the median darkened pixel here)."""
     image, face = hopper
     src = face.landmarks
     x0, y0 = np.maximum(np.floor(src.min(0)).astype(int), 0)
@@ -302,8 +304,9 @@ def test_ratio_shadows_stay_warm(hopper):
     assert darker.sum() > 50
     ratio_before = window[darker, 0] / np.maximum(window[darker, 2], 1)
     ratio_after = out[darker, 0] / np.maximum(out[darker, 2], 1)
-    # R/B rises 5 % in the median darkened pixel (the drawn folds' milder tint: 2 %)
-    assert (ratio_after >= ratio_before - 1e-4).all() and np.median(ratio_after / ratio_before) > 1.04
+    # R/B rises 1.4 % in the median darkened pixel
+    rise = np.median(ratio_after / ratio_before)
+    assert (ratio_after >= ratio_before - 1e-4).all() and 1.005 < rise < 1.03
 
 
 def test_dense_warp_with_points_unmoved_is_the_identity():
