@@ -568,8 +568,10 @@ def transfer_closed_mouth(
     """
     lib = library or load_library()
     crop, pts = lib.closed_mouth(pick)
-    stats = beyond_exemplar(stats, lib.closed_blur[pick], target)
-    return _transfer_lips(img, resting_lips(target), origin, crop, pts, rgb_src, src, stats, pick, grow=0.05)
+    lips = resting_lips(target)
+    return _transfer_lips(
+        img, lips, origin, crop, pts, lib.closed_blur[pick], rgb_src, src, stats, pick, grow=0.05
+    )
 
 
 def transfer_smiling_mouth(
@@ -603,9 +605,10 @@ def transfer_smiling_mouth(
         origin,
         crop,
         pts,
+        lib.mouth_blur[pick],
         rgb_src,
         src,
-        beyond_exemplar(stats, lib.mouth_blur[pick], target),
+        stats,
         pick,
         grow=0.04,
         outline=smile_lip_outline(target),
@@ -627,13 +630,13 @@ def smile_lip_outline(landmarks: np.ndarray) -> np.ndarray:
 
 
 def _transfer_lips(
-    img, lips, origin, crop, pts, rgb_src, src, stats, seed, grow, outline=None, interior=False
+    img, lips, origin, crop, pts, crop_blur, rgb_src, src, stats, seed, grow, outline=None, interior=False
 ):
-    """A real mouth crop (lips, the skin just around) warped onto ``lips`` (68 points), its skin
-    and lips mapped per channel to the photo's, alpha-blended inside the landmark polygon
-    polygon ``outline`` (image coordinates; default the outer lip contour) grown by ``grow`` IOD, leaving out what the crop
-    shows of the mouth's inside when ``interior``, given ``stats``' blur and grain (see
-    :func:`beyond_exemplar`)."""
+    """A real mouth crop (lips, the skin just around; its own blur ``crop_blur`` px) warped onto
+    ``lips`` (68 points), its skin and lips mapped per channel to the photo's, alpha-blended
+    inside the polygon ``outline`` (image coordinates; default the outer lip contour) grown by
+    ``grow`` IOD, leaving out what the crop shows of the mouth's inside when ``interior``, given
+    the photo's grain and the blur it has beyond the crop's (:func:`beyond_exemplar`)."""
     import cv2
 
     from s2e_lib.edit.warp.geometry import _poly_mask
@@ -657,7 +660,7 @@ def _transfer_lips(
     )
     if interior:
         alpha = alpha * (1.0 - np.clip(stack[..., 4], 0.0, 1.0))
-    return composite(img, warped, alpha, stats, seed=seed, poisson=False)
+    return composite(img, warped, alpha, beyond_exemplar(stats, crop_blur, lips), seed=seed, poisson=False)
 
 
 def beyond_exemplar(stats, crop_blur: float, target: np.ndarray):
@@ -688,7 +691,8 @@ def transfer_mouth(
     teeth and cavity are pasted, never its lips (:func:`interior_weight`). Their colour is
     scaled per channel by the ratio of the two photos' eye whites (:func:`sclera_colour`: teeth
     are white under the photo's light and cast, whatever the skin), given the photo's grain and
-    the blur it has beyond the crop's (:func:`beyond_exemplar`), and Poisson-blended (:func:`s2e_lib.edit.warp.photo.composite`).
+    the blur it has beyond the crop's (:func:`beyond_exemplar`), and Poisson-blended
+    (:func:`s2e_lib.edit.warp.photo.composite`).
     """
     from s2e_lib.edit.warp.geometry import _poly_mask
     from s2e_lib.edit.warp.photo import composite
