@@ -479,6 +479,36 @@ def test_closed_lips_that_dlib_parts_are_edited_as_closed(astronaut):
         assert not lips_sealed(smile, largest_face(smile).landmarks), fid
 
 
+def test_crossed_inner_lips_are_uncrossed_so_a_smile_parts_them(hopper):
+    """dlib crosses a closed mouth's inner lips (0.10 IOD under FRL 096's moustache): the smile
+    then parted nothing and showed no teeth. Crossed pairs meet halfway; the rest is untouched."""
+    from s2e_lib.edit.warp.landmarks import uncross_inner_lips
+    from s2e_lib.paths import project_paths
+
+    image, face = hopper
+    pts = FaceFrame.from_landmarks(face.landmarks).to_face(face.landmarks)
+    crossed = pts.copy()
+    crossed[[61, 62, 63], 1] = pts[[61, 62, 63], 1] + 0.06  # upper inner lip below the lower one
+    crossed[[67, 66, 65], 1] = pts[[61, 62, 63], 1] - 0.04
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    fixed = frame.to_face(uncross_inner_lips(frame.to_image(crossed)))
+    assert np.allclose(fixed[[61, 62, 63]], fixed[[67, 66, 65]])  # they meet...
+    assert np.allclose(fixed[[61, 62, 63], 1], pts[[61, 62, 63], 1] + 0.01)  # ...halfway
+    assert np.allclose(fixed[:60], crossed[:60])
+    assert np.allclose(uncross_inner_lips(face.landmarks), face.landmarks)  # nothing crossed
+    frl = project_paths().shared / "data" / "frl_london"
+    if not (frl / "london_info.csv").is_file():
+        pytest.skip("../shared/data/frl_london is absent")
+    neutral = load_image(frl / "neutral_front" / "096_03.jpg")
+    face = largest_face(neutral)
+    lm = FaceFrame.from_landmarks(face.landmarks).to_face(face.landmarks)
+    assert (lm[[61, 62, 63], 1] - lm[[67, 66, 65], 1]).min() > 0.08  # dlib crosses them
+    with exemplars.excluding(["096"]):
+        result = WarpEditor().edit(neutral, "happy", 1.0, faces=[face])
+    target = FaceFrame.from_landmarks(result.info["target_landmarks"]).to_face(result.info["target_landmarks"])
+    assert result.info["teeth_from"] is not None and target[66, 1] - target[62, 1] > 0.1
+
+
 def test_the_opening_round_pasted_teeth_is_mouth_shadow_not_stretched_lip(hopper):
     """Where the exemplar's teeth leave the new opening uncovered, along the lips, it is dark: the
     photo's lip line stretched open showed there as a pink rim round the teeth at 2x."""

@@ -27,6 +27,7 @@ from s2e_lib.edit.warp.landmarks import (
     keep_features,
     mouth_gap,
     target_landmarks,
+    uncross_inner_lips,
 )
 from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _paint_sclera, _skin_tone
 from s2e_lib.edit.warp.photo import lips_sealed, photo_stats
@@ -95,6 +96,8 @@ def warp_face(
     t0 = time.perf_counter()
     emotion, strength = _emotion(emotion), _strength(strength)
     src = np.asarray(landmarks, np.float64)
+    if strength > 0:
+        src = uncross_inner_lips(src)
     if strength > 0 and mouth_gap(src) >= SEALED_CHECK_GAP and lips_sealed(rgb, src):
         src = close_inner_lips(src)  # dlib parted closed lips: they get the closed mouth's recipe
     if glasses is None:

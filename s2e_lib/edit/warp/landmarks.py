@@ -156,6 +156,25 @@ def close_inner_lips(landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
+def uncross_inner_lips(landmarks: np.ndarray) -> np.ndarray:
+    """``landmarks`` whose inner lips no longer cross: a lower inner point above its upper
+    partner (face frame) goes with it to where the two meet, halfway.
+
+    dlib crosses the inner lips of a closed mouth, slightly on most (up to 0.03 IOD on 30 of
+    102 FRL neutral faces) and by 0.10 IOD under a moustache (FRL 096). A recipe that parts
+    the lips by a set amount then opened such a mouth only by what was left over: 096's
+    smile parted nothing, so it got no teeth and half the corner lift.
+    """
+    frame = FaceFrame.from_landmarks(landmarks)
+    pts = frame.to_face(np.asarray(landmarks, np.float64))
+    crossed = pts[_LOWER_INNER, 1] < pts[_UPPER_INNER, 1]
+    if not crossed.any():
+        return np.asarray(landmarks, np.float64).copy()
+    for up, low in zip(np.array(_UPPER_INNER)[crossed], np.array(_LOWER_INNER)[crossed], strict=True):
+        pts[up] = pts[low] = (pts[up] + pts[low]) / 2
+    return frame.to_image(pts)
+
+
 #: Facial features that move as a whole (iBUG 68-point index ranges).
 FEATURES: dict[str, range] = {
     "jaw": range(0, 17),
