@@ -505,7 +505,9 @@ def test_crossed_inner_lips_are_uncrossed_so_a_smile_parts_them(hopper):
     assert (lm[[61, 62, 63], 1] - lm[[67, 66, 65], 1]).min() > 0.08  # dlib crosses them
     with exemplars.excluding(["096"]):
         result = WarpEditor().edit(neutral, "happy", 1.0, faces=[face])
-    target = FaceFrame.from_landmarks(result.info["target_landmarks"]).to_face(result.info["target_landmarks"])
+    target = FaceFrame.from_landmarks(result.info["target_landmarks"]).to_face(
+        result.info["target_landmarks"]
+    )
     assert result.info["teeth_from"] is not None and target[66, 1] - target[62, 1] > 0.1
 
 
