@@ -535,3 +535,24 @@ def test_the_opening_round_pasted_teeth_is_mouth_shadow_not_stretched_lip(hopper
         ratios.append(np.median(luma[band]) / np.median(luma[lips]))
     # measured 0.57 / 0.69 / 0.49 (0.70 / 0.85 / 0.66 with the photo's lip line left in the opening)
     assert max(ratios) < 0.8 and np.mean(ratios) < 0.65, ratios
+
+
+def test_an_upper_lip_pasted_alone_is_matched_on_the_upper_lips():
+    """Many people's upper lip is darker than their lower lip (FRL 025's purple-brown over
+    pink): matched on both lips' colour, such an exemplar's upper lip went grey-violet on a pink
+    mouth. ``part="upper"`` measures the upper lip only."""
+    import cv2
+
+    lib = exemplars.load_library()
+    k = next(k for k in range(len(lib)) if lib.has_closed_mouth(k))
+    crop, points = lib.closed_mouth(k)
+    crop = np.ascontiguousarray(crop).copy()
+    upper = np.round(np.vstack([points[0:7], points[16:11:-1]])).astype(np.int32)
+    lower = np.round(np.vstack([points[6:12], points[0:1], points[12:13], points[19:15:-1]])).astype(np.int32)
+    crop[:] = (150, 120, 100)  # skin
+    cv2.fillPoly(crop, [lower], (200, 90, 100))  # a pink lower lip
+    cv2.fillPoly(crop, [upper], (110, 60, 80))  # a dark upper lip
+    both, _ = exemplars.lip_and_skin_colour(crop, points, exemplars.MOUTH_IOD)
+    top, skin = exemplars.lip_and_skin_colour(crop, points, exemplars.MOUTH_IOD, part="upper")
+    assert np.allclose(both, (200, 90, 100)) and np.allclose(top, (110, 60, 80))
+    assert np.allclose(skin, (150, 120, 100))

@@ -431,8 +431,8 @@ def test_fear_stretches_the_mouth_sideways_sad_turns_it_down():
     corners down."""
     from s2e_lib.edit.warp.recipes import recipe_field
 
-    def corner_drop(field):  # corners' move down the face relative to the upper lip's centre
-        return (field[48, 1] + field[54, 1]) / 2 - field[62, 1]
+    def corner_drop(field):  # corners' move down the face (face frame, IOD); the parting lips
+        return (field[48, 1] + field[54, 1]) / 2  # move apart about them, not with them
 
     assert abs(corner_drop(recipe_field("fear", 1.0))) < 0.01
     assert recipe_field("fear", 1.0)[54, 0] - recipe_field("fear", 1.0)[48, 0] > 0.1

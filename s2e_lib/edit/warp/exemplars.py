@@ -497,11 +497,16 @@ def resting_lips(target: np.ndarray) -> np.ndarray:
 
 
 def lip_and_skin_colour(
-    rgb: np.ndarray, lips: np.ndarray, iod: float
+    rgb: np.ndarray, lips: np.ndarray, iod: float, part: str = "both"
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Median RGB of the lips (the redder half between the outer and inner contours of the 20
-    lip points ``lips``) and of the skin in a band 0.06–0.16 IOD around them; None when either
-    shows too few pixels."""
+    lip points ``lips``; with ``part="upper"`` of the upper lip only) and of the skin in a band
+    0.06–0.16 IOD around them; None when either shows too few pixels.
+
+    The redder half of both lips is mostly the lower lip; many people's upper lip is darker
+    (FRL 025's is purple-brown over a pink lower lip), so an upper lip pasted alone is matched
+    on the upper lips (:func:`transfer_smiling_mouth`): matched on both, 025's upper lip came out
+    grey-violet on FRL 008's pink mouth at 2x."""
     import cv2
 
     from s2e_lib.edit.warp.geometry import _poly_mask
@@ -516,7 +521,11 @@ def lip_and_skin_colour(
     shape = patch.shape[:2]
     outer = _poly_mask(shape, pts[:12] - (x0, y0)) > 0.5
     inner = _poly_mask(shape, pts[12:20] - (x0, y0)) > 0.5
-    ring = outer & ~inner
+    if part == "upper":  # outer upper lip (48-54), back along the inner upper lip (64-60)
+        ring = _poly_mask(shape, np.vstack([pts[0:7], pts[16:11:-1]]) - (x0, y0)) > 0.5
+        ring &= ~inner
+    else:
+        ring = outer & ~inner
     near = cv2.dilate(outer.astype(np.uint8), _disc(0.06 * iod)) > 0
     far = cv2.dilate(outer.astype(np.uint8), _disc(0.16 * iod)) > 0
     band = far & ~near
@@ -613,6 +622,7 @@ def transfer_smiling_mouth(
         grow=0.04,
         outline=smile_lip_outline(target),
         interior=True,
+        lip_part="upper",
     )
 
 
@@ -630,13 +640,27 @@ def smile_lip_outline(landmarks: np.ndarray) -> np.ndarray:
 
 
 def _transfer_lips(
-    img, lips, origin, crop, pts, crop_blur, rgb_src, src, stats, seed, grow, outline=None, interior=False
+    img,
+    lips,
+    origin,
+    crop,
+    pts,
+    crop_blur,
+    rgb_src,
+    src,
+    stats,
+    seed,
+    grow,
+    outline=None,
+    interior=False,
+    lip_part="both",
 ):
     """A real mouth crop (lips, the skin just around; its own blur ``crop_blur`` px) warped onto
     ``lips`` (68 points), its skin and lips mapped per channel to the photo's, alpha-blended
     inside the polygon ``outline`` (image coordinates; default the outer lip contour) grown by
     ``grow`` IOD, leaving out what the crop shows of the mouth's inside when ``interior``, given
-    the photo's grain and the blur it has beyond the crop's (:func:`beyond_exemplar`)."""
+    the photo's grain and the blur it has beyond the crop's (:func:`beyond_exemplar`). The lip
+    colours are matched on ``lip_part`` (:func:`lip_and_skin_colour`)."""
     import cv2
 
     from s2e_lib.edit.warp.geometry import _poly_mask
@@ -648,8 +672,8 @@ def _transfer_lips(
     layers = [crop.astype(np.float32), on_lip] + ([interior_weight(crop, pts)] if interior else [])
     stack = _warp_mouth_crop(np.dstack(layers), pts, lips, shape, origin)
     warped, on_lip = stack[..., :3], stack[..., 3:4]
-    theirs = lip_and_skin_colour(crop, pts, MOUTH_IOD)
-    own = lip_and_skin_colour(rgb_src, src[48:68], FaceFrame.from_landmarks(src).iod)
+    theirs = lip_and_skin_colour(crop, pts, MOUTH_IOD, lip_part)
+    own = lip_and_skin_colour(rgb_src, src[48:68], FaceFrame.from_landmarks(src).iod, lip_part)
     if theirs is not None and own is not None:  # the photo's skin and lip colours, the exemplar's texture
         skin_gain = np.clip(own[1] / np.maximum(theirs[1], 1.0), 0.4, 2.5)
         lip_gain = np.clip(own[0] / np.maximum(theirs[0], 1.0), 0.4, 2.5)
