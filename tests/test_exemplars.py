@@ -556,3 +556,21 @@ def test_an_upper_lip_pasted_alone_is_matched_on_the_upper_lips():
     top, skin = exemplars.lip_and_skin_colour(crop, points, exemplars.MOUTH_IOD, part="upper")
     assert np.allclose(both, (200, 90, 100)) and np.allclose(top, (110, 60, 80))
     assert np.allclose(skin, (150, 120, 100))
+
+
+def test_no_mouth_in_the_library_lends_a_discoloured_tooth():
+    """One FRL smile has a brown front tooth; pasted into other faces it read as a defect of the
+    edit. The library keeps no such mouth, and the measure finds one painted in."""
+    lib = exemplars.load_library()
+    mouths = [k for k in range(len(lib)) if lib.has_mouth(k)]
+    assert len(mouths) >= 40
+    shares = [exemplars.discoloured_teeth(*lib.mouth(k)) for k in mouths]
+    assert max(shares) <= exemplars.DISCOLOURED_MAX
+    crop, points = lib.mouth(mouths[0])
+    crop = np.ascontiguousarray(crop).copy()
+    teeth = exemplars.interior_weight(crop, points) > 0.7
+    ys, xs = np.nonzero(teeth)
+    cx, cy = int(np.median(xs)), int(np.median(ys))
+    w, h = max(2, (xs.max() - xs.min()) // 8), max(2, (ys.max() - ys.min()) // 3)
+    crop[cy - h : cy + h, cx - w : cx + w] = (170, 130, 60)  # a brown-yellow tooth
+    assert exemplars.discoloured_teeth(crop, points) > exemplars.DISCOLOURED_MAX

@@ -205,7 +205,7 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
     mean_canon = ex.face_to_canon(mean_shape)
     border = ex.frame_border(shape)
     rows, fields, ratios, skin_lab, light, sclera, teeth, jpegs, mouth_pts = ([] for _ in range(9))
-    closed_jpegs, closed_pts, mouth_blur, closed_blur = [], [], [], []
+    closed_jpegs, closed_pts, mouth_blur, closed_blur, toothy = [], [], [], [], []
     for fid, neutral, smile_n, ln, ls_n, frame, field, score, smile, ls in tqdm(pairs, desc="ratio images"):
         nc = _to_canon(neutral, frame, shape).astype(np.float32)
         sc = _to_canon(smile_n, frame, shape).astype(np.float32)
@@ -227,7 +227,11 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         crop, lips, share, opening, blur = _mouth_crop(smile, ls)
         teeth.append(share)
         mouth_blur.append(blur)
-        if share >= 0.25 and opening >= 0.06:
+        toothy.append(share >= 0.25 and opening >= 0.06)  # its geometry counts even if its teeth do not
+        stained = ex.discoloured_teeth(crop, lips) if toothy[-1] else 0.0
+        if stained > ex.DISCOLOURED_MAX:
+            _log(f"{fid}: {stained:.1%} of the teeth discoloured, its mouth is not used for teeth")
+        if share >= 0.25 and opening >= 0.06 and stained <= ex.DISCOLOURED_MAX:
             jpegs.append(_jpeg(crop))
         else:
             jpegs.append(np.zeros(0, np.uint8))
@@ -252,7 +256,7 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
             )
         )
     # the geometry of a smile that shows the upper teeth: the mean over those that do
-    smile_field = np.mean([f for f, j in zip(fields, jpegs, strict=True) if len(j)] or fields, axis=0)
+    smile_field = np.mean([f for f, t in zip(fields, toothy, strict=True) if t] or fields, axis=0)
     offsets = np.concatenate([[0], np.cumsum([len(j) for j in jpegs])]).astype(np.int64)
     out.mkdir(parents=True, exist_ok=True)
     target = out / ex.LIBRARY
@@ -312,7 +316,10 @@ def _write_card(path: Path, rows: list[dict], n_people: int, used_mesh: bool) ->
         "cheek and mouth skin, its slow part removed, warped onto the library's mean smile and stored as",
         "int8 log-ratios (64 px per inter-ocular distance); the smiling mouth cropped from the photo as",
         f"shot ({ex.MOUTH_IOD} px per inter-ocular distance, JPEG quality {JPEG_QUALITY}) where it shows the upper teeth; the neutral photo's",
-        "closed mouth cropped the same way (lips closer than 0.04 inter-ocular distances).",
+        "closed mouth cropped the same way (lips closer than 0.04 inter-ocular distances). A smile whose",
+        f"teeth are more than {ex.DISCOLOURED_MAX:.0%} discoloured (a brown tooth among white ones) keeps its",
+        "ratio image and its place in the mean smile but lends no teeth: pasted into another face, the",
+        "tooth read as a defect of the edit.",
         "",
         "The set holds neutral and smiling views only: sad, angry and fear edits use no ratio image.",
         "",
