@@ -231,7 +231,7 @@ def build(frl: Path, out: Path, limit: int | None = None) -> dict:
         stained = ex.discoloured_teeth(crop, lips) if toothy[-1] else 0.0
         if stained > ex.DISCOLOURED_MAX:
             _log(f"{fid}: {stained:.1%} of the teeth discoloured, its mouth is not used for teeth")
-        if share >= 0.25 and opening >= 0.06 and stained <= ex.DISCOLOURED_MAX:
+        if toothy[-1] and stained <= ex.DISCOLOURED_MAX:
             jpegs.append(_jpeg(crop))
         else:
             jpegs.append(np.zeros(0, np.uint8))

@@ -165,14 +165,12 @@ def uncross_inner_lips(landmarks: np.ndarray) -> np.ndarray:
     the lips by a set amount then opened such a mouth only by what was left over: 096's
     smile parted nothing, so it got no teeth and half the corner lift.
     """
-    frame = FaceFrame.from_landmarks(landmarks)
-    pts = frame.to_face(np.asarray(landmarks, np.float64))
-    crossed = pts[_LOWER_INNER, 1] < pts[_UPPER_INNER, 1]
-    if not crossed.any():
-        return np.asarray(landmarks, np.float64).copy()
+    out = np.asarray(landmarks, np.float64).copy()
+    face = FaceFrame.from_landmarks(out).to_face(out)  # "above" is along the face's own axis
+    crossed = face[_LOWER_INNER, 1] < face[_UPPER_INNER, 1]
     for up, low in zip(np.array(_UPPER_INNER)[crossed], np.array(_LOWER_INNER)[crossed], strict=True):
-        pts[up] = pts[low] = (pts[up] + pts[low]) / 2
-    return frame.to_image(pts)
+        out[up] = out[low] = (out[up] + out[low]) / 2
+    return out
 
 
 #: Facial features that move as a whole (iBUG 68-point index ranges).
