@@ -17,14 +17,16 @@ from s2e_lib.edit.warp.geometry import (
     _window,
     backward_map,
 )
-from s2e_lib.edit.warp.glasses import frame_anchors, glasses_evidence, hidden_eyes
+from s2e_lib.edit.warp.glasses import eyes_without_white, frame_anchors, glasses_evidence, hidden_eyes
 from s2e_lib.edit.warp.landmarks import (
     FaceFrame,
     _emotion,
     _strength,
     close_inner_lips,
     freeze_cut_features,
+    frontal_share,
     keep_features,
+    keep_upper_lids,
     mouth_gap,
     target_landmarks,
     uncross_inner_lips,
@@ -39,6 +41,13 @@ from s2e_lib.face.io import restore_mode, to_rgb
 
 #: Smallest Jacobian determinant the backward map may have (below: the warp nearly folds).
 MIN_JACOBIAN = 0.05
+#: A face whose eyes are closer than this (px) is edited on an upsampled copy of its region
+#: (:func:`_warp_small_face`): at 36 px the lids, the lip gap and the teeth are a few pixels
+#: wide, and masks and lines drawn at that size came out as dashed outlines round the teeth
+#: and an iris pushed onto the lid (a 112-px portrait at 2x).
+MIN_EDIT_IOD = 96.0
+#: Largest upsampling factor (a 64-px face, the smallest edited, has an IOD of about 25 px).
+MAX_UPSAMPLE = 4.0
 #: Inner lips parted at least this far (IOD) are checked for lips that dlib parted but the
 #: photo shows closed (:func:`~s2e_lib.edit.warp.photo.lips_sealed`).
 SEALED_CHECK_GAP = 0.03
@@ -71,6 +80,8 @@ def warp_face(
     grid_step: int | None = None,
     glasses: bool | None = None,
     report: dict | None = None,
+    *,
+    upsample: bool = True,
 ):
     """Edit one face of an RGB uint8 photo in place of a copy; returns (image, target landmarks, timings).
 
@@ -89,13 +100,19 @@ def warp_face(
         :func:`~s2e_lib.edit.warp.glasses.glasses_evidence`); their frames are kept rigid.
     report : dict, optional
         Filled with what was decided: ``glasses``, ``mouth_open`` (the photo's own),
-        ``displacement_scale`` (< 1 where the warp had to be softened to stay folding-free).
+        ``displacement_scale`` (< 1 where the warp had to be softened to stay folding-free),
+        ``upsampled`` (the factor, for a face edited on an upsampled copy).
+    upsample : bool
+        Edit a face whose eyes are closer than :data:`MIN_EDIT_IOD` px on an upsampled copy
+        of its region (:func:`_warp_small_face`).
     """
     import cv2
 
     t0 = time.perf_counter()
     emotion, strength = _emotion(emotion), _strength(strength)
     src = np.asarray(landmarks, np.float64)
+    if upsample and strength > 0 and FaceFrame.from_landmarks(src).iod < MIN_EDIT_IOD:
+        return _warp_small_face(rgb, src, emotion, strength, grid_step, glasses, report)
     if strength > 0:
         src = uncross_inner_lips(src)
     if strength > 0 and mouth_gap(src) >= SEALED_CHECK_GAP and lips_sealed(rgb, src):
@@ -114,6 +131,9 @@ def warp_face(
     # an eye behind a dark lens (or hair, a patch) keeps its lids: a raised lid painted white on it
     behind_lenses = hidden_eyes(rgb, src) if strength > 0 else []
     dst = keep_features(src, dst, behind_lenses)
+    # an eye that shows no white to stretch (downcast, closed, blurred, turned away) keeps its upper lid
+    lids_kept = [e for e in eyes_without_white(rgb, src) if e not in behind_lenses] if strength > 0 else []
+    dst = keep_upper_lids(src, dst, lids_kept)
     frame = FaceFrame.from_landmarks(src)
     roi = _roi(np.vstack([src, dst]), frame, rgb.shape[:2])
     x0, y0, x1, y1 = roi
@@ -225,7 +245,7 @@ def warp_face(
                 img[sy, sx],
                 dst,
                 o,
-                exemplars.RATIO_GAIN * saturate(strength),
+                exemplars.RATIO_GAIN * saturate(strength) * frontal_share(src),
                 picks,
                 lab,
                 keep_out=keep_out,
@@ -246,11 +266,51 @@ def warp_face(
             displacement_scale=scale,
             cut_by_border=cut,
             hidden_eyes=behind_lenses,
+            lids_kept=lids_kept,
             exemplars=[str(library.ids[k]) for k in picks] if library is not None and smile else [],
             teeth_from=str(library.ids[teeth]) if library is not None and teeth is not None else None,
             upper_lip_from=str(library.ids[teeth]) if upper_lip else None,
         )
     return out, dst, timings
+
+
+def _warp_small_face(rgb, landmarks, emotion, strength, grid_step, glasses, report):
+    """:func:`warp_face` for a face with eyes closer than :data:`MIN_EDIT_IOD` px.
+
+    The face's region (the warp's own region of interest plus 0.3 IOD, so that a landmark near
+    the crop's edge is near the photo's edge too) is upsampled (bicubic) until the eyes are
+    :data:`MIN_EDIT_IOD` px apart, edited there, and only the *change* is brought back (area
+    averaging) and added to the photo: pixels the edit did not touch keep their exact values.
+    """
+    import cv2
+
+    frame = FaceFrame.from_landmarks(landmarks)
+    factor = min(MAX_UPSAMPLE, MIN_EDIT_IOD / frame.iod)
+    height, width = rgb.shape[:2]
+    ring = frame.to_image(np.array([[-1.8, -1.6], [1.8, -1.6], [-1.8, 2.9], [1.8, 2.9]]))
+    pts = np.vstack([landmarks, ring])
+    pad = 0.3 * frame.iod
+    x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int), (width, height))
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    size = (max(1, int(round((x1 - x0) * factor))), max(1, int(round((y1 - y0) * factor))))
+    scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)])
+    up = cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC)
+    to_up = lambda p: (p - (x0, y0) + 0.5) * scale - 0.5  # noqa: E731 - pixel centres map to centres
+    step = max(1, int(round(grid_step * factor))) if grid_step else None
+    edited, dst, timings = warp_face(
+        up, to_up(landmarks), emotion, strength, step, glasses, report, upsample=False
+    )
+    t = time.perf_counter()
+    change = cv2.resize(
+        edited.astype(np.float32) - up.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA
+    )
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = np.clip(crop.astype(np.float32) + change + 0.5, 0, 255).astype(np.uint8)
+    timings["paste_ms"] += (time.perf_counter() - t) * 1e3
+    if report is not None:
+        report["upsampled"] = round(float(factor), 3)
+    return out, (dst + 0.5) / scale - 0.5 + (x0, y0), timings
 
 
 def _smile_library():
@@ -381,6 +441,8 @@ class WarpEditor:
             "mouth_open": reports[0].get("mouth_open", False),
             "cut_by_border": reports[0].get("cut_by_border", []),
             "hidden_eyes": reports[0].get("hidden_eyes", []),
+            "lids_kept": reports[0].get("lids_kept", []),
+            "upsampled": reports[0].get("upsampled", 1.0),
             "exemplars": reports[0].get("exemplars", []),
             "teeth_from": reports[0].get("teeth_from"),
             "upper_lip_from": reports[0].get("upper_lip_from"),

@@ -372,6 +372,46 @@ def limit_lid_raise(pts: np.ndarray, rest: np.ndarray, share: float = MAX_LID_RA
     return pts
 
 
+def eye_widths(landmarks: np.ndarray) -> np.ndarray:
+    """(2,) corner-to-corner widths of the right and left eye (image pixels)."""
+    landmarks = np.asarray(landmarks, np.float64)
+    return np.array(
+        [np.linalg.norm(landmarks[39] - landmarks[36]), np.linalg.norm(landmarks[45] - landmarks[42])]
+    )
+
+
+#: Eye-width ratios (narrower / wider eye) between which a turned head's ratio images fade
+#: out: FRL London's frontal photos ≥ 0.95; a three-quarter view 0.57.
+TURNED_HEAD = (0.6, 0.85)
+
+
+def frontal_share(landmarks: np.ndarray) -> float:
+    """1 for a face seen from the front, falling to 0 as the head turns (:data:`TURNED_HEAD`).
+
+    The smile library's ratio images were taken from the front: on a head turned away,
+    their creases are squeezed into the far half of the face and drawn as thin lines along
+    the nose's profile.
+    """
+    widths = eye_widths(landmarks)
+    ratio = float(widths.min() / max(widths.max(), 1e-6))
+    lo, hi = TURNED_HEAD
+    return float(np.clip((ratio - lo) / (hi - lo), 0.0, 1.0))
+
+
+def keep_upper_lids(source: np.ndarray, target: np.ndarray, names: list[str]) -> np.ndarray:
+    """``target`` with the upper lids of the named eyes (``"right eye"``, ``"left eye"``) not
+    risen above ``source`` (image pixels; a lid may still lower, or move with the face)."""
+    target = np.array(target, np.float64)
+    source = np.asarray(source, np.float64)
+    frame = FaceFrame.from_landmarks(source)
+    for name in names:
+        for i in {"right eye": (37, 38), "left eye": (43, 44)}[name]:
+            rise = float((source[i] - target[i]) @ frame.ey)
+            if rise > 0:
+                target[i] = target[i] + rise * frame.ey
+    return target
+
+
 def keep_brows_above_eyes(
     pts: np.ndarray, rest: np.ndarray, share: float = 0.45, floor: float = 0.06
 ) -> np.ndarray:
