@@ -135,9 +135,7 @@ def test_glasses_are_detected_and_kept_rigid(astronaut):
     changed = np.abs(result.image.astype(float) - spectacled)[y0:y1].mean()
     forced, _, _ = warp_face(spectacled, face.landmarks, "fear", 1.5, glasses=False)
     bent = np.abs(forced.astype(float) - spectacled)[frame_mask].mean()
-    # (the astronaut's 44-px eyes are edited on an upsampled copy: its brows' pull reaches
-    # the top rim's anti-aliased edge a little more than at the photo's size, 0.53 vs 0.40)
-    assert changed > 0.5 and moved < 0.6 * bent, (moved, bent, changed)
+    assert changed > 0.5 and moved < 0.5 * bent, (moved, bent, changed)
 
 
 def test_strength_saturates_and_the_warp_never_folds(astronaut):

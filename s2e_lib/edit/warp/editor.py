@@ -45,7 +45,7 @@ MIN_JACOBIAN = 0.05
 #: (:func:`_warp_small_face`): at 36 px the lids, the lip gap and the teeth are a few pixels
 #: wide, and masks and lines drawn at that size came out as dashed outlines round the teeth
 #: and an iris pushed onto the lid (a 112-px portrait at 2x).
-MIN_EDIT_IOD = 96.0
+MIN_EDIT_IOD = 64.0
 #: Largest upsampling factor (a 64-px face, the smallest edited, has an IOD of about 25 px).
 MAX_UPSAMPLE = 4.0
 #: Inner lips parted at least this far (IOD) are checked for lips that dlib parted but the
