@@ -183,7 +183,6 @@ def eyes_without_white(rgb: np.ndarray, landmarks: np.ndarray) -> list[str]:
 
     landmarks = np.asarray(landmarks, np.float64)
     iod = FaceFrame.from_landmarks(landmarks).iod
-    lab = None
     height, width = np.asarray(rgb).shape[:2]
     widths = eye_widths(landmarks)
     names = []
