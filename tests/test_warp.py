@@ -502,6 +502,42 @@ def test_the_lash_line_sits_on_the_lid_not_over_the_uncovered_white(face, astron
     assert on_lid.mean() > 0.7, on_lid.mean()
 
 
+def test_a_lowered_lid_slides_over_the_eye_lashes_and_all():
+    """Sadness lowers the upper lid: the lid margin lands on the new lid unstretched, no pixel
+    above the new lid samples the eye under the old one (a ghost iris or a second lash line
+    at 2x on unseen portraits, round 16), the skin above stretches evenly and hands over to
+    the spline's map without a jump, and the eye under the new lid keeps its pixels."""
+    from s2e_lib.edit.warp.geometry import LASH_ZONE, LID_SLIDE_BAND, _eye_override, smooth_closed
+
+    iod = 200.0
+    eye = np.array([[60, 100], [80, 88], [100, 88], [120, 100], [100, 110], [80, 110]], np.float64)
+    src = np.zeros((68, 2))
+    src[36:42], src[42:48] = eye, eye + (iod, 0)
+    dst = src.copy()
+    drop = 0.05 * iod
+    dst[[37, 38], 1] += drop  # the right eye's upper lid comes down
+    ys, xs = np.mgrid[0:200, 0:400].astype(np.float32)
+    map_x, map_y = _eye_override(xs.copy(), ys.copy(), src, dst, (0, 0, 400, 200), iod)
+
+    def lid(points, x):  # the upper lid's curve at column x
+        arc = smooth_closed(points)[:19]
+        order = np.argsort(arc[:, 0])
+        return np.interp(x, arc[order, 0], arc[order, 1])
+
+    for x in (80, 90, 100):
+        y_dst, y_src = lid(dst[36:42], x), lid(src[36:42], x)
+        col_y, col_map = ys[:, x], map_y[:, x]
+        on_lid = int(np.floor(y_dst)) - 1  # (the row on the lid itself is anti-aliased)
+        assert abs(col_map[on_lid] - (y_src + (on_lid - y_dst))) < 0.6  # the margin lands on the new lid
+        above = (col_y < y_dst) & (col_y > y_dst - LID_SLIDE_BAND * iod)
+        assert col_map[above].max() <= y_src + 0.5  # nothing above the new lid comes from the eye
+        lashes = above & (col_y > y_dst - LASH_ZONE * iod + 2) & (col_y < y_dst - 2)
+        np.testing.assert_allclose(np.diff(col_map[lashes]), 1.0, atol=0.05)  # lashes unstretched
+        assert np.abs(np.diff(col_map[30:on_lid])).max() < 2.5  # no jump where the spline takes over
+        below = (col_y > y_dst + 6) & (col_y < 108)  # (the eye mask is feathered)
+        np.testing.assert_allclose(col_map[below], col_y[below], atol=1e-3)  # the eye stays put
+
+
 @pytest.mark.parametrize("photo", ["11", "01"])
 def test_a_drooping_lid_never_shows_the_iris_outside_the_eye(photo):
     """Sadness lowers the upper lid a lot on an open eye; the spline between it and the fixed

@@ -192,7 +192,78 @@ def _eye_override(map_x, map_y, src, dst, roi, iod):
         map_x[sy, sx] = mask * xs + (1 - mask) * map_x[sy, sx]
         map_y[sy, sx] = mask * ys + (1 - mask) * map_y[sy, sx]
         _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, iod)
+        _slide_lowered_lid(map_x, map_y, src, dst, sl, ey, sy, sx, o, iod)
     return map_x, map_y
+
+
+#: Height (IOD) above a lowered upper lid over which the lid's own slide hands over to the spline.
+LID_SLIDE_BAND = 0.15
+#: Height (IOD) above the lid margin that slides unstretched: the lashes.
+LASH_ZONE = 0.05
+
+
+def _upper_arc(points: np.ndarray, centre: np.ndarray, ex: np.ndarray, ey: np.ndarray, u: np.ndarray):
+    """The upper lid's curve (corner, lids, corner of a 6-point eye) as v(u) in a frame at ``centre``."""
+    arc = smooth_closed(points)[: 3 * 6 + 1] - centre
+    au, av = arc @ ex, arc @ ey
+    order = np.argsort(au)
+    return np.interp(u, au[order], av[order]).astype(np.float32)
+
+
+def _slide_lowered_lid(map_x, map_y, src, dst, sl, ey, sy, sx, o, iod) -> None:
+    """A lowered upper lid slides down over the eye, lashes and all (in place).
+
+    A pixel on the target lid shows the source lid (its lash line), so the lid covers the
+    iris, which stays where it was; the lid margin and lashes (:data:`LASH_ZONE`) slide
+    unstretched, and the skin above them is stretched evenly up to :data:`LID_SLIDE_BAND`
+    above the lid, where the spline's map takes over, continuously. Before
+    (round 16) only the pixels that would have sampled the eye took a slide, blended with the
+    spline's map elsewhere: at 2x, sad's lids showed a second, ghost lash line near the inner
+    corner and a catchlight smeared along the new lid on unseen portraits.
+    """
+    import cv2
+
+    shape = map_x[sy, sx].shape
+    if min(shape) <= 0:
+        return
+    ex = np.array([ey[1], -ey[0]])
+    centre = dst[sl].mean(0)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    xs, ys = xs + np.float32(o[0]), ys + np.float32(o[1])
+    u = (xs - centre[0]) * ex[0] + (ys - centre[1]) * ex[1]
+    v = (xs - centre[0]) * ey[0] + (ys - centre[1]) * ey[1]
+    arc_dst, arc_src = _upper_arc(dst[sl], centre, ex, ey, u), _upper_arc(src[sl], centre, ex, ey, u)
+    drop = arc_dst - arc_src  # > 0 where the lid came down
+    if float(drop.max()) < 0.01 * iod:
+        return
+    band = np.float32(LID_SLIDE_BAND * iod)
+    h = arc_dst - v  # height above the target lid
+    corners = (dst[[sl.start, sl.start + 3]] - centre) @ ex
+    within = (u >= corners.min()) & (u <= corners.max())
+    weight = np.where((h >= 0) & (h <= band) & within, 1.0, 0.0).astype(np.float32)
+    weight *= np.clip(drop / np.float32(0.01 * iod), 0, 1)
+    if float(weight.max()) <= 0:
+        return
+    weight = cv2.GaussianBlur(weight, (0, 0), max(0.5, 0.004 * iod))  # no stair-step at the band's edge
+
+    def at(vv):  # image point (u, vv) of the eye's frame
+        return (
+            np.float32(centre[0]) + u * np.float32(ex[0]) + vv * np.float32(ey[0]),
+            np.float32(centre[1]) + u * np.float32(ex[1]) + vv * np.float32(ey[1]),
+        )
+
+    lashes = np.float32(LASH_ZONE * iod)
+    lid_x, lid_y = at(arc_src - np.minimum(h, lashes))  # lid margin and lashes slide unstretched
+    top_x, top_y = at(arc_dst - band)  # where the band ends: the spline's map takes over there
+    wx, wy = map_x[sy, sx].copy(), map_y[sy, sx].copy()
+    px, py = (top_x - np.float32(o[0])).astype(np.float32), (top_y - np.float32(o[1])).astype(np.float32)
+    tx = cv2.remap(wx, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    ty = cv2.remap(wy, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    t = np.clip((h - lashes) / (band - lashes), 0, 1)  # the skin above them stretches evenly
+    fx = lid_x + t * (tx - lid_x)
+    fy = lid_y + t * (ty - lid_y)
+    map_x[sy, sx] = weight * fx + (1 - weight) * wx
+    map_y[sy, sx] = weight * fy + (1 - weight) * wy
 
 
 def _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, iod) -> None:
@@ -246,17 +317,11 @@ def _keep_eye_inside(map_x, map_y, src, dst, sl, upper, lower, ey, sy, sx, o, io
 
     (lx, ly) = along(lower)
 
-    def upper_arc(points):  # the lid's curve (corner, lids, corner) as v(u) in the target eye's frame
-        arc = smooth_closed(points)[: 3 * 6 + 1] - centre
-        au, av = arc @ ex, arc @ ey
-        order = np.argsort(au)
-        return np.interp(u, au[order], av[order]).astype(np.float32)
-
     # above the eye the lid slides on its own curve: a pixel h above the target lid shows what
     # was h above the source lid (dlib's straight chords cut into a round lid: a straight
     # displacement sampled eye white there, a light wedge at the inner corner)
     v = (xs - centre[0]) * ey[0] + (ys - centre[1]) * ey[1]
-    v_src = upper_arc(src[sl]) - (upper_arc(dst[sl]) - v)
+    v_src = _upper_arc(src[sl], centre, ex, ey, u) - (_upper_arc(dst[sl], centre, ex, ey, u) - v)
     ax = np.float32(centre[0]) + u * np.float32(ex[0]) + v_src * np.float32(ey[0])
     ay = np.float32(centre[1]) + u * np.float32(ex[1]) + v_src * np.float32(ey[1])
     fx = np.where(above, ax, xs - lx)

@@ -272,8 +272,8 @@ RECIPES: dict[str, Recipe] = {
         "FRL London set's smiles that show the upper teeth (exemplars.py); 6+12+25 when the mouth is already open",
     ),
     "sad": Recipe(
-        aus={"AU1": 3.2, "AU4": 1.8, "AU15": 0.6, "AU17": 0.4, "AU43": 2.5},
-        open_aus={"AU1": 3.2, "AU4": 1.8, "AU15": 1.2, "AU43": 2.5},
+        aus={"AU1": 3.2, "AU4": 1.8, "AU15": 0.6, "AU17": 0.4, "AU43": 1.25},
+        open_aus={"AU1": 3.2, "AU4": 1.8, "AU15": 1.2, "AU43": 1.25},
         keep_open=0.5,
         appearance={"forehead": 1.0, "glabella": 1.0, "mentolabial": 0.8},
         source="EMFACS sadness 1+4+15+17; lids droop; an open mouth stays half open (1+4+15+25)",
