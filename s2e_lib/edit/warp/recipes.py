@@ -17,7 +17,7 @@ emotion    prototype AUs                        used here (intensity at strength
 ========== ==================================== =========================================
 happy      6 + 12 + 25 (Duchenne smile)         AU6 1.8; mouth: the FRL London set's mean toothy smile × 1.3,
                                                 real teeth and ratio images (open mouth: AU12 2.6, AU10 0.6, AU25 0.5)
-sad        1 + 4 + 15 + 17                      AU1 3.2, AU4 1.8, AU15 0.6, AU17 0.4, AU43 2.5
+sad        1 + 4 + 15 + 17                      AU1 3.2, AU4 1.8, AU15 0.6, AU17 0.4, AU43 1.25
                                                 (open mouth: 1 + 4 + 15, kept half open)
 angry      4 + 7 + 10 + 25 (teeth bared)        AU4 1.6, AU7 1.5, AU10 1.2, AU25 0.8, real teeth
                                                 (open mouth: 4 + 7 + 10 + 20, own teeth bared)
