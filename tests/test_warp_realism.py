@@ -314,6 +314,7 @@ def test_eyes_without_white_keep_their_upper_lids(astronaut):
     upper lid; the brows still rise; an eye with visible white still opens."""
     import cv2
 
+    from s2e_lib.edit.base import edit_warnings
     from s2e_lib.edit.warp.glasses import eyes_without_white
 
     face = largest_face(astronaut)
@@ -336,6 +337,8 @@ def test_eyes_without_white_keep_their_upper_lids(astronaut):
     assert eyes_without_white(lidded, face.landmarks) == ["right eye"]
     result = WarpEditor().edit(lidded, "fear", 1.0, faces=[face])
     assert result.info["lids_kept"] == ["right eye"]
+    assert any("right eye" in w and "not raised" in w for w in edit_warnings(result.info))
+    assert WarpEditor().edit(lidded, "sad", 1.0, faces=[face]).info["lids_kept"] == []  # nothing held
     right, left = rise(result)
     assert right <= 1e-9 and left > 0.01
     brows = result.info["target_landmarks"][17:27] - face.landmarks[17:27]

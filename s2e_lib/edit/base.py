@@ -25,7 +25,7 @@ class EditResult:
 def edit_warnings(info: dict[str, Any]) -> list[str]:
     """What a result must tell the user about an edit's ``info`` (empty when nothing):
     features the photo's edge cuts and eyes hidden by dark lenses, which the warp editor
-    keeps as they are."""
+    keeps as they are, and eyes that show no white, whose upper lids it does not raise."""
     warnings = []
     cut = info.get("cut_by_border") or []
     if cut:
@@ -36,6 +36,12 @@ def edit_warnings(info: dict[str, Any]) -> list[str]:
     if hidden:
         warnings.append(
             f"no eye white visible ({', '.join(hidden)}: dark lenses?): the lids were kept as they are"
+        )
+    kept = info.get("lids_kept") or []
+    if kept:
+        warnings.append(
+            f"no eye white to uncover ({', '.join(kept)}: downcast, closed, blurred or turned away): "
+            "its upper lid was not raised"
         )
     return warnings
 

@@ -19,6 +19,7 @@ from s2e_lib.edit.warp.geometry import (
 )
 from s2e_lib.edit.warp.glasses import eyes_without_white, frame_anchors, glasses_evidence, hidden_eyes
 from s2e_lib.edit.warp.landmarks import (
+    FEATURES,
     FaceFrame,
     _emotion,
     _strength,
@@ -132,8 +133,10 @@ def warp_face(
     behind_lenses = hidden_eyes(rgb, src) if strength > 0 else []
     dst = keep_features(src, dst, behind_lenses)
     # an eye that shows no white to stretch (downcast, closed, blurred, turned away) keeps its upper lid
-    lids_kept = [e for e in eyes_without_white(rgb, src) if e not in behind_lenses] if strength > 0 else []
-    dst = keep_upper_lids(src, dst, lids_kept)
+    no_white = [e for e in eyes_without_white(rgb, src) if e not in behind_lenses] if strength > 0 else []
+    held = keep_upper_lids(src, dst, no_white)
+    lids_kept = [e for e in no_white if not np.allclose(held[list(FEATURES[e])], dst[list(FEATURES[e])])]
+    dst = held
     frame = FaceFrame.from_landmarks(src)
     roi = _roi(np.vstack([src, dst]), frame, rgb.shape[:2])
     x0, y0, x1, y1 = roi
