@@ -80,6 +80,14 @@ def test_resume_continues_with_the_same_losses(label_pairs, tmp_path):
     # extending a finished run
     longer = train(label_pairs, tmp_path / "resumed", resume=True, steps=9, progress=False)
     assert longer.step == 9 and longer.losses["step"].tolist() == list(range(1, 10))
+    # a last phase with another pixel L1 weight: the run's G_L1 follows it and the run keeps it
+    sharper = train(label_pairs, tmp_path / "resumed", resume=True, steps=10, lambda_l1=2.5, progress=False)
+    last = sharper.losses.iloc[-1]
+    assert last["G_L1"] == pytest.approx(2.5 * last["L1"], rel=1e-4)
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["config"]["lambda_l1"] == 2.5
+    assert straight.losses.iloc[-1]["G_L1"] == pytest.approx(
+        config.lambda_l1 * straight.losses.iloc[-1]["L1"], rel=1e-4
+    )
 
 
 def test_editor_missing_checkpoint_is_a_precise_error(tmp_path, s2e_home):
@@ -126,6 +134,9 @@ def test_cli_build_dataset_and_train(prepared, tmp_path, capsys):
     assert (config["size"], config["vflip"], config["rot90"], config["residual"]) == (32, True, True, True)
     code = main(train_args)
     assert code == 2 and "--resume" in capsys.readouterr().err
+    code = main([*train_args[:-1], "3", "--resume", "--lambda-l1", "30"])  # a last phase with less L1
+    assert code == 0 and json.loads((tmp_path / "run" / "run.json").read_text())["config"]["lambda_l1"] == 30
+    capsys.readouterr()
     code = main(
         ["pix2pixhd", "build-dataset", "--prepared", str(tmp_path / "absent"), "--out", str(tmp_path / "x")]
     )

@@ -190,6 +190,13 @@ def evaluate_command(checkpoint, data, strength, out, as_json):
 )
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option(
+    "--lambda-l1",
+    type=click.FloatRange(0, 1000),
+    default=None,
+    help="Pixel L1 weight, replacing the preset's (or, with --resume, the run's: a last phase with "
+    "less L1, docs/pix2pixhd.md).",
+)
+@click.option(
     "--size", type=PositiveInt(4096), default=None, help="Training resolution (default: the preset's)."
 )
 @click.option(
@@ -231,6 +238,7 @@ def train_command(
     preset,
     steps,
     resume,
+    lambda_l1,
     size,
     batch_size,
     vgg_weights,
@@ -290,6 +298,7 @@ def train_command(
         stop_after=stop_after,
         device=device,
         progress=main_process,
+        lambda_l1=lambda_l1,
     )
     if not main_process:  # rank 0 reports for the job
         return 0

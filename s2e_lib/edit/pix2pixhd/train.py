@@ -411,6 +411,7 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    lambda_l1: float | None = None,
 ) -> TrainResult:
     """Train (or continue training) pix2pixHD on a pair folder.
 
@@ -424,6 +425,9 @@ def train(
         Default: the ``tiny`` preset. Ignored when resuming (the checkpoint's is used).
     resume : bool
         Continue from ``out/checkpoint.pt`` (starts fresh when there is none).
+    lambda_l1 : float, optional
+        The pixel L1 weight, replacing the preset's or, when resuming, the checkpoint's (a
+        last phase that weighs the discriminators more; stored with the run from then on).
     steps : int, optional
         Override the total number of steps (also when resuming).
     stop_after : int, optional
@@ -452,7 +456,17 @@ def train(
         lock = output_lock(out) if session.is_main else contextlib.nullcontext()
         with lock:
             result = _train(
-                dataset, data, out, config, resume, steps, stop_after, session, progress, log or _stderr
+                dataset,
+                data,
+                out,
+                config,
+                resume,
+                steps,
+                stop_after,
+                session,
+                progress,
+                log or _stderr,
+                lambda_l1,
             )
         barrier()  # the other processes return once rank 0 has written the run's files
         if not session.is_main:
@@ -477,6 +491,7 @@ def _train(
     session: DistContext,
     progress: bool,
     log: Callable[[str], None],
+    lambda_l1: float | None = None,
 ) -> TrainResult:
     main = session.is_main
     if not main:
@@ -501,6 +516,8 @@ def _train(
     config = config or get_config("tiny")
     if steps is not None:
         config = replace(config, steps=int(steps))
+    if lambda_l1 is not None:
+        config = replace(config, lambda_l1=float(lambda_l1))
     if config.batch_size % session.world_size:
         world, fits = session.world_size, -(-config.batch_size // session.world_size) * session.world_size
         hint = (
