@@ -393,6 +393,10 @@ def test_a_raised_lid_uncovers_the_iris_own_arc_and_eye_white():
     assert over_iris[2] > over_iris[0] + 40 and over_iris.mean() < 140  # the iris's blue, not white
     beside = out[53, 36:39].mean(axis=0)  # uncovered, outside the iris circle
     assert beside.mean() > 180  # eye white
+    # the painted white fades out across the line through the eye's corners (a hard cut there
+    # drew a step in the white at 2x): just below the line it is partly painted, further down not
+    changed = np.abs(out[54:66, 40] - img[54:66, 40]).mean(axis=1)  # a column near the corner
+    assert changed[-1] < 1e-3 and np.abs(np.diff(changed)).max() < 0.6 * changed.max() + 1e-6, changed
 
 
 @pytest.mark.parametrize("emotion", ["happy", "sad", "angry", "fear", "surprised", "disgusted", "contempt"])

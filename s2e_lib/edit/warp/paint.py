@@ -279,7 +279,9 @@ def _paint_sclera(img, dst, src_eye_warped, rgb_src, src, iod, origin, stats):
         c0, c1 = dst[sl][0] - origin, dst[sl][3] - origin
         normal = np.array([c1[1] - c0[1], c0[0] - c1[0]])  # points up the face for a frontal eye
         ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-        upper = ((xs - c0[0]) * normal[0] + (ys - c0[1]) * normal[1]) > 0
+        # (feathered across the line: a hard edge there drew a seam in the eye white at 2x)
+        side = ((xs - c0[0]) * normal[0] + (ys - c0[1]) * normal[1]) / max(float(np.hypot(*normal)), 1e-6)
+        upper = np.clip(0.5 + side / max(1.0, 0.03 * iod), 0, 1).astype(np.float32)
         new = poly * (1.0 - src_eye_warped) * upper
         if new.max() < 0.05:
             continue
