@@ -280,8 +280,9 @@ def warp_face(
 def _warp_small_face(rgb, landmarks, emotion, strength, grid_step, glasses, report):
     """:func:`warp_face` for a face with eyes closer than :data:`MIN_EDIT_IOD` px.
 
-    The face's region (the warp's own region of interest plus 0.3 IOD, so that a landmark near
-    the crop's edge is near the photo's edge too) is upsampled (bicubic) until the eyes are
+    The face's region (the warp's own region of interest, :func:`_roi`, grown by 0.6 IOD: room
+    for the target landmarks' region, and a landmark near the crop's edge is then near the
+    photo's edge too) is upsampled (bicubic) until the eyes are
     :data:`MIN_EDIT_IOD` px apart, edited there, and only the *change* is brought back (area
     averaging) and added to the photo: pixels the edit did not touch keep their exact values.
     """
@@ -290,11 +291,9 @@ def _warp_small_face(rgb, landmarks, emotion, strength, grid_step, glasses, repo
     frame = FaceFrame.from_landmarks(landmarks)
     factor = min(MAX_UPSAMPLE, MIN_EDIT_IOD / frame.iod)
     height, width = rgb.shape[:2]
-    ring = frame.to_image(np.array([[-1.8, -1.6], [1.8, -1.6], [-1.8, 2.9], [1.8, 2.9]]))
-    pts = np.vstack([landmarks, ring])
-    pad = 0.3 * frame.iod
-    x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int), (width, height))
+    pad = int(np.ceil(0.6 * frame.iod))
+    x0, y0, x1, y1 = _roi(landmarks, frame, (height, width))
+    x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
     crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
     size = (max(1, int(round((x1 - x0) * factor))), max(1, int(round((y1 - y0) * factor))))
     scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)])

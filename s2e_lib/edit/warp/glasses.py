@@ -128,31 +128,41 @@ def hidden_eyes(rgb: np.ndarray, landmarks: np.ndarray) -> list[str]:
     white onto the lens. The eye's outline is filled and its 95th-percentile luminance
     compared with a patch of cheek 0.4 IOD below it (:data:`HIDDEN_EYE_BRIGHTNESS`).
     """
-    import cv2
-
     landmarks = np.asarray(landmarks, np.float64)
     iod = FaceFrame.from_landmarks(landmarks).iod
     gray = np.asarray(rgb, np.float32) @ LUMA
-    height, width = gray.shape
     hidden = []
     for name, eye in (("right eye", landmarks[36:42]), ("left eye", landmarks[42:48])):
-        x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
-        x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
-        region = gray[y0:y1, x0:x1]
-        if region.size == 0:  # the eye lies outside the photo
+        found = _eye_and_cheek(gray, eye, iod)
+        if found is None:
             continue
-        mask = np.zeros(region.shape, np.uint8)
-        cv2.fillPoly(mask, [np.round(eye - (x0, y0)).astype(np.int32)], 1)
-        inside = region[mask > 0]
-        centre = eye.mean(0)
-        r = max(2, int(round(0.08 * iod)))
-        sy, sx = int(round(centre[1] + 0.4 * iod)), int(round(centre[0]))
-        cheek = gray[max(0, sy - r) : min(height, sy + r), max(0, sx - r) : min(width, sx + r)]
-        if inside.size < 4 or cheek.size == 0:
-            continue
+        inside, cheek = found
         if np.percentile(inside, 95) < HIDDEN_EYE_BRIGHTNESS * max(float(np.median(cheek)), 1.0):
             hidden.append(name)
     return hidden
+
+
+def _eye_and_cheek(image: np.ndarray, eye: np.ndarray, iod: float):
+    """(pixels inside the eye's outline, pixels of a cheek patch 0.4 IOD below it) of ``image``
+    (H×W or H×W×C), or None when either shows too few pixels (an eye outside the photo)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
+    region = image[y0:y1, x0:x1]
+    if region.size == 0:
+        return None
+    mask = np.zeros(region.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(eye - (x0, y0)).astype(np.int32)], 1)
+    centre = eye.mean(0)
+    r = max(2, int(round(0.08 * iod)))
+    sy, sx = int(round(centre[1] + 0.4 * iod)), int(round(centre[0]))
+    cheek = image[max(0, sy - r) : min(height, sy + r), max(0, sx - r) : min(width, sx + r)]
+    inside = region[mask > 0]
+    if len(inside) < 4 or cheek.size == 0:
+        return None
+    return inside, cheek.reshape(-1, *image.shape[2:])
 
 
 #: An eye whose brightest pixels (90th percentile, Lab) carry at least this share of the
@@ -183,31 +193,19 @@ def eyes_without_white(rgb: np.ndarray, landmarks: np.ndarray) -> list[str]:
 
     landmarks = np.asarray(landmarks, np.float64)
     iod = FaceFrame.from_landmarks(landmarks).iod
-    height, width = np.asarray(rgb).shape[:2]
+    image = np.asarray(rgb, np.float32) / 255.0
     widths = eye_widths(landmarks)
     names = []
     for k, (name, eye) in enumerate((("right eye", landmarks[36:42]), ("left eye", landmarks[42:48]))):
         if widths[k] < FORESHORTENED_EYE * max(widths):
             names.append(name)
             continue
-        x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
-        x1, y1 = np.ceil(eye.max(0)).astype(int) + 1
-        centre = eye.mean(0)
-        r = max(2, int(round(0.08 * iod)))
-        sy, sx = int(round(centre[1] + 0.4 * iod)), int(round(centre[0]))
-        cy0, cy1, cx0, cx1 = max(0, sy - r), min(height, sy + r), max(0, sx - r), min(width, sx + r)
-        if x1 <= x0 or y1 <= y0 or cy1 <= cy0 or cx1 <= cx0:
+        found = _eye_and_cheek(image, eye, iod)
+        if found is None:
             continue
-        region = np.ascontiguousarray(rgb[y0:y1, x0:x1], np.float32) / 255.0
-        cheek = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1], np.float32) / 255.0
-        mask = np.zeros(region.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [np.round(eye - (x0, y0)).astype(np.int32)], 1)
-        lab = cv2.cvtColor(region, cv2.COLOR_RGB2LAB)[mask > 0]
-        if len(lab) < 4:
-            continue
+        lab, cheek_lab = (cv2.cvtColor(px[:, None, :], cv2.COLOR_RGB2LAB)[:, 0] for px in found)
         bright = lab[lab[:, 0] >= np.percentile(lab[:, 0], 90)]
         chroma = float(np.hypot(*np.median(bright[:, 1:], axis=0)))
-        cheek_lab = cv2.cvtColor(cheek, cv2.COLOR_RGB2LAB).reshape(-1, 3)
         cheek_chroma = float(np.hypot(*np.median(cheek_lab[:, 1:], axis=0)))
         if cheek_chroma >= 1.0 and chroma >= NO_WHITE_CHROMA * cheek_chroma:
             names.append(name)
