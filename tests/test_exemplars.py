@@ -104,6 +104,31 @@ def test_ratio_transfer_leaves_hair_background_and_glasses_untouched(hopper):
     # above the brows (hair, forehead, cap) the ratio is zero
     brow = int(src[17:27, 1].min() - y0 - 0.25 * frame.iod)
     assert change[:brow].max() < 0.5
+    # and so is everything above the nose tip (eyes, nose wings: round 17)
+    above = exemplars.below_nose_tip(window.shape[:2], src, origin) == 0
+    assert above[: int(src[30, 1] - y0 - 0.4 * frame.iod)].all() and change[above].max() < 0.5
+    below = int(src[30, 1] - y0 + exemplars.RATIO_FADE * frame.iod) + 1
+    assert change[below:].max() > 3.0  # the nasolabial folds and the mouth's creases are there
+
+
+def test_ratio_region_follows_a_tilted_face():
+    """The nose tip's level is taken along the face's own vertical: on a face turned by 30°
+    in the image plane, a point beside the nose tip at the same face height is at the fade's
+    middle, one 0.2 IOD higher up the face gets nothing, one 0.2 IOD lower gets all."""
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(68, 2)) * 5 + 100
+    base[36:42] = (80.0, 100.0)
+    base[42:48] = (120.0, 100.0)  # IOD 40, eyes level
+    base[30] = (100.0, 130.0)
+    turn = np.deg2rad(30)
+    rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    pts = (base - 100) @ rot.T + 100
+    weight = exemplars.below_nose_tip((200, 200), pts, (0.0, 0.0))
+    frame = FaceFrame.from_landmarks(pts)
+    face_tip = frame.to_face(pts[30:31])[0]
+    for dy, expected in ((0.0, 0.5), (-0.2, 0.0), (0.2, 1.0)):
+        x, y = np.round(frame.to_image((face_tip + (0.3, dy))[None])[0]).astype(int)
+        assert abs(weight[y, x] - expected) < 0.2, (dy, weight[y, x])
 
 
 def test_no_mouth_interior_at_strength_0_and_real_teeth_at_1(hopper):
