@@ -159,8 +159,9 @@ if not smoke:
 # neutral, after warping the neutral photo onto the smile's landmarks: the creases, dimples
 # and cheek shading the smile made, on skin only), for the 45 smiles that show the
 # upper teeth the mouth, and the mouth at rest from the neutral photo. A `happy` edit takes
-# the mean geometry of those toothy smiles, multiplies the skin by the ratio images of the
-# four people nearest in skin colour and light, and fills the parted lips with the teeth of
+# the mean geometry of those toothy smiles, multiplies the skin below the nose tip by the ratio
+# images of the four people nearest in skin colour and light (above it they read as a wrinkled
+# nose), and fills the parted lips with the teeth of
 # the person nearest in lightness, matched to the photo's eye whites (its light and colour
 # cast) and grain. Fear and anger part closed lips over the same real teeth. A photo that
 # smiles with its teeth showing is closed over a real mouth at rest for sad, fear and
