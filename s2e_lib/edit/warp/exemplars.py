@@ -392,8 +392,6 @@ def below_nose_tip(shape: tuple[int, int], target: np.ndarray, origin) -> np.nda
     """Weight 0…1 over a window (``shape`` at ``origin``): 1 below the nose tip's level on the
     face (landmark 30 of ``target``, along the face's own vertical), 0 above, fading over
     :data:`RATIO_FADE` IOD (:data:`RATIO_FROM_NOSE_TIP`)."""
-    from s2e_lib.edit.warp.landmarks import FaceFrame
-
     frame = FaceFrame.from_landmarks(target)
     h, w = shape
     down = frame.ey  # the face's own vertical (unit)
