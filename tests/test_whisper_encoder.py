@@ -66,7 +66,7 @@ def test_pooled_layers_are_fixed_length_and_level_blind_and_handle_any_length():
     # level first, so through it a gain change is nothing
     from s2e_lib.audio.features import FeatureConfig, extract
 
-    config = FeatureConfig(kind="whisper", vad=False)
+    config = FeatureConfig(kind="whisper", vad=False, whisper="tiny.en")
     a, b = extract(_voice(2.0), 16000, config), extract(_voice(2.0) * 0.05, 16000, config)
     assert a.shape == (2 * 384 * len(we.POOLED_LAYERS),)
     assert np.abs(a - b).max() < 0.01 * np.abs(a).max()
@@ -158,3 +158,31 @@ def test_pooling_stops_after_the_last_layer_it_needs_without_changing_a_value():
         )
         assert np.allclose(we.layer_statistics(audio, model=model), reference, atol=1e-6)
     assert torch.is_tensor(we.load_encoder().positional_embedding)
+
+
+def test_new_configurations_hear_through_base_and_stored_ones_keep_their_encoder():
+    from s2e_lib.audio.features import FeatureConfig
+    from s2e_lib.ser.checkpoint import feature_size
+    from s2e_lib.ser.recipes import recipe
+
+    assert FeatureConfig(kind="whisper").whisper == "base"
+    _, shipped_recipe = recipe("mlp")
+    assert shipped_recipe.whisper == "base" and feature_size(shipped_recipe) == 192 + 88 + 1280 + 3 * 2 * 512
+    stored = {k: v for k, v in FeatureConfig(kind="whisper").to_dict().items() if k != "whisper"}
+    old = FeatureConfig.from_dict(stored)  # saved before the field existed: the tiny.en model
+    assert old.whisper == "tiny.en" and feature_size(old) == 3 * 2 * 384
+    assert old.key() != FeatureConfig(kind="whisper").key()  # never read from each other's cache
+    with pytest.raises(ValueError, match="unknown Whisper model"):
+        FeatureConfig(kind="whisper", whisper="large-v3")
+
+
+def test_the_shipped_model_hears_through_the_multilingual_encoder():
+    from s2e_lib.ser import default_model_path
+    from s2e_lib.ser.checkpoint import feature_size, read_checkpoint
+
+    payload = read_checkpoint(default_model_path())
+    from s2e_lib.audio.features import FeatureConfig
+
+    config = FeatureConfig.from_dict(payload["feature_config"])
+    assert config.kind == "stats+egemaps+ge2e-layers+whisper" and config.whisper == "base"
+    assert payload["model_config"]["n_inputs"] == feature_size(config)

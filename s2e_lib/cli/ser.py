@@ -112,8 +112,8 @@ def _apply_domain_options(config, phone_copies, mixup, adversarial, arousal_vale
     "--features",
     "feature_kind",
     default=None,
-    help="Feature kind: stats, egemaps, stats+egemaps, stats+egemaps+ge2e, stats+egemaps+ge2e-layers, logmel, original "
-    "(default: the model's recipe; docs/ser.md compares them).",
+    help="Feature kind: stats, egemaps, stats+egemaps, stats+egemaps+ge2e, stats+egemaps+ge2e-layers, whisper, "
+    "stats+egemaps+ge2e-layers+whisper, logmel, original (default: the model's recipe; docs/ser.md compares them).",
 )
 @click.option(
     "--speaker-centred",

@@ -22,11 +22,12 @@ RECIPES: dict[str, dict] = {
         "label_smoothing": 0.0,
     },
     # utterance-relative pooled statistics + eGeMAPS + a pretrained GE2E voice encoder's
-    # layers + Whisper tiny.en's encoder layers 2-4, 1 augmented copy of every training clip
-    # (gain, noise, band, codec, room, speed), corpus- and label-balanced loss, 5 members
-    # (leave-one-corpus-out over RAVDESS, ASED, nEMO and EMOVO: mean 0.441 against 0.398
-    # without Whisper, worst corpus tied at 0.355 / 0.357: docs/ser.md); weight matrices
-    # stored in float16 (3,864 inputs x 256 x 5 members would be 20 MB in float32)
+    # layers + the multilingual Whisper base's encoder layers 2-4 (FeatureConfig.whisper), 1
+    # augmented copy of every training clip (gain, noise, band, codec, room, speed), corpus- and
+    # label-balanced loss, 5 members (leave-one-corpus-out over RAVDESS, ASED, nEMO and EMOVO:
+    # mean / worst 0.469 / 0.436, with tiny.en 0.443 / 0.356, without Whisper 0.398 / 0.357:
+    # docs/ser.md); weight matrices stored in float16 (4,632 inputs x 256 x 5 members would be
+    # 24 MB in float32)
     "mlp": {
         "epochs": 150,
         "lr": 1e-3,
@@ -37,13 +38,6 @@ RECIPES: dict[str, dict] = {
     },
     "crnn": {"epochs": 30, "patience": 10, "model_options": {"channels": [8, 16, 32, 32], "rnn_hidden": 32}},
 }
-
-
-#: The Whisper encoder of the recipes whose features hear through one: multilingual base.
-#: Linear probes leave-one-corpus-out over RAVDESS, ASED, nEMO and EMOVO (layers 2-4, mean and
-#: std of the frames): mean 0.410 → 0.480, worst corpus 0.360 → 0.440 against tiny.en
-#: (docs/ser.md, issue 25's third round).
-WHISPER_MODEL = "base"
 
 
 #: Changes to a recipe when it is trained speaker-centred (:mod:`s2e_lib.ser.adapt`). With
@@ -64,5 +58,4 @@ def recipe(model: str, speaker_centred: bool = False) -> tuple[TrainConfig, Feat
     if speaker_centred:
         options.update(SPEAKER_CENTRED.get(model, {}), speaker_centred=True)
     config = TrainConfig(model=model, **options)
-    kind = DEFAULT_FEATURES[model]
-    return config, FeatureConfig(kind=kind, **({"whisper": WHISPER_MODEL} if "whisper" in kind else {}))
+    return config, FeatureConfig(kind=DEFAULT_FEATURES[model])
