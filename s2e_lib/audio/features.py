@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from s2e_lib.audio import augment as aug
-from s2e_lib.audio import dsp
+from s2e_lib.audio import dsp, whisper_encoder
 from s2e_lib.audio.io import SAMPLE_RATE, load_audio
 from s2e_lib.audio.speech import (
     TARGET_LEVEL_DBFS,
@@ -134,9 +134,9 @@ class FeatureConfig:
             raise ValueError(f"feature kind {self.kind!r} needs feature version 2")
         if self.version not in (1, 2):
             raise ValueError(f"unknown feature version {self.version!r}; expected 1 or 2")
-        if self.whisper not in WHISPER_WIDTH:
+        if self.whisper not in whisper_encoder.MODELS:
             raise ValueError(
-                f"unknown Whisper model {self.whisper!r}; expected one of {', '.join(WHISPER_WIDTH)}"
+                f"unknown Whisper model {self.whisper!r}; expected one of {', '.join(whisper_encoder.MODELS)}"
             )
 
     def to_dict(self) -> dict:
@@ -161,9 +161,6 @@ class FeatureConfig:
         text = json.dumps({**self.to_dict(), "cache_version": FEATURES_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
-
-#: Width of each Whisper encoder's frames (:data:`FeatureConfig.whisper`).
-WHISPER_WIDTH = {"tiny.en": 384, "base": 512}
 
 FEATURE_KINDS: tuple[str, ...] = (
     "logmel",
@@ -574,13 +571,11 @@ def extract(
                 [relative_stats(y, config.sr, config), egemaps(y, config.sr), layer_statistics(y)]
             )
         if config.kind == "whisper":
-            from s2e_lib.audio import whisper_encoder
-
             return whisper_encoder.layer_statistics(
                 _at_rate(y, config.sr, whisper_encoder.SAMPLE_RATE), model=config.whisper
             )
         if config.kind == "stats+egemaps+ge2e-layers+whisper":
-            from s2e_lib.audio import voice_encoder, whisper_encoder
+            from s2e_lib.audio import voice_encoder
 
             return np.concatenate(
                 [

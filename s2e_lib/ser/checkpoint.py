@@ -29,14 +29,8 @@ import torch
 from torch import nn
 
 from s2e_lib import __version__
-from s2e_lib.audio.features import (
-    EGEMAPS_DIM,
-    ORIGINAL_FRAMES,
-    VECTOR_KINDS_V2,
-    WHISPER_WIDTH,
-    FeatureConfig,
-    stats_dim,
-)
+from s2e_lib.audio import whisper_encoder
+from s2e_lib.audio.features import EGEMAPS_DIM, ORIGINAL_FRAMES, VECTOR_KINDS_V2, FeatureConfig, stats_dim
 from s2e_lib.audio.voice_encoder import EMBEDDING_DIM as GE2E_DIM
 from s2e_lib.audio.voice_encoder import LAYER_STATS_DIM as GE2E_LAYERS_DIM
 from s2e_lib.errors import InputError, one_line
@@ -111,18 +105,12 @@ def feature_size(config: FeatureConfig) -> int:
         "stats+egemaps": stats_dim(config) + EGEMAPS_DIM,
         "stats+egemaps+ge2e": stats_dim(config) + EGEMAPS_DIM + GE2E_DIM,
         "stats+egemaps+ge2e-layers": stats_dim(config) + EGEMAPS_DIM + GE2E_LAYERS_DIM,
-        "whisper": whisper_dim(config),
+        "whisper": whisper_encoder.pooled_size(config.whisper),
         "stats+egemaps+ge2e-layers+whisper": stats_dim(config)
         + EGEMAPS_DIM
         + GE2E_LAYERS_DIM
-        + whisper_dim(config),
+        + whisper_encoder.pooled_size(config.whisper),
     }[config.kind]
-
-
-def whisper_dim(config: FeatureConfig) -> int:
-    """Length of the Whisper encoder's pooled statistics (mean and std of 3 layers,
-    :mod:`s2e_lib.audio.whisper_encoder`; not imported here: it needs no torch model to know its size)."""
-    return 2 * WHISPER_WIDTH[config.whisper] * 3
 
 
 def _vector_or_sequence(kind: str) -> str:
