@@ -49,8 +49,9 @@ from s2e_lib.errors import InputError
 @click.option(
     "--adapt",
     is_flag=True,
-    help="The recordings are one speaker: hear each against the profile of them all (a folder of "
-    "2+ recordings, or a --timeline's own speech).",
+    help="The recordings are one speaker in several moods: hear each against the profile of them "
+    "all (a folder of 2+ recordings, or a --timeline's own speech; one mood throughout reads as "
+    "average).",
 )
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="pix2pixHD checkpoint.")
 @click.option("--pretrain", type=click.Path(path_type=Path), default=None, help="IALS pretrain/ folder.")
