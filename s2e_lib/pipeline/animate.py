@@ -276,7 +276,7 @@ def run_timeline(
     out_dir: str | os.PathLike,
     config: RunConfig | None = None,
     window_s: float = 2.0,
-    hop_s: float = 0.5,
+    hop_s: float = 1.0,
     smooth_s: float = 1.0,
     fps: float = 10.0,
     pipeline: Pipeline | None = None,

@@ -8,7 +8,9 @@ Decisions (docs/pipeline.md):
   ``hop_s`` seconds is then featurised on its share of those speech spans and classified
   by the speech model (windows in parallel threads: openSMILE and numpy release the GIL).
   The per-window probabilities are smoothed over time with a Gaussian of ``smooth_s``
-  seconds (standard deviation) and renormalised.
+  seconds (standard deviation) and renormalised. The default hop is 1 s: a 0.5 s hop
+  followed the emotion of joined clips no better (53.4 % against 53.6 % of 0.1 s steps,
+  ``tools/timeline_hop.py``) for twice the feature time.
 - The animated face shows, at each video frame, the smoothed top emotion with strength
   ``auto_strength(p) × min(1, margin / MARGIN_FULL)`` where ``margin`` is the gap between
   the top two probabilities. The strength is therefore continuous in time and falls to 0
@@ -156,7 +158,7 @@ def emotion_timeline(
     sr: int,
     model,
     window_s: float = 2.0,
-    hop_s: float = 0.5,
+    hop_s: float = 1.0,
     smooth_s: float = 1.0,
     spans: np.ndarray | list[tuple[int, int]] | None = None,
     workers: int | None = None,
