@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -159,6 +162,22 @@ def test_an_iphone_heic_photo_is_read_and_edited(astronaut, tmp_path, capsys):
     )
     assert Image.open(tmp_path / "happy.jpg").size == (512, 512)
     assert photo.suffix.lower() in IMAGE_SUFFIXES
+
+
+def test_pillow_heif_loads_only_for_a_heic_photo(astronaut, tmp_path):
+    """A JPEG is read without importing pillow-heif (60 ms of a cold run); a HEIC photo
+    saved under a .jpg name is still read, pillow-heif registered on the miss."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    Image.fromarray(astronaut).save(tmp_path / "heic_named.jpg", format="HEIF", quality=90)
+    Image.fromarray(astronaut).save(tmp_path / "plain.jpg", quality=90)
+    code = (
+        "import sys; from s2e_lib.face.io import load_image\n"
+        f"load_image({str(tmp_path / 'plain.jpg')!r}); print('pillow_heif' in sys.modules)\n"
+        f"image = load_image({str(tmp_path / 'heic_named.jpg')!r}); print(image.shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["False", str(astronaut.shape)]
 
 
 def test_a_video_is_read_as_its_first_frame(sample_corpus, tmp_path, capsys):

@@ -39,6 +39,8 @@ def _heif_support() -> bool:
     return True
 
 
+#: Suffixes whose files need pillow-heif (registered on first use).
+HEIF_SUFFIXES = (".heic", ".heif", ".hif", ".avif")
 #: Files read as video (their first frame) rather than as a photo.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 
@@ -98,10 +100,21 @@ def _keep_layout(im, where: str) -> np.ndarray:
     return np.asarray(im.convert("RGB")).copy()
 
 
+def _open_and_convert(path, convert) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            _check_size(im.width, im.height, str(path))
+            im.load()
+            return convert(ImageOps.exif_transpose(im), str(path))
+
+
 def _decode(path: str | os.PathLike, convert) -> np.ndarray:
     """Open ``path`` with Pillow (size checks, EXIF rotation) and ``convert(im, where)`` it;
     every decoding problem becomes one InputError naming the file."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     path = require_file(path, "image")
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
@@ -110,14 +123,17 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
         (_, frame), *_ = read_frames(path, [0], max_side=MAX_SIDE)
         _check_size(frame.shape[1], frame.shape[0], str(path))
         return convert(Image.fromarray(frame), str(path))
-    _heif_support()
+    if Path(path).suffix.lower() in HEIF_SUFFIXES:
+        _heif_support()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                _check_size(im.width, im.height, str(path))
-                im.load()
-                return convert(ImageOps.exif_transpose(im), str(path))
+        try:
+            return _open_and_convert(path, convert)
+        except UnidentifiedImageError:
+            # a HEIC/HEIF photo under another name: pillow-heif is registered only when
+            # needed (importing it costs 60 ms of every cold run)
+            if _heif_support.cache_info().currsize or not _heif_support():
+                raise
+            return _open_and_convert(path, convert)
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (Pillow cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
