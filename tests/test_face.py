@@ -178,6 +178,14 @@ def test_pillow_heif_loads_only_for_a_heic_photo(astronaut, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split("\n")[:2] == ["False", str(astronaut.shape)]
+    # writing a .heic registers it too, in a process that never read one
+    code = (
+        "from s2e_lib.face.io import load_image, save_image\n"
+        f"save_image(load_image({str(tmp_path / 'plain.jpg')!r}), {str(tmp_path / 'out.heic')!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    with Image.open(tmp_path / "out.heic") as im:
+        assert im.format == "HEIF" and im.size == astronaut.shape[1::-1]
 
 
 def test_a_video_is_read_as_its_first_frame(sample_corpus, tmp_path, capsys):

@@ -256,6 +256,8 @@ def save_image(image: np.ndarray, path: str | os.PathLike, overwrite: bool = Fal
     im = Image.fromarray(array)
     if path.suffix.lower() in (".jpg", ".jpeg") and im.mode == "RGBA":
         im = im.convert("RGB")
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        _heif_support()
     with atomic_output(path, overwrite=overwrite) as tmp:
         kwargs = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
         im.save(tmp, **{**kwargs, **options})
