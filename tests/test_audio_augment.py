@@ -333,3 +333,24 @@ def test_phone_chain_in_augment_and_stream_kept_without_it() -> None:
         assert np.array_equal(
             A.augment(x, SR, explicit, seed)[0], A.augment(x, SR, A.AugmentConfig(), seed)[0]
         )
+
+
+def test_a_pyav_without_amr_warns_once_and_still_makes_a_phone_copy(monkeypatch):
+    """PyAV 18.1.1's wheels lack AMR-NB: the phone copy keeps AGC and the band, says so once."""
+    import warnings
+
+    monkeypatch.setattr(A, "codec_encoder", lambda codec: None if codec == "amr" else "x")
+    A.amr_encoder.cache_clear()
+    try:
+        rng = np.random.default_rng(0)
+        x = (0.1 * rng.normal(size=SR)).astype(np.float32)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y, applied = A.phone_channel(x, np.random.default_rng(1))
+            A.phone_channel(x, np.random.default_rng(2))
+        amr_warnings = [w for w in caught if "AMR-NB" in str(w.message)]
+        assert len(amr_warnings) == 1 and "av!=18.1.1" in str(amr_warnings[0].message)
+        assert not any(a.startswith("amr") for a in applied)
+        assert y.shape == x.shape and np.isfinite(y).all()
+    finally:
+        A.amr_encoder.cache_clear()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -275,6 +275,23 @@ def codec_encoder(codec: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def amr_encoder() -> str | None:
+    """PyAV's AMR-NB encoder, or None with one warning: some PyAV wheels (18.1.1) ship without
+    ``libopencore_amrnb``, and a phone copy is then only AGC, clipping and the telephone band."""
+    name = codec_encoder("amr")
+    if name is None:
+        import warnings
+
+        warnings.warn(
+            "this PyAV build has no AMR-NB encoder: phone augmentation runs without the codec "
+            "(pip install 'av!=18.1.1' restores it; the project's figures were measured with it)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return name
+
+
 def _frames_to_array(frames: list) -> np.ndarray:
     parts = [f.to_ndarray().reshape(-1) for f in frames]
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, dtype=np.float32)
@@ -483,7 +500,7 @@ def phone_channel(
         applied.append(f"clip +{over:.1f}dB")
     y = bandpass(y, *TELEPHONE_BAND, sr=sr)
     kbps = float(AMR_MODES_KBPS[int(rng.integers(len(AMR_MODES_KBPS)))])
-    if codec_encoder("amr") is not None:
+    if amr_encoder() is not None:
         y = codec_roundtrip(y, "amr", kbps, sr)
         applied.append(f"amr-nb {kbps}k")
     return y.astype(np.float32, copy=False), applied
@@ -796,7 +813,7 @@ def _codec(audio: np.ndarray, sr: int, rng: np.random.Generator, *, codec: str, 
 
 def _phone(audio: np.ndarray, sr: int, rng: np.random.Generator, *, kbps: float) -> np.ndarray:
     y = bandpass(automatic_gain_control(audio, sr, target_dbfs=-20.0), *TELEPHONE_BAND, sr=sr)
-    return codec_roundtrip(y, "amr", kbps, sr) if codec_encoder("amr") is not None else y
+    return codec_roundtrip(y, "amr", kbps, sr) if amr_encoder() is not None else y
 
 
 def _clipped(audio: np.ndarray, sr: int, rng: np.random.Generator, *, overdrive_db: float) -> np.ndarray:
