@@ -9,6 +9,7 @@ import click
 
 from s2e_lib.cli.types import FiniteFloat
 from s2e_lib.errors import InputError
+from s2e_lib.pipeline.timeline import DEFAULT_HOP_S, DEFAULT_SMOOTH_S, DEFAULT_WINDOW_S
 
 
 @click.command()
@@ -68,7 +69,7 @@ from s2e_lib.errors import InputError
     "--window",
     "window_s",
     type=FiniteFloat(0, 60, min_open=True),
-    default=2.0,
+    default=DEFAULT_WINDOW_S,
     show_default=True,
     help="Timeline window (s, > 0, at most 60).",
 )
@@ -76,7 +77,7 @@ from s2e_lib.errors import InputError
     "--hop",
     "hop_s",
     type=FiniteFloat(0, 60, min_open=True),
-    default=1.0,
+    default=DEFAULT_HOP_S,
     show_default=True,
     help="Timeline hop (s, > 0, at most 60; 0.5 follows emotion no better and costs twice the time: "
     "docs/pipeline.md).",
@@ -85,7 +86,7 @@ from s2e_lib.errors import InputError
     "--smooth",
     "smooth_s",
     type=FiniteFloat(0, 60),
-    default=1.0,
+    default=DEFAULT_SMOOTH_S,
     show_default=True,
     help="Timeline smoothing (s, Gaussian std; 0 = none).",
 )

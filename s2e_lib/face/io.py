@@ -41,6 +41,20 @@ def _heif_support() -> bool:
 
 #: Suffixes whose files need pillow-heif (registered on first use).
 HEIF_SUFFIXES = (".heic", ".heif", ".hif", ".avif")
+#: ISO-BMFF major brands of HEIF/AVIF files (bytes 8-12, after ``ftyp``).
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+
+
+def _is_heif(path) -> bool:
+    """Whether ``path`` needs pillow-heif: by its suffix, or a HEIF/AVIF header under another name.
+    pillow-heif is imported only then (60 ms of every cold run otherwise)."""
+    if Path(path).suffix.lower() in HEIF_SUFFIXES:
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
 #: Files read as video (their first frame) rather than as a photo.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 
@@ -100,21 +114,10 @@ def _keep_layout(im, where: str) -> np.ndarray:
     return np.asarray(im.convert("RGB")).copy()
 
 
-def _open_and_convert(path, convert) -> np.ndarray:
-    from PIL import Image, ImageOps
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
-            _check_size(im.width, im.height, str(path))
-            im.load()
-            return convert(ImageOps.exif_transpose(im), str(path))
-
-
 def _decode(path: str | os.PathLike, convert) -> np.ndarray:
     """Open ``path`` with Pillow (size checks, EXIF rotation) and ``convert(im, where)`` it;
     every decoding problem becomes one InputError naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = require_file(path, "image")
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
@@ -123,17 +126,15 @@ def _decode(path: str | os.PathLike, convert) -> np.ndarray:
         (_, frame), *_ = read_frames(path, [0], max_side=MAX_SIDE)
         _check_size(frame.shape[1], frame.shape[0], str(path))
         return convert(Image.fromarray(frame), str(path))
-    if Path(path).suffix.lower() in HEIF_SUFFIXES:
-        _heif_support()
     try:
-        try:
-            return _open_and_convert(path, convert)
-        except UnidentifiedImageError:
-            # a HEIC/HEIF photo under another name: pillow-heif is registered only when
-            # needed (importing it costs 60 ms of every cold run)
-            if _heif_support.cache_info().currsize or not _heif_support():
-                raise
-            return _open_and_convert(path, convert)
+        if _is_heif(path):
+            _heif_support()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_size(im.width, im.height, str(path))
+                im.load()
+                return convert(ImageOps.exif_transpose(im), str(path))
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (Pillow cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -256,7 +257,7 @@ def save_image(image: np.ndarray, path: str | os.PathLike, overwrite: bool = Fal
     im = Image.fromarray(array)
     if path.suffix.lower() in (".jpg", ".jpeg") and im.mode == "RGBA":
         im = im.convert("RGB")
-    if path.suffix.lower() in HEIF_SUFFIXES:
+    if path.suffix.lower() in HEIF_SUFFIXES:  # writing one: nothing to sniff yet
         _heif_support()
     with atomic_output(path, overwrite=overwrite) as tmp:
         kwargs = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}

@@ -25,7 +25,15 @@ import numpy as np
 from s2e_lib.emotions import UNCHANGED, describe_edit
 from s2e_lib.fileio import atomic_output, check_output, write_text_atomic
 from s2e_lib.pipeline.run import Pipeline, RunConfig, face_box, versions
-from s2e_lib.pipeline.timeline import ExpressionRenderer, Timeline, emotion_timeline, expression_track
+from s2e_lib.pipeline.timeline import (
+    DEFAULT_HOP_S,
+    DEFAULT_SMOOTH_S,
+    DEFAULT_WINDOW_S,
+    ExpressionRenderer,
+    Timeline,
+    emotion_timeline,
+    expression_track,
+)
 
 #: Longest side of the MP4's face (px): the face region keeps its resolution up to this.
 MAX_VIDEO_SIDE = 720
@@ -275,9 +283,9 @@ def run_timeline(
     face_path: str | os.PathLike,
     out_dir: str | os.PathLike,
     config: RunConfig | None = None,
-    window_s: float = 2.0,
-    hop_s: float = 1.0,
-    smooth_s: float = 1.0,
+    window_s: float = DEFAULT_WINDOW_S,
+    hop_s: float = DEFAULT_HOP_S,
+    smooth_s: float = DEFAULT_SMOOTH_S,
     fps: float = 10.0,
     pipeline: Pipeline | None = None,
     progress: bool = True,

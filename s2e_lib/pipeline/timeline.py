@@ -37,6 +37,10 @@ from s2e_lib.errors import InputError
 from s2e_lib.pipeline.strength import auto_strength
 
 MARGIN_FULL = 0.15
+#: Defaults of ``s2e run --timeline`` (``--window``, ``--hop``, ``--smooth``), seconds.
+DEFAULT_WINDOW_S = 2.0
+DEFAULT_HOP_S = 1.0
+DEFAULT_SMOOTH_S = 1.0
 #: Strength grid of the rendered edits; frames in between cross-fade two of them.
 EDIT_STEP = 0.1
 #: Rendered expressions kept for reuse: every (emotion, grid strength) of five labels
@@ -157,9 +161,9 @@ def emotion_timeline(
     audio: np.ndarray,
     sr: int,
     model,
-    window_s: float = 2.0,
-    hop_s: float = 1.0,
-    smooth_s: float = 1.0,
+    window_s: float = DEFAULT_WINDOW_S,
+    hop_s: float = DEFAULT_HOP_S,
+    smooth_s: float = DEFAULT_SMOOTH_S,
     spans: np.ndarray | list[tuple[int, int]] | None = None,
     workers: int | None = None,
     adapt: bool = False,
