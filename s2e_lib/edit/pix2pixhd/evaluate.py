@@ -155,7 +155,10 @@ def evaluate_heldout(
         rows.append(record)
         edits[row.speaker] = (a, out, b)
     table = pd.DataFrame(rows)
-    return HeldoutReport(table, summarize(table), edits)
+    summary = summarize(table)
+    summary["strength"] = float(strength)
+    summary["strength_scale"] = editor.strength_scale
+    return HeldoutReport(table, summary, edits)
 
 
 def _onto(real: np.ndarray, real_matrix: np.ndarray, neutral_matrix: np.ndarray, shape) -> np.ndarray:
@@ -192,7 +195,12 @@ def summarize(rows: pd.DataFrame) -> dict:
 def format_summary(summary: dict) -> str:
     """The summary as a few lines a person reads (``s2e pix2pixhd evaluate``)."""
     lines = [
-        f"{summary['pairs']} held-out pairs; edit vs real photo (identity baseline: the input as it is)",
+        f"{summary['pairs']} held-out pairs; edit vs real photo (identity baseline: the input as it is)"
+        + (
+            f"; strength {summary['strength']:g} x scale {summary['strength_scale']:g}"
+            if summary.get("strength_scale", 1.0) != 1.0
+            else ""
+        ),
         f"  L1            {summary['l1']:.4f}  (baseline {summary['l1_identity']:.4f})",
         f"  DSSIM         {summary['dssim']:.4f}  (baseline {summary['dssim_identity']:.4f})",
         f"  feature dist. {summary['feature']:.4f}  (baseline {summary['feature_identity']:.4f})",

@@ -15,8 +15,11 @@ Layout read (as ``../shared/data/frl_london`` holds it, see its ``SOURCE.md``)::
 
 :func:`build_frl_pairs` writes two pair folders in the format
 :class:`~s2e_lib.edit.pix2pixhd.dataset.PairDataset` reads (``A/``, ``B/``, ``pairs.csv``,
-``dataset.json``, ``problems.csv``): ``<out>/train`` and ``<out>/heldout``, split by person
-(:func:`heldout_people`), plus ``<out>/split.csv``.
+``dataset.json``, ``problems.csv``): ``<out>/train``, ``<out>/validation`` and
+``<out>/heldout``, split by person (:func:`heldout_people`, :func:`validation_people`), plus
+``<out>/split.csv``. The validation people choose what training cannot (the edit strength a
+model's "1" means, :mod:`~s2e_lib.edit.pix2pixhd.calibrate`) so that the held-out people stay
+unseen by every choice.
 
 Alignment (:func:`align_pair`): the neutral photo is FFHQ-aligned from its own 68 dlib
 landmarks; the smiling photo is first brought onto the neutral one by a similarity transform
@@ -46,6 +49,13 @@ from s2e_lib.fileio import atomic_output, output_lock, write_text_atomic
 STABLE_POINTS = [36, 39, 42, 45, 27, 28, 29, 30, 31, 33, 35]
 #: People held out by default: every fifth of the sorted ids (21 of the set's 102).
 HELDOUT_EVERY = 5
+#: Validation people by default: every fourth of the remaining sorted ids (21 of 81, leaving 60
+#: to train on).
+VALIDATION_EVERY = 4
+#: The pair folders :func:`build_frl_pairs` writes, in order.
+PARTS = ("train", "validation", "heldout")
+#: The columns of each folder's ``pairs.csv``.
+PAIR_COLUMNS = ["name", "a", "b", "speaker", "view", "emotion", "level", "weight", "source_a", "source_b"]
 #: The set's credit, written into every dataset.json and checkpoint trained on it.
 FRL_CREDIT = (
     "Face Research Lab London Set (L. DeBruine and B. Jones, 2017, doi:10.6084/m9.figshare.5047666.v5), "
@@ -112,6 +122,19 @@ def heldout_people(people, every: int = HELDOUT_EVERY) -> list[str]:
     if every < 2:
         raise InputError(f"holdout: every {every} would hold out everyone; use 2 or more")
     return ids[::every]
+
+
+def validation_people(people, heldout: list[str] | set[str], every: int = VALIDATION_EVERY) -> list[str]:
+    """Every ``every``-th person of the sorted ids that are not held out, starting with the
+    first (21 of FRL's 81 training people with ``every=4``); ``every=0`` gives none."""
+    if every == 0:
+        return []
+    if every < 2:
+        raise InputError(
+            f"validation: every {every} would leave nobody to train on; use 0 (none) or 2 or more"
+        )
+    held = set(heldout)
+    return [p for p in sorted(str(p) for p in people) if p not in held][::every]
 
 
 def _landmarks(image: np.ndarray, where: str) -> np.ndarray:
@@ -191,6 +214,7 @@ class FRLReport:
     out: Path
     train: Path
     heldout: Path
+    validation: Path
     split: pd.DataFrame
     problems: pd.DataFrame
     written: int = 0
@@ -205,6 +229,7 @@ def build_frl_pairs(
     position: str = "corner",
     align_method: str = "ffhq-face",
     holdout_every: int = HELDOUT_EVERY,
+    validation_every: int = VALIDATION_EVERY,
     people: int | None = None,
     progress: bool = True,
 ) -> FRLReport:
@@ -215,8 +240,9 @@ def build_frl_pairs(
     root : path
         The FRL London folder (:func:`read_frl`).
     out : path
-        Output folder: ``train/`` and ``heldout/`` pair folders and ``split.csv``. Rerunning
-        with the same settings resumes; different settings are refused.
+        Output folder: ``train/``, ``validation/`` and ``heldout/`` pair folders and
+        ``split.csv``. Rerunning with the same settings resumes; different settings, or a
+        different split of the same people, are refused.
     size : int
         Side of the aligned crops.
     condition, position : str
@@ -228,6 +254,9 @@ def build_frl_pairs(
         no smile on held-out people, docs/pix2pixhd.md).
     holdout_every : int
         Hold out every n-th person (:func:`heldout_people`).
+    validation_every : int
+        Of the others, every n-th is a validation person (:func:`validation_people`; 0: none,
+        ``validation/`` is then empty).
     people : int, optional
         Use only the first ``people`` ids (a quick run); the split is made over all of them
         first, so a person is held out or not whatever this is.
@@ -242,16 +271,33 @@ def build_frl_pairs(
     """
     everyone = read_frl(root)
     held = set(heldout_people(everyone["person"], holdout_every))
+    checking = set(validation_people(everyone["person"], held, validation_every))
     people = everyone if people is None else everyone.head(int(people)).copy()
     out = Path(out)
     settings = BuildSettings(
         condition=condition, size=size, position=position, emotions=("happy",), align=True,
         align_method=align_method,
     )  # fmt: skip
-    people["part"] = ["heldout" if p in held else "train" for p in people["person"]]
+    people["part"] = [
+        "heldout" if p in held else "validation" if p in checking else "train" for p in people["person"]
+    ]
 
     with output_lock(out):
-        for part in ("train", "heldout"):
+        previous = out / "split.csv"  # a resumed build keeps the residuals measured before
+        before = pd.read_csv(previous, dtype={"person": str}) if previous.is_file() else None
+        if before is not None:
+            parts = dict(zip(before["person"], before["part"], strict=True))
+            moved = [
+                p
+                for p, part in zip(people["person"], people["part"], strict=True)
+                if parts.get(p, part) != part
+            ]
+            if moved:
+                raise InputError(
+                    f"{previous}: a different split of the same people was built here (person {moved[0]} was "
+                    f"{parts[moved[0]]}); use a new --out folder"
+                )
+        for part in PARTS:
             folder = out / part
             _check_previous(folder, settings)
             (folder / "A").mkdir(parents=True, exist_ok=True)
@@ -269,13 +315,10 @@ def build_frl_pairs(
                     indent=2,
                 ),
             )
-        records: dict[str, list[dict]] = {"train": [], "heldout": []}
+        records: dict[str, list[dict]] = {part: [] for part in PARTS}
         problems: list[dict] = []
-        previous = out / "split.csv"  # a resumed build keeps the residuals measured before
         residuals: dict[str, float] = (
-            pd.read_csv(previous, dtype={"person": str}).set_index("person")["residual_px"].dropna().to_dict()
-            if previous.is_file()
-            else {}
+            before.set_index("person")["residual_px"].dropna().to_dict() if before is not None else {}
         )
         written = skipped = 0
         for row in tqdm(people.itertuples(), total=len(people), desc="FRL pairs", disable=not progress):
@@ -304,7 +347,7 @@ def build_frl_pairs(
             )  # fmt: skip
         for part, rows in records.items():
             with atomic_output(out / part / "pairs.csv") as tmp:
-                pd.DataFrame(rows).to_csv(tmp, index=False)
+                pd.DataFrame(rows, columns=PAIR_COLUMNS).to_csv(tmp, index=False)
             members = set(people.person[people.part == part])
             part_problems = [p for p in problems if Path(p["path"]).stem[:-3] in members]
             with atomic_output(out / part / "problems.csv") as tmp:
@@ -316,7 +359,7 @@ def build_frl_pairs(
     if not records["train"]:
         raise InputError(f"{root}: no training pair could be made ({len(problems)} problem(s))")
     return FRLReport(
-        out, out / "train", out / "heldout", split, pd.DataFrame(problems, columns=["path", "problem"]),
+        out, out / "train", out / "heldout", out / "validation", split, pd.DataFrame(problems, columns=["path", "problem"]),
         written, skipped,
     )  # fmt: skip
 
@@ -328,5 +371,6 @@ __all__ = [
     "pair_matrices",
     "build_frl_pairs",
     "heldout_people",
+    "validation_people",
     "read_frl",
 ]

@@ -648,6 +648,37 @@ def _train(
     )
 
 
+#: The FRL smile recipe for 2 CPU cores (docs/pix2pixhd.md): the ``cpu`` preset's 3,000 steps,
+#: a warm restart of the learning rate to 6,000, then 2,000 steps with pixel L1 at 30, where the
+#: discriminators weigh more and the smile sharpens. Each phase is (end step, pixel L1 weight or
+#: None to keep the run's).
+CPU_SMILE_PHASES: tuple[tuple[int, float | None], ...] = ((3000, None), (6000, None), (8000, 30.0))
+
+
+def train_phases(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    config: TrainConfig,
+    phases: tuple[tuple[int, float | None], ...] = CPU_SMILE_PHASES,
+    **kwargs,
+) -> TrainResult:
+    """Train in phases, each continuing the run in ``out`` to a later step.
+
+    Each phase is :func:`train` with ``resume=True``, ``steps`` = its end step (so the learning
+    rate restarts and decays again over the config's last ``decay_steps``) and, when given, a
+    new pixel L1 weight. A phase the run has already reached does nothing, so calling this
+    again after an interruption continues where the run stopped. ``kwargs`` go to
+    :func:`train` (``device``, ``progress``, ``log``). Returns the last phase's result.
+    """
+    ends = [int(end) for end, _ in phases]
+    if not phases or ends != sorted(set(ends)):
+        raise InputError(f"training phases {phases}: their end steps must increase")
+    result = None
+    for end, lambda_l1 in phases:
+        result = train(data, out, config, resume=True, steps=end, lambda_l1=lambda_l1, **kwargs)
+    return result
+
+
 def _recorded_config(path: Path) -> TrainConfig | None:
     """The configuration in a run's ``run.json``, or None when absent or unreadable."""
     try:
@@ -665,6 +696,7 @@ def _quiet(line: str) -> None:
 
 
 __all__ = [
+    "CPU_SMILE_PHASES",
     "PRESETS",
     "Pix2PixHDTrainer",
     "ShardedStepSampler",
@@ -678,6 +710,7 @@ __all__ = [
     "learning_rate",
     "load_checkpoint",
     "load_generator",
+    "train_phases",
     "phase",
     "predict_pairs",
     "save_checkpoint",
