@@ -210,7 +210,14 @@ config = get_config(
 run = work / f"run_{source}_{condition}_{position}_{size}"
 result = train_phases(data, run, config, phases, progress=True)
 print(result.vgg_note)
-print(f"step {result.step}: {result.seconds_per_step:.3f} s/step on {device}")
+print(
+    f"step {result.step}: "
+    + (
+        f"{result.seconds_per_step:.3f} s/step on {device}"
+        if result.seconds_per_step
+        else "the run had already finished (resumed, nothing to train)"
+    )
+)
 plot_losses(result.losses)
 plt.show()
 

@@ -115,7 +115,7 @@ EXPECTED_TIMES: dict[str, ExpectedTime] = {
     "00_quickstart": ExpectedTime(smoke=35, full=35),
     "01_mead_preparation": ExpectedTime(smoke=20, full=40),
     "02_speech_emotion_classifier": ExpectedTime(smoke=110, full=84 * 60),
-    "03_pix2pixhd_sign_editing": ExpectedTime(smoke=45, full=27 * 60),
+    "03_pix2pixhd_sign_editing": ExpectedTime(smoke=20, full=52 * 60),
     "04_ials_editing": ExpectedTime(smoke=20, full=65),
     "05_expression_warp": ExpectedTime(smoke=15, full=7 * 60),
 }

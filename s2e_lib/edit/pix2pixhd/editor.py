@@ -106,8 +106,8 @@ class Pix2PixHDEditor:
         self.calibration = self.meta.get("calibration")
         if strength_scale is None:
             strength_scale = (self.calibration or {}).get("strength_scale", 1.0)
-        if not 0 < float(strength_scale) <= 4:
-            raise InputError(f"{path}: strength scale {strength_scale} outside (0, 4]")
+        if not 0 <= float(strength_scale) <= 4:  # 0: a model that calibrated to no change
+            raise InputError(f"{path}: strength scale {strength_scale} outside [0, 4]")
         self.strength_scale = float(strength_scale)
 
     def _weights(self, strength: float) -> tuple[float, float]:

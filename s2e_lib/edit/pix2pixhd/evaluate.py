@@ -95,17 +95,12 @@ def evaluate_heldout(
     -------
     HeldoutReport
     """
-    import cv2
-
     from s2e_lib.edit.pix2pixhd.editor import Pix2PixHDEditor
     from s2e_lib.edit.pix2pixhd.frl import pair_matrices
     from s2e_lib.face import judge, judge_human, largest_face
     from s2e_lib.face.identity import identity_distance
 
-    pairs, _ = read_pairs(data)
-    missing = [c for c in ("source_a", "source_b") if c not in pairs.columns]
-    if missing:
-        raise InputError(f"{Path(data) / 'pairs.csv'}: no {missing[0]} column (photo paths of the pairs)")
+    pairs = read_photo_pairs(data)
     if limit is not None:
         pairs = pairs.head(int(limit))
     editor = Pix2PixHDEditor(checkpoint)
@@ -119,13 +114,9 @@ def evaluate_heldout(
         face_r = largest_face(real, where=str(row.source_b))
         edited = editor.edit(neutral, row.emotion, strength, faces=[face_n]).image
         crop_m, real_m, _ = pair_matrices(face_n.landmarks, face_r.landmarks, size, editor.align_method)
-
-        def cut(image, matrix):
-            return cv2.warpAffine(
-                image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
-            )
-
-        a, out, b = cut(neutral, crop_m), cut(edited, crop_m), cut(real, real_m)
+        a, out, b = (
+            aligned_crop(x, m, size) for x, m in ((neutral, crop_m), (edited, crop_m), (real, real_m))
+        )
         box = judge.dlib_box(neutral, fer.grow)
         record = {
             "speaker": row.speaker,
@@ -159,6 +150,23 @@ def evaluate_heldout(
     summary["strength"] = float(strength)
     summary["strength_scale"] = editor.strength_scale
     return HeldoutReport(table, summary, edits)
+
+
+def read_photo_pairs(data: str | os.PathLike) -> pd.DataFrame:
+    """A pair folder's table, refused when it has no pairs or no photo paths
+    (``source_a`` / ``source_b``, written by :func:`~s2e_lib.edit.pix2pixhd.frl.build_frl_pairs`)."""
+    pairs, _ = read_pairs(data)  # refuses an empty folder
+    missing = [c for c in ("source_a", "source_b") if c not in pairs.columns]
+    if missing:
+        raise InputError(f"{Path(data) / 'pairs.csv'}: no {missing[0]} column (photo paths of the pairs)")
+    return pairs
+
+
+def aligned_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """``image`` cut with an alignment ``matrix`` to ``size`` px (area filter, borders reflected)."""
+    import cv2
+
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
 def _onto(real: np.ndarray, real_matrix: np.ndarray, neutral_matrix: np.ndarray, shape) -> np.ndarray:
