@@ -152,7 +152,8 @@ PRESETS: dict[str, TrainConfig] = {
     # filters), two 3-layer discriminators, batch 4, pixel L1 at pix2pix's weight of 100 beside
     # the GAN losses (at 10 the discriminators win within 250 steps and G answers with a
     # high-frequency pattern over the whole face). On FRL
-    # London's 81 training people it learns a visible smile in about 25 minutes on 2 cores
+    # London's 81 training people it learnt a visible smile in 24 minutes on 2 cores (60 people,
+    # the default split since: 18.5 minutes); CPU_SMILE_PHASES (train.py) continue it
     # (docs/pix2pixhd.md, "Real pairs").
     "cpu": TrainConfig(
         name="cpu",
