@@ -373,6 +373,25 @@ def test_calibrate_measures_validation_people_and_writes_a_calibrated_copy(
     )
     editor = Pix2PixHDEditor(out, device="cpu")
     assert editor.strength_scale == printed["strength_scale"] and editor.calibration["people"] == 1
+    photo = tmp_path / "face.png"
+    Image.fromarray(base_face(256)).save(photo)
+    edit = [
+        "edit",
+        "--editor",
+        "pix2pixhd",
+        "--checkpoint",
+        str(out),
+        "--face",
+        str(photo),
+        "--emotion",
+        "happy",
+    ]
+    assert main(edit + ["--out", str(tmp_path / "happy.png"), "--strength", "0.5", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    scale = printed["strength_scale"]
+    assert record["strength"] == 0.5 and record.get("model_strength", 0.5) == pytest.approx(
+        0.5 * scale, abs=1e-4
+    )
     assert main(args + ["--out", str(out)]) == 2 and "already exists" in capsys.readouterr().err
     # an empty validation folder is refused before any edit
     empty = build_frl_pairs(

@@ -214,6 +214,8 @@ def edit(
             "faces_edited": int(result.info.get("n_faces", 1)),
             "timings_ms": result.info.get("timings_ms"),
         }
+        if result.info.get("model_strength", strength) != strength:  # a calibrated pix2pixHD model
+            record["model_strength"] = result.info["model_strength"]
         record["warnings"] = edit_warnings(result.info) + face_count_warnings(
             len(faces), record["faces_edited"], all_faces
         )
