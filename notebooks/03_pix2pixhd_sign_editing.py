@@ -71,6 +71,9 @@ elif steps is None:
 else:
     phases = ((int(steps), None),)
 steps = phases[-1][0]
+split_tag = (
+    "h5v4"  # build_frl_pairs' default split: every 5th person held out, every 4th other one validation
+)
 # a smoke run starts from scratch in a temporary folder; a real run resumes in outputs/
 work = (
     Path(tempfile.mkdtemp(prefix="s2e_p2p_smoke_"))
@@ -121,7 +124,7 @@ if source == "frl":
 
     report = build_frl_pairs(
         frl,
-        work / f"frl_{condition}_{position}_{size}",
+        work / f"frl_{split_tag}_{condition}_{position}_{size}",
         size=size,
         condition=condition,
         position=position,
@@ -207,7 +210,13 @@ config = get_config(
     checkpoint_every=max(1, min(preset.checkpoint_every, phases[0][0] // 2)),
     batch_size=2 if smoke else preset.batch_size,
 )
-run = work / f"run_{source}_{condition}_{position}_{size}"
+# the FRL folders name the split (held out every 5th, validation every 4th): a folder built or
+# trained before the validation people existed is never resumed with a different split
+run = work / (
+    f"run_frl_{split_tag}_{condition}_{position}_{size}"
+    if source == "frl"
+    else f"run_{source}_{condition}_{position}_{size}"
+)
 result = train_phases(data, run, config, phases, progress=True)
 print(result.vgg_note)
 print(

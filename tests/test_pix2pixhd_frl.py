@@ -425,3 +425,31 @@ def test_train_phases_continue_the_run_and_skip_what_is_done(frl_pairs, tmp_path
     assert again.step == 4 and (run / "checkpoint.pt").stat().st_mtime_ns == written  # nothing redone
     with pytest.raises(InputError, match="must increase"):
         train_phases(frl_pairs.train, run, config, ((4, None), (2, None)))
+
+
+def test_the_generators_sign_spill_fades_out_of_the_change(untrained_run, monkeypatch):
+    from s2e_lib.edit.pix2pixhd.editor import sign_fade
+    from s2e_lib.edit.pix2pixhd.signs import sign_geometry
+
+    (x, y), half = sign_geometry("happy", (128, 128), "corner")
+    fade = sign_fade("happy", (128, 128), "corner")
+    assert fade[y, x] == 0 and fade[y, x + half + half // 3] == 0  # the sign and its near spill
+    assert fade[y, x + half + half // 2] == pytest.approx(
+        (half // 2 - half / 3) / (half - half / 3), abs=0.01
+    )
+    assert fade[y, x + 2 * half] == 1 and fade[100, 100] == 1  # one size beyond it and the face
+
+    # a "generator" that takes red away everywhere (what erasing a red sign spills): the change
+    # reaches the photo only where the fade lets it
+    editor = Pix2PixHDEditor(untrained_run, device="cpu")
+    crop = np.full((64, 64, 3), 128, np.uint8)
+
+    def spill(batch):
+        out = batch[:, :3].clone()
+        out[:, 0] -= 0.5
+        return out
+
+    monkeypatch.setattr(editor, "generator", spill)
+    changed = 128 - editor.edit_crop(crop, "happy").astype(int)[..., 0]
+    expected = np.round(64 * sign_fade("happy", (64, 64), "corner"))
+    assert np.abs(changed - expected).max() <= 1
