@@ -13,10 +13,11 @@
 # photographed neutral and smiling under one studio light. That is *(neutral face + happy
 # sign) → the same person smiling*: one emotion, real people. We hold out 21 people and set
 # 21 more aside for validation, train on the other 60 (the `cpu` preset and two more phases,
-# about 45 minutes on 2 cores in full mode; it resumes where it stopped), choose on the
+# about 50 minutes on 2 cores in full mode; it resumes where it stopped), choose on the
 # validation people what the model's "strength 1" means, and only then look at the held-out
-# people: input, output, real smile, with distances and two expression judges. Without the set, the notebook falls back to the synthetic sample corpus (labelled as
-# such: it shows the machinery, not a result).
+# people: input, output, real smile, with distances and two expression judges. Without the
+# set, the notebook falls back to the synthetic sample corpus (labelled as such: it shows the
+# machinery, not a result).
 #
 # **Parameters** (papermill): `frl` (the FRL London folder; `None` finds
 # `../shared/data/frl_london`), `prepared` (a prepared MEAD tree instead, `s2e prepare`),
@@ -71,9 +72,8 @@ elif steps is None:
 else:
     phases = ((int(steps), None),)
 steps = phases[-1][0]
-split_tag = (
-    "h5v4"  # build_frl_pairs' default split: every 5th person held out, every 4th other one validation
-)
+# build_frl_pairs' default split: every 5th person held out, every 4th of the others validation
+split_tag = "h5v4"
 # a smoke run starts from scratch in a temporary folder; a real run resumes in outputs/
 work = (
     Path(tempfile.mkdtemp(prefix="s2e_p2p_smoke_"))
