@@ -80,7 +80,8 @@ class Pix2PixHDEditor:
     strength_scale : float, optional
         What a requested strength is multiplied by before it reaches the model. Default: the
         scale ``s2e pix2pixhd calibrate`` stored in the checkpoint (chosen on validation
-        people so that strength 1 is as large as a real expression), else 1.
+        people: as large as a real expression, but never so large that the edit is further
+        from the real photos than the input), else 1.
 
     A model trained without a ``neutral`` condition (FRL London pairs know only ``happy``)
     returns the face unchanged for ``neutral``: no expression change is what neutral asks.
