@@ -203,6 +203,70 @@ def test_photo_stats_of_a_real_face(astronaut):
     assert sharp.white.shape == (3,) and abs(float(sharp.white.mean()) - 1.0) < 1e-3
 
 
+def _shaded_skin(astronaut, exponents):
+    """The astronaut's landmarks over flat skin shaded left to right by a smooth gradient whose
+    darkening of each channel follows ``exponents`` (R, G, B)."""
+    face = largest_face(astronaut)
+    h, w = astronaut.shape[:2]
+    skin = np.array([230.0, 170.0, 120.0])
+    left, right = face.landmarks[:, 0].min(), face.landmarks[:, 0].max()
+    across = np.clip((np.arange(w) - left) / (right - left), 0, 1)
+    light = (1.0 - 0.55 * across)[None, :, None] * np.ones((h, 1, 1))  # luminance, across the face
+    photo = np.clip(skin * light ** np.asarray(exponents), 0, 255).astype(np.uint8)
+    return photo, face.landmarks
+
+
+def test_the_photos_own_shadow_colour_is_measured(astronaut):
+    """Round 19: a graded film still's shadows are orange (its skin darkens as R^0.5 G^1.3 B^2):
+    shadows in the studio colours the ratio images were measured in read there as grey stains."""
+    from s2e_lib.edit.warp.photo import shadow_exponents
+
+    warm, landmarks = _shaded_skin(astronaut, (0.5, 1.25, 2.0))
+    exponents, share = shadow_exponents(warm, landmarks)
+    assert share == 1.0 and exponents[0] < exponents[1] < exponents[2]
+    np.testing.assert_allclose(exponents, np.array([0.5, 1.25, 2.0]) / (LUMA @ [0.5, 1.25, 2.0]), atol=0.06)
+    stats = photo_stats(warm, landmarks)
+    np.testing.assert_allclose(stats.shadow_tint([0.86, 1.05, 1.10]), exponents, atol=2e-3)
+    # a grey photo measures grey shadows
+    grey = np.repeat((astronaut.astype(np.float32) @ LUMA)[..., None], 3, axis=2).astype(np.uint8)
+    exponents, share = shadow_exponents(grey, landmarks)
+    assert share > 0.5
+    np.testing.assert_allclose(exponents, np.ones(3), atol=1e-3)
+    # darker skin that is cooler (stubble under a studio light) never makes shadows cooler
+    cool, _ = _shaded_skin(astronaut, (1.1, 1.0, 0.8))
+    tint = photo_stats(cool, landmarks).shadow_tint([0.86, 1.05, 1.10])
+    assert tint[0] <= 0.86 + 1e-6 and tint[2] >= 1.10 - 1e-6 and abs(float(LUMA @ tint) - 0.9994) < 1e-3
+    # a face lit so evenly that nothing can be measured keeps the prior
+    flat = np.broadcast_to(np.array([200, 150, 120], np.uint8), astronaut.shape).copy()
+    assert shadow_exponents(flat, landmarks) == (None, 0.0)
+    np.testing.assert_allclose(
+        photo_stats(flat, landmarks).shadow_tint([0.86, 1.05, 1.10]), [0.86, 1.05, 1.10]
+    )
+
+
+def test_a_smiles_shadows_take_the_photos_shadow_colour(astronaut):
+    """On skin whose shading is orange, the ratio images' darkening is orange too: blue darkens
+    about four times as much as red (the photo's exponents 0.5 / 2.0), where the studio tint
+    would darken the three channels almost alike (a grey stain)."""
+    warm, landmarks = _shaded_skin(astronaut, (0.5, 1.25, 2.0))
+    face = largest_face(astronaut)
+    result = WarpEditor().edit(warm, "happy", 1.0, faces=[face])
+    before, after = warm.astype(np.float64) + 1, result.image.astype(np.float64) + 1
+    pts = result.info["target_landmarks"]
+    frame = FaceFrame.from_landmarks(pts)
+    (x0, y0), (x1, y1) = (
+        (pts[48:68].min(0) - 0.1 * frame.iod).astype(int),
+        (pts[48:68].max(0) + 0.1 * frame.iod).astype(int),
+    )
+    skin = np.ones(warm.shape[:2], bool)
+    skin[max(0, y0) : y1, max(0, x0) : x1] = False  # the mouth and the lips moved, not shaded
+    change = np.log(after / before)
+    darker = skin & (change @ LUMA < -0.03) & (before.min(axis=2) > 40)
+    assert darker.sum() > 30
+    blue_over_red = np.median(change[darker, 2] / change[darker, 0])
+    assert blue_over_red > 2.5
+
+
 def test_a_smile_fold_shows_on_smooth_skin_as_a_warm_shadow():
     """The nasolabial fold a smile forms is there on smooth young skin too (not capped by
     the skin's texture to an invisible 3 %), and its shadow is redder than the lit skin,

@@ -35,7 +35,7 @@ from s2e_lib.edit.warp.landmarks import (
 from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _paint_sclera, _skin_tone
 from s2e_lib.edit.warp.photo import lips_sealed, photo_stats
 from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, saturate
-from s2e_lib.edit.warp.shading import _shade, _shading_gain, _strokes
+from s2e_lib.edit.warp.shading import SHADOW_TINT, _shade, _shading_gain, _strokes
 from s2e_lib.errors import InputError, MissingResourceError
 from s2e_lib.face.detect import MIN_FACE_PX, Face, detect_faces
 from s2e_lib.face.io import restore_mode, to_rgb
@@ -253,10 +253,13 @@ def warp_face(
                 lab,
                 keep_out=keep_out,
                 library=library,
+                tint=stats.shadow_tint(exemplars.RATIO_SHADOW_TINT),
             )
         strokes = _strokes(recipe.appearance, tframe.to_face(dst), saturate(strength)) if not smile else []
         if strokes:
-            img = _shade(img, strokes, tframe, (x0, y0), gain=_shading_gain(skin))
+            img = _shade(
+                img, strokes, tframe, (x0, y0), gain=_shading_gain(skin), tint=stats.shadow_tint(SHADOW_TINT)
+            )
     t2 = time.perf_counter()
     out = rgb.copy()
     out[y0:y1, x0:x1] = np.clip(img + 0.5, 0, 255).astype(np.uint8)

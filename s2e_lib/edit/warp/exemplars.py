@@ -78,7 +78,8 @@ RATIO_FROM_NOSE_TIP, RATIO_FADE = 0.0, 0.08
 #: the most a ratio image may darken or lighten a pixel.
 BRIGHTEN_SHARE = 0.5
 MAX_DARKENING, MAX_LIGHTENING = 0.78, 1.12
-#: Per-channel exponents (R, G, B) of a ratio image's darkening, per unit of log luminance:
+#: Per-channel exponents (R, G, B) of a ratio image's darkening, per unit of log luminance, where
+#: the photo's own shading cannot be measured (the editor passes the photo's, round 19):
 #: measured on 40 of the library's own smile / neutral pairs (48,000 skin pixels a smile
 #: darkened by more than 4 %; slope of each channel's log ratio on the luminance's): real
 #: shadows on skin are a little redder than grey (0.86, 1.05, 1.10; light skin 0.85 / 1.06 /
@@ -410,12 +411,15 @@ def apply_ratio(
     skin_lab: np.ndarray,
     keep_out: np.ndarray | None = None,
     library: ExemplarLibrary | None = None,
+    tint=None,
 ) -> np.ndarray:
     """Multiply the skin of ``img`` (float RGB window at ``origin``) by the smile's ratio image.
 
     ``gain`` scales the log-ratio (the edit's saturated strength); ``keep_out`` (0…1, the
     window's shape) is left untouched (spectacle lenses and frames, a hidden eye), and so is
-    everything above the nose tip (:func:`below_nose_tip`).
+    everything above the nose tip (:func:`below_nose_tip`). ``tint``: per-channel exponents of
+    the darkening, the photo's own shading's (:meth:`~s2e_lib.edit.warp.photo.PhotoStats.shadow_tint`);
+    default :data:`RATIO_SHADOW_TINT`.
     """
     if gain <= 0:
         return img
@@ -434,7 +438,8 @@ def apply_ratio(
     log_f = np.clip(gain * log_r * weight, np.log(MAX_DARKENING), np.log(MAX_LIGHTENING))
     # skin's shadows are warmer and more saturated than its lit parts: a grey multiply reads
     # as a grey-green stain on warm skin
-    tint = np.where(log_f[..., None] < 0, RATIO_SHADOW_TINT, np.float32(1.0))
+    shadow = RATIO_SHADOW_TINT if tint is None else np.asarray(tint, np.float32)
+    tint = np.where(log_f[..., None] < 0, shadow, np.float32(1.0))
     return img * np.exp(log_f[..., None] * tint)
 
 

@@ -35,11 +35,38 @@ class PhotoStats:
     white : numpy.ndarray
         Per-channel gains of the photo's white balance (gray-world over the face,
         normalized to mean 1): a synthesized neutral colour is multiplied by them.
+    shadow : numpy.ndarray or None
+        Per-channel exponents of the photo's own shading on skin (:func:`shadow_exponents`),
+        or None where the face shows too little shading to measure them.
+    shadow_share : float
+        How far :meth:`shadow_tint` trusts ``shadow`` over a prior (0…1, from the face's
+        spread of lightness).
     """
 
     noise: float
     blur: float
     white: np.ndarray
+    shadow: np.ndarray | None = None
+    shadow_share: float = 0.0
+
+    def shadow_tint(self, prior) -> np.ndarray:
+        """Per-channel exponents for darkening this photo's skin: its own shading's
+        (:attr:`shadow`), blended with ``prior`` by :attr:`shadow_share`, and never cooler than
+        ``prior`` (red darkens at most as much, blue at least as much).
+
+        Skin's shadows are warmer than its lit parts (light scattered under the skin); a face
+        whose darker skin measures cooler than the prior is darker for another reason (stubble,
+        nostrils and pigment under an even studio light: the FRL London photos measure R 0.91–1.12,
+        B 0.85–1.09, while their real smiles' creases measure 0.86 / 1.10), so there the prior
+        stands.
+        """
+        prior = np.asarray(prior, np.float32)
+        if self.shadow is None or self.shadow_share <= 0:
+            return prior
+        tint = self.shadow_share * self.shadow + (1.0 - self.shadow_share) * prior
+        tint[0], tint[2] = min(tint[0], prior[0]), max(tint[2], prior[2])
+        tint[1] = (LUMA @ prior - LUMA[0] * tint[0] - LUMA[2] * tint[2]) / LUMA[1]  # luminance as the prior's
+        return tint.astype(np.float32)
 
 
 def estimate_noise(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -91,8 +118,64 @@ def estimate_blur(gray: np.ndarray) -> float:
     return float(np.sqrt(max(0.0, sigma**2 - 0.9**2)))
 
 
+#: Range of each channel's shading exponent (:func:`shadow_exponents`): the portraits and FRL
+#: London photos measure R 0.35–1.04, G 0.99–1.31, B 0.83–2.23.
+SHADOW_EXPONENT_RANGE = (np.array([0.3, 0.8, 0.7]), np.array([1.2, 1.4, 2.4]))
+#: Spread (sd of log luminance) of a face's skin below which its shading is not measured,
+#: and the spread from which it is trusted fully.
+SHADOW_MIN_SPREAD, SHADOW_FULL_SPREAD = 0.05, 0.15
+
+
+def shadow_exponents(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """How the photo's own skin changes colour as it darkens: ``(exponents, share)``.
+
+    Over the skin of the lower face (inside the jaw, below the eyes' level at the nose, the
+    mouth left out) each channel's log is regressed on the log luminance (the 5–95th
+    percentiles of lightness, where neither highlights nor the darkest hair or nostrils
+    weigh): a shadow that darkens luminance by a factor ``f`` darkens channel ``c`` by
+    ``f ** exponent[c]``. Studio-lit skin measures about (0.86, 1.05, 1.10); a warm, graded
+    film still (0.5, 1.28, 2.1): its shadows are orange, and a shadow with studio colours
+    read there as a grey stain at 2x (round 19). A grey photo measures (1, 1, 1). The
+    exponents are clipped to :data:`SHADOW_EXPONENT_RANGE` and scaled so that luminance
+    darkens by ``f``; ``share`` (0…1) is how far to trust them, from the face's spread of
+    lightness (:data:`SHADOW_MIN_SPREAD`, :data:`SHADOW_FULL_SPREAD`). ``(None, 0.0)``
+    when the face is too small or too evenly lit to measure.
+    """
+    import cv2
+
+    pts = np.asarray(landmarks, np.float64)
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
+    patch = rgb[y0:y1, x0:x1]
+    if patch.size == 0:
+        return None, 0.0
+    local = pts - (x0, y0)
+    lower_face = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(lower_face, [np.round(np.vstack([local[1:16], local[[35, 33, 31]]])).astype(np.int32)], 1)
+    mouth = np.zeros_like(lower_face)
+    cv2.fillConvexPoly(mouth, cv2.convexHull(np.round(local[48:60]).astype(np.int32)), 1)
+    iod = float(np.linalg.norm(pts[42:48].mean(0) - pts[36:42].mean(0)))
+    mouth = cv2.dilate(mouth, np.ones((int(0.15 * iod) | 1,) * 2, np.uint8))
+    pixels = patch[(lower_face > 0) & (mouth == 0)].astype(np.float64) + 4.0
+    if len(pixels) < 200:
+        return None, 0.0
+    log_luma = np.log(pixels @ LUMA.astype(np.float64))
+    lo, hi = np.percentile(log_luma, [5, 95])
+    keep = (log_luma >= lo) & (log_luma <= hi)
+    x = log_luma[keep] - log_luma[keep].mean()
+    spread = float(x.std())
+    if not spread >= SHADOW_MIN_SPREAD:
+        return None, 0.0
+    channels = np.log(pixels[keep])
+    slopes = (x @ (channels - channels.mean(0))) / float(x @ x)
+    slopes = np.clip(slopes, *SHADOW_EXPONENT_RANGE)
+    slopes = slopes / float(LUMA @ slopes)
+    share = float(np.clip((spread - SHADOW_MIN_SPREAD) / (SHADOW_FULL_SPREAD - SHADOW_MIN_SPREAD), 0, 1))
+    return slopes.astype(np.float32), share
+
+
 def photo_stats(rgb: np.ndarray, landmarks: np.ndarray) -> PhotoStats:
-    """Noise, blur and white balance of the face of ``rgb`` (68 dlib landmarks)."""
+    """Noise, blur, white balance and shading colour of the face of ``rgb`` (68 dlib landmarks)."""
     import cv2
 
     pts = np.asarray(landmarks, np.float64)
@@ -120,7 +203,10 @@ def photo_stats(rgb: np.ndarray, landmarks: np.ndarray) -> PhotoStats:
     reference = np.array([1.25, 0.95, 0.80])
     white = (mean / max(mean.mean(), 1.0)) / reference
     white = np.clip(white / white.mean(), 0.8, 1.25)
-    return PhotoStats(noise=noise, blur=min(blur, 4.0), white=white.astype(np.float32))
+    shadow, share = shadow_exponents(rgb, pts)
+    return PhotoStats(
+        noise=noise, blur=min(blur, 4.0), white=white.astype(np.float32), shadow=shadow, shadow_share=share
+    )
 
 
 def match_photo(

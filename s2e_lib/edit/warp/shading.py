@@ -87,7 +87,12 @@ def _strokes(recipe_appearance: dict, tf: np.ndarray, strength: float):
 
 
 def _shade(
-    out: np.ndarray, strokes, frame: FaceFrame, origin: tuple[int, int], gain: float = 1.0
+    out: np.ndarray,
+    strokes,
+    frame: FaceFrame,
+    origin: tuple[int, int],
+    gain: float = 1.0,
+    tint=SHADOW_TINT,
 ) -> np.ndarray:
     """Darken (multiply the luminance of) the skin along the strokes, faintly.
 
@@ -99,7 +104,8 @@ def _shade(
     the photo's own pixels, slightly more in blue than in red (:data:`SHADOW_TINT`), as
     skin's shadows are warmer than its lit parts: equal scaling of the three channels
     read as a grey-green stain on warm skin, and a shadow of a chosen colour as a painted
-    blotch.
+    blotch. The editor passes the photo's own shading colour as ``tint``
+    (:meth:`~s2e_lib.edit.warp.photo.PhotoStats.shadow_tint`, round 19).
     """
     import cv2
 
@@ -147,4 +153,4 @@ def _shade(
     factor = 1.0 - darkening
     if scale < 1.0:
         factor = cv2.resize(factor, (full_shape[1], full_shape[0]), interpolation=cv2.INTER_LINEAR)
-    return out.astype(np.float32) * factor[..., None] ** SHADOW_TINT
+    return out.astype(np.float32) * factor[..., None] ** np.asarray(tint, np.float32)
