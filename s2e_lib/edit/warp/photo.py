@@ -118,8 +118,8 @@ def estimate_blur(gray: np.ndarray) -> float:
     return float(np.sqrt(max(0.0, sigma**2 - 0.9**2)))
 
 
-#: Range of each channel's shading exponent (:func:`shadow_exponents`): the portraits and FRL
-#: London photos measure R 0.35–1.04, G 0.99–1.31, B 0.83–2.23.
+#: Range of each channel's shading exponent (:func:`shadow_exponents`): the 11 portraits, the
+#: three in ``../shared`` and 26 FRL London photos measure R 0.35–1.12, G 0.96–1.31, B 0.83–2.23.
 SHADOW_EXPONENT_RANGE = (np.array([0.3, 0.8, 0.7]), np.array([1.2, 1.4, 2.4]))
 #: Spread (sd of log luminance) of a face's skin below which its shading is not measured,
 #: and the spread from which it is trusted fully.
@@ -129,13 +129,16 @@ SHADOW_MIN_SPREAD, SHADOW_FULL_SPREAD = 0.05, 0.15
 def shadow_exponents(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray | None, float]:
     """How the photo's own skin changes colour as it darkens: ``(exponents, share)``.
 
-    Over the skin of the lower face (inside the jaw, below the eyes' level at the nose, the
-    mouth left out) each channel's log is regressed on the log luminance (the 5–95th
-    percentiles of lightness, where neither highlights nor the darkest hair or nostrils
+    Over the skin of the lower face (the jaw line from landmark 1 to 15, closed along the
+    nose's base; the mouth left out) each channel's log is regressed on the log luminance (the
+    5–95th percentiles of lightness, where neither highlights nor the darkest hair or nostrils
     weigh): a shadow that darkens luminance by a factor ``f`` darkens channel ``c`` by
-    ``f ** exponent[c]``. Studio-lit skin measures about (0.86, 1.05, 1.10); a warm, graded
-    film still (0.5, 1.28, 2.1): its shadows are orange, and a shadow with studio colours
-    read there as a grey stain at 2x (round 19). A grey photo measures (1, 1, 1). The
+    ``f ** exponent[c]``. A warm, graded film still measures about (0.5, 1.28, 2.1): its
+    shadows are orange, and a shadow in the studio colours of the smile library's creases
+    (0.86, 1.05, 1.10) read there as a grey stain at 2x (round 19). A grey photo measures
+    (1, 1, 1). Under an even studio light the spread is mostly stubble, nostrils and pigment,
+    not shading (the FRL London photos measure R 0.91–1.12, B 0.85–1.09), so
+    :meth:`PhotoStats.shadow_tint` keeps only what is warmer than its prior. The
     exponents are clipped to :data:`SHADOW_EXPONENT_RANGE` and scaled so that luminance
     darkens by ``f``; ``share`` (0…1) is how far to trust them, from the face's spread of
     lightness (:data:`SHADOW_MIN_SPREAD`, :data:`SHADOW_FULL_SPREAD`). ``(None, 0.0)``
