@@ -129,6 +129,7 @@ def test_the_frontal_detector_is_cached_and_finds_the_same_faces(astronaut, s2e_
     import dlib
 
     from s2e_lib.face import models
+    from s2e_lib.fileio import _umask
 
     path = models.detector_cache_path()
     assert path is not None and str(path).startswith(str(s2e_home)) and not path.exists()
@@ -149,12 +150,6 @@ def test_the_frontal_detector_is_cached_and_finds_the_same_faces(astronaut, s2e_
             assert models._is_frontal(models.detector.__wrapped__()) and not path.exists()
     finally:
         path.parent.chmod(0o755)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def test_load_image_handles_modes_and_exif(tmp_path, astronaut):

@@ -71,6 +71,25 @@ def detector():
     return built
 
 
+@functools.lru_cache(maxsize=1)
+def predictor68():
+    """dlib's 68-point shape predictor (iBUG 300-W markup)."""
+    return _dlib().shape_predictor(str(model_path(PREDICTOR_68)))
+
+
+@functools.lru_cache(maxsize=1)
+def descriptor_model():
+    """dlib's ResNet face descriptor (128-d; < 0.6 Euclidean = same person)."""
+    return _dlib().face_recognition_model_v1(str(model_path(DESCRIPTOR)))
+
+
+@functools.lru_cache(maxsize=1)
+def cnn_detector():
+    """dlib's CNN (max-margin object detection) face detector: slower than the HOG one
+    (about 1 s per 512 px photo on a CPU), used only to confirm weak detections."""
+    return _dlib().cnn_face_detection_model_v1(str(model_path(CNN_DETECTOR)))
+
+
 #: What dlib's frontal face detector is: five HOG filters (front, left, right, front rotated
 #: left and right) over an 80 × 80 window.
 FRONTAL_DETECTORS, FRONTAL_WINDOW = 5, (80, 80)
@@ -107,22 +126,3 @@ def _save_detector(built, path: Path) -> None:
             built.save(str(tmp))
     except (OSError, RuntimeError):  # a read-only or full cache folder: build it next time too
         pass
-
-
-@functools.lru_cache(maxsize=1)
-def predictor68():
-    """dlib's 68-point shape predictor (iBUG 300-W markup)."""
-    return _dlib().shape_predictor(str(model_path(PREDICTOR_68)))
-
-
-@functools.lru_cache(maxsize=1)
-def descriptor_model():
-    """dlib's ResNet face descriptor (128-d; < 0.6 Euclidean = same person)."""
-    return _dlib().face_recognition_model_v1(str(model_path(DESCRIPTOR)))
-
-
-@functools.lru_cache(maxsize=1)
-def cnn_detector():
-    """dlib's CNN (max-margin object detection) face detector: slower than the HOG one
-    (about 1 s per 512 px photo on a CPU), used only to confirm weak detections."""
-    return _dlib().cnn_face_detection_model_v1(str(model_path(CNN_DETECTOR)))

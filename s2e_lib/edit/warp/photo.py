@@ -146,6 +146,8 @@ def shadow_exponents(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray
     """
     import cv2
 
+    from s2e_lib.edit.warp.landmarks import FaceFrame
+
     pts = np.asarray(landmarks, np.float64)
     x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int), 0)
     x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
@@ -157,7 +159,7 @@ def shadow_exponents(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray
     cv2.fillPoly(lower_face, [np.round(np.vstack([local[1:16], local[[35, 33, 31]]])).astype(np.int32)], 1)
     mouth = np.zeros_like(lower_face)
     cv2.fillConvexPoly(mouth, cv2.convexHull(np.round(local[48:60]).astype(np.int32)), 1)
-    iod = float(np.linalg.norm(pts[42:48].mean(0) - pts[36:42].mean(0)))
+    iod = FaceFrame.from_landmarks(pts).iod
     mouth = cv2.dilate(mouth, np.ones((int(0.15 * iod) | 1,) * 2, np.uint8))
     pixels = patch[(lower_face > 0) & (mouth == 0)].astype(np.float64) + 4.0
     if len(pixels) < 200:
