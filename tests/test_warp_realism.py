@@ -92,6 +92,74 @@ def test_fear_parts_the_lips_over_a_real_mouth(closed_mouth_face):
     assert np.percentile(luma[opening], 75) > lips + 10  # teeth show, lighter than the lips
 
 
+def _lower_lip_band(shape, landmarks, share=0.6):
+    """Mask of the inner ``share`` of the lower lip's thickness, corners left out."""
+    from s2e_lib.edit.warp.geometry import _poly_mask
+
+    inner, outer = landmarks[[48, 67, 66, 65, 54]], landmarks[[48, 59, 58, 57, 56, 55, 54]]
+    across = np.interp(inner[:, 0], outer[:, 0], outer[:, 1])
+    band = np.c_[inner[:, 0], inner[:, 1] + share * (across - inner[:, 1])]
+    return _poly_mask(shape, np.vstack([inner[1:-1], band[1:-1][::-1]])) > 0.5
+
+
+def _streaks(image, mask) -> float:
+    """Horizontal over vertical luminance gradient inside ``mask``: vertical streaks raise it."""
+    import cv2
+
+    luma = (image.astype(np.float32) @ LUMA.astype(np.float32)).astype(np.float32)
+    gx = np.abs(cv2.Sobel(luma, cv2.CV_32F, 1, 0))[mask]
+    gy = np.abs(cv2.Sobel(luma, cv2.CV_32F, 0, 1))[mask]
+    return float(gx.mean() / max(gy.mean(), 1e-3))
+
+
+def test_parted_lips_keep_their_own_texture(closed_mouth_face):
+    # a smile parts a closed mouth: the spline drew the new opening's edge from the thin lip
+    # line and stretched it a grid cell into the lower lip (vertical streaks at 2x; before the
+    # lips were resampled in lip coordinates this ratio was 1.63x the photo's, now 1.33x)
+    image, face = closed_mouth_face
+    result = WarpEditor().edit(image, "happy", 1.0, faces=[face])
+    dst = np.asarray(result.info["target_landmarks"])
+    before = _streaks(image, _lower_lip_band(image.shape[:2], face.landmarks))
+    after = _streaks(result.image, _lower_lip_band(image.shape[:2], dst))
+    assert after < 1.45 * before, (before, after)
+
+
+def _lower_lip_line(pts, xs, share):
+    """y at ``xs`` of the line ``share`` of the way from the lower lip's inner to its outer edge."""
+    inner = np.interp(xs, pts[[48, 67, 66, 65, 54], 0], pts[[48, 67, 66, 65, 54], 1])
+    outer = np.interp(xs, pts[[48, 59, 58, 57, 56, 55, 54], 0], pts[[48, 59, 58, 57, 56, 55, 54], 1])
+    return inner + share * (outer - inner)
+
+
+def test_resample_lips_moves_each_lip_point_with_the_lip(closed_mouth_face):
+    import cv2
+
+    from s2e_lib.edit.warp.paint import resample_lips
+
+    image, face = closed_mouth_face
+    src = face.landmarks.astype(np.float64)
+    down = FaceFrame.from_landmarks(src).vector(np.array([0.0, 1.0]))
+    dst = src.copy()
+    dst[[65, 66, 67]] += 0.10 * down  # the lower lip's inner edge drops, its outer edge less:
+    dst[[55, 56, 57, 58, 59]] += 0.04 * down  # the lip moves down and gets thinner
+    # a flat lip with a dark line half way across it, in the photo
+    photo = np.full((*image.shape[:2], 3), 200, np.uint8)
+    xs = src[48, 0] + np.linspace(0.25, 0.75, 20) * (src[54, 0] - src[48, 0])
+    line = np.c_[xs, _lower_lip_line(src, xs, 0.5)]
+    cv2.polylines(photo, [np.round(line).astype(np.int32)], False, (40, 40, 40), 2)
+    warped = np.full(photo.shape, 200, np.float32)  # what a warp that lost the line would give
+    out = resample_lips(warped, photo, src, dst, np.zeros(2), lips=("lower",))
+
+    def luma_at(share, pts):
+        y = np.round(_lower_lip_line(pts, xs, share)).astype(int)
+        return out[y, np.round(xs).astype(int)].mean()
+
+    assert luma_at(0.5, dst) < 120  # the line is half way across the moved, thinner lip
+    assert luma_at(0.05, dst) > 185 and luma_at(0.5, src) > 185  # and not where it was
+    left = int(src[:, 0].min()) - 5
+    assert np.array_equal(out[:, :left], warped[:, :left])  # nothing outside the lip changes
+
+
 def _draw_glasses(image, landmarks, colour=(35, 30, 25)):
     import cv2
 

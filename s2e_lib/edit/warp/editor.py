@@ -32,7 +32,14 @@ from s2e_lib.edit.warp.landmarks import (
     target_landmarks,
     uncross_inner_lips,
 )
-from s2e_lib.edit.warp.paint import _close_lips, _cover_teeth, _paint_gap, _paint_sclera, _skin_tone
+from s2e_lib.edit.warp.paint import (
+    _close_lips,
+    _cover_teeth,
+    _paint_gap,
+    _paint_sclera,
+    _skin_tone,
+    resample_lips,
+)
 from s2e_lib.edit.warp.photo import lips_sealed, photo_stats
 from s2e_lib.edit.warp.recipes import OPEN_MOUTH, RECIPES, saturate
 from s2e_lib.edit.warp.shading import SHADOW_TINT, _shade, _shading_gain, _strokes
@@ -204,6 +211,9 @@ def warp_face(
     if strength > 0:
         stats = photo_stats(rgb, src)
         sy, sx, o = _window(dst[48:68], origin, frame.iod, img.shape)
+        opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
+        if closed and opened > 0.02 * frame.iod:  # the lips part: each keeps its own texture
+            img[sy, sx] = resample_lips(img[sy, sx], rgb, src, dst, o)
         img[sy, sx] = _cover_teeth(img[sy, sx], dst, mouth_w[sy, sx], rgb, src, frame.iod, o, stats)
         if mouth_w.max() > 0.05 and np.linalg.norm(dst[66] - dst[62]) < 0.03 * frame.iod:
             shut = exemplars.pick_closed_mouth(rgb, src, library) if library is not None else None
@@ -215,7 +225,6 @@ def warp_face(
                 )
             else:
                 img[sy, sx] = _close_lips(img[sy, sx], dst, src, rgb, frame.iod, o, stats)
-        opened = np.linalg.norm(dst[66] - dst[62]) - np.linalg.norm(src[66] - src[62])
         # an open mouth keeps its own interior, warped with the lips; where a closed one parts,
         # it shows a real mouth from the exemplar library (happy, angry, fear) or a dark gap
         picks = exemplars.choose_exemplars(rgb, src, library) if smile else []
